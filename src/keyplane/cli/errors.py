@@ -1,0 +1,15 @@
+"""The CLI's one expected failure: printed as a single line on stderr, exit status non-zero."""
+
+from __future__ import annotations
+
+import click
+
+
+class CliError(click.ClickException):
+    """An expected failure. Click prints ``Error: <message>`` on stderr and exits 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

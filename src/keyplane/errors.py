@@ -1,0 +1,87 @@
+"""keyplane's one error tree. Services raise these; each surface renders them once.
+
+    KeyplaneError                      500  internal_error
+    ├── BadRequestError                400  invalid_request
+    │   └── ValidationFailedError      422  invalid_value
+    ├── AuthenticationError            401  invalid_api_key
+    │   └── MalformedKeyError          401  invalid_api_key  (bad shape or checksum)
+    ├── PermissionDeniedError          403  permission_denied
+    ├── NotFoundError                  404  not_found
+    ├── ConflictError                  409  conflict
+    ├── RateLimitedError               429  rate_limit_exceeded
+    └── UnavailableError               503  service_unavailable
+
+``status`` is the HTTP status, ``code`` a stable machine-readable string, ``type`` the
+OpenAI error ``type`` so the ``openai`` SDK raises its usual classes. Messages are shown to
+users: they say what to fix and never contain key material.
+"""
+
+from __future__ import annotations
+
+
+class KeyplaneError(Exception):
+    """Base of every error keyplane raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+    type = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class BadRequestError(KeyplaneError):
+    status = 400
+    code = "invalid_request"
+    type = "invalid_request_error"
+
+
+class ValidationFailedError(BadRequestError):
+    status = 422
+    code = "invalid_value"
+
+
+class AuthenticationError(KeyplaneError):
+    status = 401
+    code = "invalid_api_key"
+    type = "invalid_request_error"
+
+
+class MalformedKeyError(AuthenticationError):
+    """A string that is not a key of this deployment: bad shape or checksum."""
+
+    code = "invalid_api_key"
+
+
+class PermissionDeniedError(KeyplaneError):
+    status = 403
+    code = "permission_denied"
+    type = "invalid_request_error"
+
+
+class NotFoundError(KeyplaneError):
+    status = 404
+    code = "not_found"
+    type = "invalid_request_error"
+
+
+class ConflictError(KeyplaneError):
+    status = 409
+    code = "conflict"
+    type = "invalid_request_error"
+
+
+class RateLimitedError(KeyplaneError):
+    status = 429
+    code = "rate_limit_exceeded"
+    type = "requests"
+
+
+class UnavailableError(KeyplaneError):
+    status = 503
+    code = "service_unavailable"
+    type = "server_error"
