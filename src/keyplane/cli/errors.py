@@ -12,4 +12,10 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, *, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+
+class CliUsageError(CliError):
+    """Bad input on the command line: exit status 2, as click gives for usage errors."""
+
+    exit_code = 2

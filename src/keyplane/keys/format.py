@@ -96,7 +96,7 @@ def parse_key(value: str, *, brand: str = "kp") -> ParsedKey:
     if len(tail) != RANDOM_LENGTH + CHECKSUM_LENGTH or not _BASE62_SET.issuperset(tail):
         raise MalformedKeyError("API key is malformed.")
     random, given = tail[:RANDOM_LENGTH], tail[RANDOM_LENGTH:]
-    if not secrets.compare_digest(checksum(value[: -CHECKSUM_LENGTH]), given):
+    if not secrets.compare_digest(checksum(value[:-CHECKSUM_LENGTH]), given):
         raise MalformedKeyError("API key checksum does not match; check for a typo.")
     return ParsedKey(brand=brand, kind=kind, random=random, checksum=given)
 

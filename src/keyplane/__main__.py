@@ -1,0 +1,5 @@
+"""``python -m keyplane``."""
+
+from keyplane.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The admin REST API, key verification and health endpoints."""

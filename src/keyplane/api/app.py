@@ -1,0 +1,40 @@
+"""``create_app(settings)``: the ASGI app. Nothing connects until the lifespan starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from keyplane import __version__
+from keyplane.api.errors import install_error_handlers
+from keyplane.api.routes import admin_keys, api_keys, audit_logs, health, projects, verify
+from keyplane.api.services import Services
+from keyplane.config import Settings
+from keyplane.services.clock import Clock, system_clock
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        services = Services.build(settings, clock=clock)
+        app.state.services = services
+        services.last_used.start()
+        try:
+            yield
+        finally:
+            await services.last_used.stop()
+            await services.database.close()
+
+    app = FastAPI(
+        title="keyplane",
+        version=__version__,
+        summary="A self-hosted control plane for API keys.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, projects, api_keys, admin_keys, audit_logs, verify):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,147 @@
+"""``/v1/organization/projects/{project_id}/api_keys``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from keyplane.api.deps import AdminPrincipal, ServicesDep
+from keyplane.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyOut,
+    ApiKeyUpdate,
+    CreatedApiKeyOut,
+    Deleted,
+    ListOut,
+    RotateRequest,
+    from_unix,
+)
+from keyplane.keys.format import KeyKind
+from keyplane.services.api_keys import UNSET, KeyChanges, KeySpec
+
+router = APIRouter(prefix="/v1/organization/projects/{project_id}/api_keys", tags=["api keys"])
+
+
+@router.get("")
+async def list_keys(
+    project_id: str,
+    principal: AdminPrincipal,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: str | None = None,
+    include_revoked: bool = False,
+) -> ListOut[ApiKeyOut]:
+    page = await services.keys.list(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        limit=limit,
+        after=after,
+        include_revoked=include_revoked,
+    )
+    now = services.clock()
+    return ListOut.of(page, [ApiKeyOut.of(k, now=now) for k in page.items])
+
+
+@router.post("", status_code=201)
+async def create_key(
+    project_id: str, body: ApiKeyCreate, principal: AdminPrincipal, services: ServicesDep
+) -> CreatedApiKeyOut:
+    spec = KeySpec(
+        name=body.name,
+        kind=KeyKind.SERVICE_ACCOUNT if body.kind == "service_account" else KeyKind.PROJECT,
+        permissions=body.permissions.to_domain(),
+        allowed_models=body.allowed_models,
+        allowed_ips=body.allowed_ips,
+        expires_at=from_unix(body.expires_at),
+        metadata=body.metadata,
+        enabled=body.enabled,
+    )
+    issued = await services.keys.create(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        spec=spec,
+        actor=principal.actor,
+    )
+    shown = ApiKeyOut.of(issued.key, now=services.clock())
+    return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
+
+
+@router.get("/{key_id}")
+async def get_key(
+    project_id: str, key_id: str, principal: AdminPrincipal, services: ServicesDep
+) -> ApiKeyOut:
+    key = await services.keys.get(
+        organization_id=principal.organization_id, project_id=project_id, key_id=key_id
+    )
+    return ApiKeyOut.of(key, now=services.clock())
+
+
+@router.post("/{key_id}")
+async def update_key(
+    project_id: str,
+    key_id: str,
+    body: ApiKeyUpdate,
+    principal: AdminPrincipal,
+    services: ServicesDep,
+) -> ApiKeyOut:
+    given = body.model_fields_set
+    changes = KeyChanges(
+        name=body.name if "name" in given and body.name is not None else UNSET,
+        permissions=body.permissions.to_domain()
+        if "permissions" in given and body.permissions is not None
+        else UNSET,
+        allowed_models=_given_list(body.allowed_models, "allowed_models" in given),
+        allowed_ips=_given_list(body.allowed_ips, "allowed_ips" in given),
+        expires_at=from_unix(body.expires_at) if "expires_at" in given else UNSET,
+        metadata=(body.metadata or {}) if "metadata" in given else UNSET,
+        enabled=body.enabled if "enabled" in given and body.enabled is not None else UNSET,
+    )
+    key = await services.keys.update(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        key_id=key_id,
+        changes=changes,
+        actor=principal.actor,
+    )
+    return ApiKeyOut.of(key, now=services.clock())
+
+
+@router.delete("/{key_id}")
+async def revoke_key(
+    project_id: str, key_id: str, principal: AdminPrincipal, services: ServicesDep
+) -> Deleted:
+    key = await services.keys.revoke(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        key_id=key_id,
+        actor=principal.actor,
+    )
+    return Deleted(object="organization.project.api_key.deleted", id=key.id)
+
+
+@router.post("/{key_id}/rotate")
+async def rotate_key(
+    project_id: str,
+    key_id: str,
+    principal: AdminPrincipal,
+    services: ServicesDep,
+    body: RotateRequest | None = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> CreatedApiKeyOut:
+    issued = await services.rotation.rotate(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        key_id=key_id,
+        grace_period_seconds=(body or RotateRequest()).grace_period_seconds,
+        idempotency_key=idempotency_key,
+        actor=principal.actor,
+    )
+    shown = ApiKeyOut.of(issued.key, now=services.clock())
+    return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
+
+
+def _given_list(value: list[str] | None, given: bool) -> list[str]:
+    if not given:
+        return UNSET  # type: ignore[no-any-return]
+    return value or []

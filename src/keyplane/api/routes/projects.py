@@ -1,0 +1,74 @@
+"""``/v1/organization/projects``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from keyplane.api.deps import AdminPrincipal, ServicesDep
+from keyplane.api.schemas import ListOut, ProjectCreate, ProjectOut, ProjectUpdate
+
+router = APIRouter(prefix="/v1/organization/projects", tags=["projects"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+@router.get("")
+async def list_projects(
+    principal: AdminPrincipal,
+    services: ServicesDep,
+    limit: Limit = 20,
+    after: str | None = None,
+    include_archived: bool = False,
+) -> ListOut[ProjectOut]:
+    page = await services.projects.list(
+        organization_id=principal.organization_id,
+        limit=limit,
+        after=after,
+        include_archived=include_archived,
+    )
+    return ListOut.of(page, [ProjectOut.of(p) for p in page.items])
+
+
+@router.post("", status_code=201)
+async def create_project(
+    body: ProjectCreate, principal: AdminPrincipal, services: ServicesDep
+) -> ProjectOut:
+    project = await services.projects.create(
+        organization_id=principal.organization_id, name=body.name, actor=principal.actor
+    )
+    return ProjectOut.of(project)
+
+
+@router.get("/{project_id}")
+async def get_project(
+    project_id: str, principal: AdminPrincipal, services: ServicesDep
+) -> ProjectOut:
+    project = await services.projects.get(
+        organization_id=principal.organization_id, project_id=project_id
+    )
+    return ProjectOut.of(project)
+
+
+@router.post("/{project_id}")
+async def update_project(
+    project_id: str, body: ProjectUpdate, principal: AdminPrincipal, services: ServicesDep
+) -> ProjectOut:
+    project = await services.projects.rename(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        name=body.name,
+        actor=principal.actor,
+    )
+    return ProjectOut.of(project)
+
+
+@router.post("/{project_id}/archive")
+async def archive_project(
+    project_id: str, principal: AdminPrincipal, services: ServicesDep
+) -> ProjectOut:
+    project = await services.projects.archive(
+        organization_id=principal.organization_id, project_id=project_id, actor=principal.actor
+    )
+    return ProjectOut.of(project)

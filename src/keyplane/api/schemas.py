@@ -1,0 +1,280 @@
+"""Request and response bodies of the admin API, in OpenAI's Administration API shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from keyplane.keys.permissions import PermissionMode, Permissions
+from keyplane.services.verification import permissions_of
+from keyplane.store.models import ApiKey, AuditEvent, Project
+from keyplane.store.pagination import Page
+
+UnixSeconds = Annotated[int, Field(ge=0, le=253402300799, description="Unix seconds")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def unix(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def from_unix(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+# --- projects ---------------------------------------------------------------------------
+
+
+class ProjectCreate(Strict):
+    name: Name
+
+
+class ProjectUpdate(Strict):
+    name: Name
+
+
+class ProjectOut(BaseModel):
+    object: Literal["organization.project"] = "organization.project"
+    id: str
+    name: str
+    created_at: int
+    archived_at: int | None
+    status: Literal["active", "archived"]
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        return cls(
+            id=project.id,
+            name=project.name,
+            created_at=unix(project.created_at) or 0,
+            archived_at=unix(project.archived_at),
+            status="archived" if project.status == "archived" else "active",
+        )
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+class PermissionsIn(Strict):
+    mode: PermissionMode = PermissionMode.ALL
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+
+    def to_domain(self) -> Permissions:
+        return Permissions(mode=self.mode, scopes=tuple(self.scopes))
+
+
+class PermissionsOut(BaseModel):
+    mode: PermissionMode
+    scopes: list[str] = Field(description="the scopes the key holds, for every mode")
+
+
+class ApiKeyCreate(Strict):
+    name: Name
+    kind: Literal["project", "service_account"] = "project"
+    permissions: PermissionsIn = Field(default_factory=PermissionsIn)
+    allowed_models: list[str] = Field(default_factory=list, max_length=100)
+    allowed_ips: list[str] = Field(default_factory=list, max_length=100)
+    expires_at: UnixSeconds | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class ApiKeyUpdate(Strict):
+    name: Name | None = None
+    permissions: PermissionsIn | None = None
+    allowed_models: list[str] | None = Field(default=None, max_length=100)
+    allowed_ips: list[str] | None = Field(default=None, max_length=100)
+    expires_at: UnixSeconds | None = None
+    metadata: dict[str, str] | None = None
+    enabled: bool | None = None
+
+
+class RotateRequest(Strict):
+    grace_period_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)
+
+
+class Owner(BaseModel):
+    type: str
+    id: str | None
+
+
+class ApiKeyOut(BaseModel):
+    object: Literal["organization.project.api_key"] = "organization.project.api_key"
+    id: str
+    name: str
+    redacted_value: str
+    kind: Literal["project", "service_account"]
+    project_id: str
+    owner: Owner
+    created_at: int
+    last_used_at: int | None
+    expires_at: int | None
+    revoked_at: int | None
+    revoked_reason: str | None
+    enabled: bool
+    status: Literal["active", "disabled", "expired", "revoked"]
+    permissions: PermissionsOut
+    allowed_models: list[str]
+    allowed_ips: list[str]
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, key: ApiKey, *, now: datetime) -> ApiKeyOut:
+        permissions = permissions_of(key)
+        return cls(
+            id=key.id,
+            name=key.name,
+            redacted_value=key.redacted_value,
+            kind="service_account" if key.kind == "svc" else "project",
+            project_id=key.project_id or "",
+            owner=Owner(type=key.owner_type, id=key.owner_id),
+            created_at=unix(key.created_at) or 0,
+            last_used_at=unix(key.last_used_at),
+            expires_at=unix(key.expires_at),
+            revoked_at=unix(key.revoked_at),
+            revoked_reason=key.revoked_reason,
+            enabled=key.enabled,
+            status=key_state(key, now=now),
+            permissions=PermissionsOut(
+                mode=permissions.mode, scopes=list(permissions.effective_scopes())
+            ),
+            allowed_models=list(key.allowed_models),
+            allowed_ips=list(key.allowed_ips),
+            metadata=dict(key.metadata_),
+        )
+
+
+class CreatedApiKeyOut(ApiKeyOut):
+    value: str = Field(description="The secret. Shown in this response only; store it now.")
+
+
+class AdminKeyCreate(Strict):
+    name: Name
+
+
+class AdminKeyOut(BaseModel):
+    object: Literal["organization.admin_api_key"] = "organization.admin_api_key"
+    id: str
+    name: str
+    redacted_value: str
+    owner: Owner
+    created_at: int
+    last_used_at: int | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> AdminKeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            redacted_value=key.redacted_value,
+            owner=Owner(type=key.owner_type, id=key.owner_id),
+            created_at=unix(key.created_at) or 0,
+            last_used_at=unix(key.last_used_at),
+        )
+
+
+class CreatedAdminKeyOut(AdminKeyOut):
+    value: str = Field(description="The secret. Shown in this response only; store it now.")
+
+
+class Deleted(BaseModel):
+    object: str
+    id: str
+    deleted: bool = True
+
+
+def key_state(key: ApiKey, *, now: datetime) -> Literal["active", "disabled", "expired", "revoked"]:
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active" if key.enabled else "disabled"
+
+
+# --- audit log --------------------------------------------------------------------------
+
+
+class ActorOut(BaseModel):
+    type: str
+    id: str | None
+    label: str | None
+    ip_address: str | None
+    user_agent: str | None
+
+
+class TargetOut(BaseModel):
+    type: str | None
+    id: str | None
+
+
+class AuditEventOut(BaseModel):
+    object: Literal["organization.audit_log"] = "organization.audit_log"
+    id: str
+    type: str
+    effective_at: int
+    actor: ActorOut
+    target: TargetOut
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls(
+            id=event.id,
+            type=event.type,
+            effective_at=unix(event.created_at) or 0,
+            actor=ActorOut(
+                type=event.actor_type,
+                id=event.actor_id,
+                label=event.actor_label,
+                ip_address=event.ip_address,
+                user_agent=event.user_agent,
+            ),
+            target=TargetOut(type=event.target_type, id=event.target_id),
+            data=event.data,
+        )
+
+
+# --- verify -----------------------------------------------------------------------------
+
+
+class VerifyRequest(Strict):
+    key: str = Field(max_length=512)
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+
+
+class VerifyResponse(BaseModel):
+    valid: bool
+    code: str
+    key_id: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    project_id: str | None = None
+    permissions: PermissionsOut | None = None
+    allowed_models: list[str] | None = None
+    expires_at: int | None = None
+    metadata: dict[str, Any] | None = None
+    enabled: bool | None = None
+    missing_scopes: list[str] | None = None
+
+
+# --- lists ------------------------------------------------------------------------------
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class ListOut(BaseModel, Generic[Item]):
+    object: Literal["list"] = "list"
+    data: list[Item]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+    @classmethod
+    def of(cls, page: Page[Any], items: list[Item]) -> ListOut[Item]:
+        return cls(data=items, first_id=page.first_id, last_id=page.last_id, has_more=page.has_more)

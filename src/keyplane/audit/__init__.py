@@ -1,0 +1,1 @@
+"""The audit log: every state change leaves an event."""

@@ -1,0 +1,70 @@
+"""Write and read audit events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.actor import Actor
+from keyplane.store.models import AuditEvent
+from keyplane.store.pagination import Page, paginate
+
+
+def record(
+    session: AsyncSession,
+    *,
+    organization_id: str,
+    type: str,
+    actor: Actor,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an event to the caller's transaction, so it commits with the change it records."""
+    event = AuditEvent(
+        organization_id=organization_id,
+        type=type,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        target_type=target_type,
+        target_id=target_id,
+        ip_address=actor.ip_address,
+        user_agent=(actor.user_agent or "")[:300] or None,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    organization_id: str,
+    types: list[str] | None = None,
+    actor_ids: list[str] | None = None,
+    target_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 20,
+    after: str | None = None,
+    before: str | None = None,
+) -> Page[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+    if types:
+        query = query.where(AuditEvent.type.in_(types))
+    if actor_ids:
+        query = query.where(AuditEvent.actor_id.in_(actor_ids))
+    if target_id:
+        query = query.where(AuditEvent.target_id == target_id)
+    if start:
+        query = query.where(AuditEvent.created_at >= start)
+    if end:
+        query = query.where(AuditEvent.created_at < end)
+    # Newest first, as people read an audit log.
+    return await paginate(
+        session, query, AuditEvent, limit=limit, after=after, before=before, newest_first=True
+    )

@@ -1,0 +1,70 @@
+"""Authenticate a bearer key into a principal, refusing with the error the caller renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.actor import Actor
+from keyplane.auth.resolve import KeyStatus, Resolution, resolve_key
+from keyplane.errors import AuthenticationError, PermissionDeniedError
+from keyplane.keys.format import KeyKind
+from keyplane.store.models import ApiKey
+
+_REFUSALS = {
+    KeyStatus.MALFORMED: "Incorrect API key provided: it is not a well-formed keyplane key.",
+    KeyStatus.NOT_FOUND: "Incorrect API key provided.",
+    KeyStatus.REVOKED: "This API key has been revoked.",
+    KeyStatus.EXPIRED: "This API key has expired.",
+    KeyStatus.DISABLED: "This API key is disabled.",
+    KeyStatus.PROJECT_ARCHIVED: "This API key belongs to an archived project.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    organization_id: str
+    key: ApiKey
+    actor: Actor
+
+    @property
+    def is_admin(self) -> bool:
+        return self.key.kind == KeyKind.ADMIN.value
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header, or a 401 that says what is missing."""
+    if not authorization:
+        raise AuthenticationError(
+            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("Authorization header must be 'Bearer <key>'.")
+    return token.strip()
+
+
+def principal_from(resolution: Resolution) -> Principal:
+    """A principal for a valid resolution; the matching 401 otherwise."""
+    if not resolution.valid or resolution.key is None:
+        raise AuthenticationError(_REFUSALS.get(resolution.status, "Invalid API key."))
+    key = resolution.key
+    actor = Actor(type=f"{key.kind}_key", id=key.id, label=key.redacted_value)
+    if key.kind == KeyKind.ADMIN.value:
+        actor = Actor(type="admin_key", id=key.id, label=key.redacted_value)
+    return Principal(organization_id=key.organization_id, key=key, actor=actor)
+
+
+async def authenticate_admin(
+    session: AsyncSession, *, authorization: str | None, brand: str, now: datetime
+) -> Principal:
+    """401 without a valid key, 403 for a valid key that is not an admin key."""
+    token = bearer_token(authorization)
+    principal = principal_from(await resolve_key(session, presented=token, brand=brand, now=now))
+    if not principal.is_admin:
+        raise PermissionDeniedError(
+            "This endpoint needs an admin key; project keys cannot call the admin API."
+        )
+    return principal

@@ -1,0 +1,65 @@
+"""Shared plumbing of the HTTP commands: the client and project lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import ValidationError
+
+from keyplane.cli.client import AdminClient
+from keyplane.cli.errors import CliError
+from keyplane.config import ClientSettings
+
+
+@contextmanager
+def admin_client() -> Iterator[AdminClient]:
+    try:
+        settings = ClientSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]).upper()
+        raise CliError(f"bad setting KEYPLANE_{where}: {first['msg']}") from None
+    with AdminClient(settings) as client:
+        yield client
+
+
+def iter_pages(client: AdminClient, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a paginated list."""
+    after = None
+    while True:
+        page = client.get(path, limit=100, after=after, **params)
+        yield from page["data"]
+        if not page["has_more"]:
+            return
+        after = page["last_id"]
+
+
+def resolve_project(client: AdminClient, project: str) -> str:
+    """Accept a project id or an exact project name."""
+    if project.startswith("proj_"):
+        return project
+    matches = [
+        p["id"]
+        for p in iter_pages(client, "/v1/organization/projects", include_archived="true")
+        if p["name"] == project
+    ]
+    if not matches:
+        raise CliError(f"no project named {project!r}; see 'keyplane projects list'")
+    if len(matches) > 1:
+        raise CliError(f"several projects are named {project!r}; pass the project id instead")
+    return str(matches[0])
+
+
+def find_key_project(client: AdminClient, key_id: str, project: str | None) -> str:
+    """The project of ``key_id``: the one given, or found by asking each project."""
+    if project is not None:
+        return resolve_project(client, project)
+    for candidate in iter_pages(client, "/v1/organization/projects", include_archived="true"):
+        try:
+            client.request("GET", f"/v1/organization/projects/{candidate['id']}/api_keys/{key_id}")
+        except CliError:
+            continue
+        return str(candidate["id"])
+    raise CliError(f"no API key with id {key_id!r} in any project")

@@ -1,0 +1,45 @@
+"""The ``keyplane`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from keyplane import __version__
+from keyplane.cli.admin_keys import admin_keys
+from keyplane.cli.audit import audit
+from keyplane.cli.keys import keys
+from keyplane.cli.projects import projects
+from keyplane.cli.server import init, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keyplane")
+def cli() -> None:
+    """keyplane: issue, scope, limit, meter, rotate and revoke API keys."""
+
+
+for command in (serve, init, projects, keys, admin_keys, audit):
+    cli.add_command(command)
+
+
+def _optional_commands() -> None:
+    """Commands that live in packages built alongside; absent ones are simply not offered."""
+    try:
+        from keyplane.cli.scan import doctor_command, scan_command
+    except ImportError:
+        return
+    cli.add_command(scan_command)
+    cli.add_command(doctor_command)
+
+
+_optional_commands()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,122 @@
+"""Commands that run the server side: ``serve`` and ``init``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from keyplane.cli.errors import CliError
+from keyplane.config import Settings, load_settings
+from keyplane.services.bootstrap import Bootstrap, bootstrap
+from keyplane.store.database import Database
+from keyplane.store.migrate import upgrade_to_head
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]).upper()
+        raise CliError(f"bad setting KEYPLANE_{where}: {first['msg']}") from None
+
+
+async def prepare(settings: Settings) -> Bootstrap:
+    """Migrate the store to head and bootstrap it on first run."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.resolved_database_url)
+    try:
+        await upgrade_to_head(database)
+        return await bootstrap(database, brand=settings.key_brand)
+    finally:
+        await database.close()
+
+
+def prepare_or_exit(settings: Settings) -> Bootstrap:
+    try:
+        return asyncio.run(prepare(settings))
+    except (OSError, ConnectionError) as exc:
+        raise CliError(f"cannot open the store: {_first_line(exc)}") from None
+    except Exception as exc:  # driver errors vary by backend; show one line, not a traceback
+        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite")):
+            reason = _first_line(getattr(exc, "orig", None) or exc)
+            raise CliError(f"cannot open the store ({type(exc).__name__}): {reason}") from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def init(as_json: bool) -> None:
+    """Create the store and, on first run, the default organisation, project and admin key."""
+    settings = settings_or_exit()
+    result = prepare_or_exit(settings)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "organization_id": result.organization_id,
+                    "project_id": result.project_id,
+                    "admin_key": result.admin_key,
+                }
+            )
+        )
+        return
+    if result.first_run:
+        _print_first_run(result)
+    else:
+        click.echo("keyplane is already initialised; the first admin key was shown then.")
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on [KEYPLANE_HOST].")
+@click.option("--port", type=int, default=None, help="Port to listen on [KEYPLANE_PORT].")
+def serve(host: str | None, port: int | None) -> None:
+    """Migrate, bootstrap on first run, and serve the API, gateway and dashboard."""
+    import uvicorn
+
+    from keyplane.api.app import create_app
+    from keyplane.logs import configure_logging
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = settings_or_exit(**overrides)
+    configure_logging(settings.log_level)
+    result = prepare_or_exit(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
+    if result.first_run:
+        _print_first_run(result)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _print_first_run(result: Bootstrap) -> None:
+    click.echo(f"organization: {result.organization_id}")
+    click.echo(f"default project: {result.project_id}")
+    click.echo("first admin key (shown once, store it now):")
+    click.echo(f"  KEYPLANE_ADMIN_KEY={result.admin_key}")
+
+
+def _store_label(settings: Settings) -> str:
+    if settings.is_sqlite:
+        return f"SQLite at {settings.data_dir / 'keyplane.db'}"
+    url = settings.resolved_database_url
+    return url.split("://", 1)[0] + "://" + url.rsplit("@", 1)[-1]

@@ -1,0 +1,47 @@
+"""Logging set-up with a last line of defence: anything shaped like a key is redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# keyplane keys of any brand, OpenAI-style keys, and bearer tokens in echoed headers.
+_SECRET = re.compile(
+    r"\b([a-z][a-z0-9]{0,15}_(?:proj|svc|admin)_)[0-9A-Za-z]{34}([0-9A-Za-z]{4})\b"
+    r"|\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{16,}([A-Za-z0-9_-]{4})\b"
+    r"|(Bearer\s+)\S+()"
+)
+
+
+def redact_text(text: str) -> str:
+    def _sub(match: re.Match[str]) -> str:
+        groups = [g for g in match.groups() if g is not None]
+        head, tail = [*groups, "", ""][:2]
+        return f"{head}...{tail}" if tail else f"{head}[redacted]"
+
+    return _SECRET.sub(_sub, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def configure_logging(level: str = "info") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True

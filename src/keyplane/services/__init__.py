@@ -1,0 +1,1 @@
+"""Domain services shared by every surface (admin API, dashboard, CLI server commands)."""

@@ -1,0 +1,112 @@
+"""Admin keys: organisation-wide keys for the admin API."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.log import record
+from keyplane.auth.actor import Actor
+from keyplane.errors import ConflictError, NotFoundError
+from keyplane.keys import policy
+from keyplane.keys.format import KeyKind
+from keyplane.services.api_keys import IssuedKey, revoke_in
+from keyplane.services.clock import Clock, system_clock
+from keyplane.services.issuing import add_secret
+from keyplane.store.database import Database
+from keyplane.store.models import ApiKey
+from keyplane.store.pagination import Page, paginate
+
+
+class AdminKeyService:
+    def __init__(self, database: Database, *, brand: str, clock: Clock = system_clock) -> None:
+        self.db = database
+        self.brand = brand
+        self.clock = clock
+
+    async def create(self, *, organization_id: str, name: str, actor: Actor) -> IssuedKey:
+        async with self.db.session() as session, session.begin():
+            return await issue_admin_key(
+                session,
+                organization_id=organization_id,
+                name=name,
+                actor=actor,
+                brand=self.brand,
+                clock=self.clock,
+            )
+
+    async def list(
+        self, *, organization_id: str, limit: int = 20, after: str | None = None
+    ) -> Page[ApiKey]:
+        async with self.db.session() as session:
+            query = _admin_keys(organization_id).where(ApiKey.revoked_at.is_(None))
+            return await paginate(session, query, ApiKey, limit=limit, after=after)
+
+    async def get(self, *, organization_id: str, key_id: str) -> ApiKey:
+        async with self.db.session() as session:
+            return await _get(session, organization_id, key_id)
+
+    async def revoke(self, *, organization_id: str, key_id: str, actor: Actor) -> ApiKey:
+        """Revoke; refuses to revoke the last live admin key, which would lock everyone out."""
+        async with self.db.session() as session, session.begin():
+            key = await _get(session, organization_id, key_id)
+            if key.revoked_at is None:
+                live = select(func.count()).select_from(
+                    _admin_keys(organization_id).where(ApiKey.revoked_at.is_(None)).subquery()
+                )
+                if (await session.execute(live)).scalar_one() <= 1:
+                    raise ConflictError(
+                        "This is the last admin key; create another before revoking it."
+                    )
+            revoke_in(session, key, actor=actor, now=self.clock(), reason="revoked")
+        return key
+
+
+async def issue_admin_key(
+    session: AsyncSession,
+    *,
+    organization_id: str,
+    name: str,
+    actor: Actor,
+    brand: str,
+    clock: Clock,
+) -> IssuedKey:
+    """Create an admin key in the caller's transaction."""
+    now = clock()
+    key = ApiKey(
+        organization_id=organization_id,
+        project_id=None,
+        kind=KeyKind.ADMIN.value,
+        name=policy.clean_name(name),
+        owner_type=actor.type,
+        owner_id=actor.id,
+        created_by=actor.id,
+        created_at=now,
+        redacted_value="",
+    )
+    session.add(key)
+    await session.flush()
+    _, plaintext = add_secret(session, key, brand=brand, now=now)
+    record(
+        session,
+        organization_id=organization_id,
+        type="admin_api_key.created",
+        actor=actor,
+        target_type="api_key",
+        target_id=key.id,
+        data={"name": key.name, "redacted_value": key.redacted_value},
+    )
+    return IssuedKey(key=key, plaintext=plaintext)
+
+
+def _admin_keys(organization_id: str):  # type: ignore[no-untyped-def]
+    return select(ApiKey).where(
+        ApiKey.organization_id == organization_id, ApiKey.kind == KeyKind.ADMIN.value
+    )
+
+
+async def _get(session: AsyncSession, organization_id: str, key_id: str) -> ApiKey:
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.organization_id != organization_id or key.kind != KeyKind.ADMIN.value:
+        raise NotFoundError(f"No admin key with id '{key_id}'.", param="key_id")
+    return key

@@ -1,0 +1,106 @@
+"""Projects: the unit keys, limits and usage belong to."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.audit.log import record
+from keyplane.auth.actor import Actor
+from keyplane.errors import NotFoundError
+from keyplane.keys import policy
+from keyplane.services.clock import Clock, system_clock
+from keyplane.store.database import Database
+from keyplane.store.models import Project
+from keyplane.store.pagination import Page, paginate
+
+
+class ProjectService:
+    def __init__(self, database: Database, *, clock: Clock = system_clock) -> None:
+        self.db = database
+        self.clock = clock
+
+    async def list(
+        self,
+        *,
+        organization_id: str,
+        limit: int = 20,
+        after: str | None = None,
+        include_archived: bool = False,
+    ) -> Page[Project]:
+        async with self.db.session() as session:
+            query = select(Project).where(Project.organization_id == organization_id)
+            if not include_archived:
+                query = query.where(Project.status == "active")
+            return await paginate(session, query, Project, limit=limit, after=after)
+
+    async def create(self, *, organization_id: str, name: str, actor: Actor) -> Project:
+        name = policy.clean_name(name)
+        async with self.db.session() as session, session.begin():
+            project = Project(organization_id=organization_id, name=name, created_at=self.clock())
+            session.add(project)
+            await session.flush()
+            record(
+                session,
+                organization_id=organization_id,
+                type="project.created",
+                actor=actor,
+                target_type="project",
+                target_id=project.id,
+                data={"name": name},
+            )
+        return project
+
+    async def get(self, *, organization_id: str, project_id: str) -> Project:
+        async with self.db.session() as session:
+            return await get_project(
+                session, organization_id=organization_id, project_id=project_id
+            )
+
+    async def rename(
+        self, *, organization_id: str, project_id: str, name: str, actor: Actor
+    ) -> Project:
+        name = policy.clean_name(name)
+        async with self.db.session() as session, session.begin():
+            project = await get_project(
+                session, organization_id=organization_id, project_id=project_id
+            )
+            if project.name != name:
+                old, project.name = project.name, name
+                record(
+                    session,
+                    organization_id=organization_id,
+                    type="project.updated",
+                    actor=actor,
+                    target_type="project",
+                    target_id=project.id,
+                    data={"changes": {"name": {"from": old, "to": name}}},
+                )
+        return project
+
+    async def archive(self, *, organization_id: str, project_id: str, actor: Actor) -> Project:
+        """Archive: its keys stop working at once. Archiving twice changes nothing."""
+        async with self.db.session() as session, session.begin():
+            project = await get_project(
+                session, organization_id=organization_id, project_id=project_id
+            )
+            if project.status != "archived":
+                project.status = "archived"
+                project.archived_at = self.clock()
+                record(
+                    session,
+                    organization_id=organization_id,
+                    type="project.archived",
+                    actor=actor,
+                    target_type="project",
+                    target_id=project.id,
+                    data={"name": project.name},
+                )
+        return project
+
+
+async def get_project(session: AsyncSession, *, organization_id: str, project_id: str) -> Project:
+    project = await session.get(Project, project_id)
+    if project is None or project.organization_id != organization_id:
+        raise NotFoundError(f"No project with id '{project_id}'.", param="project_id")
+    return project
