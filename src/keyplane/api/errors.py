@@ -54,12 +54,17 @@ async def _keyplane_error(_request: Request, exc: KeyplaneError) -> JSONResponse
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
     first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+    kind = first.get("type")
+    if kind == "json_invalid":
+        return envelope(400, "The request body is not valid JSON.", code="invalid_json")
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     param = ".".join(location) or None
     reason = str(first.get("msg", "invalid value"))
-    if first.get("type") == "json_invalid":
-        message = "The request body is not valid JSON."
-    elif first.get("type") == "extra_forbidden":
+    if not param and kind in ("model_attributes_type", "dict_type"):
+        message = "The request body must be a JSON object."
+    elif not param and kind == "missing":
+        message = "This endpoint needs a JSON body."
+    elif kind == "extra_forbidden":
         message = f"Unknown field '{param}'; check the field names in the API reference."
     elif param:
         message = f"Invalid value for '{param}': {reason}."

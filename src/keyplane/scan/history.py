@@ -1,0 +1,109 @@
+"""Secrets added in git history or in the index, read from one ``git log -p`` stream."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keyplane.scan.finder import DEFAULT_MAX_FILE_SIZE, is_vendored
+from keyplane.scan.finding import Finding, findings_in
+from keyplane.scan.git import require_repo, stream_git
+from keyplane.scan.patterns import Detector
+
+COMMIT_MARK = b"\x1ekeyplane-commit "
+_HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+@dataclass(slots=True)
+class _Added:
+    """The lines one commit added to one file, with their line numbers in the new file."""
+
+    commit: str | None
+    path: str | None = None
+    lines: list[bytes] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    size: int = 0
+
+
+def added_blocks(stream: Iterable[bytes]) -> Iterator[_Added]:
+    """Group the ``+`` lines of a unified diff stream by commit and file."""
+    current = _Added(commit=None)
+    next_line = 0
+    in_header = True
+    for raw in stream:
+        line = raw.rstrip(b"\n")
+        if line.startswith(COMMIT_MARK):
+            yield current
+            current = _Added(commit=line[len(COMMIT_MARK) :].decode("ascii", "replace"))
+        elif line.startswith(b"diff --git "):
+            yield current
+            current = _Added(commit=current.commit)
+            in_header = True
+        elif in_header and line.startswith(b"+++ "):
+            current.path = _diff_path(line[4:])
+        elif match := _HUNK.match(line):
+            in_header = False
+            next_line = int(match.group(1))
+        elif not in_header and line.startswith(b"+"):
+            current.lines.append(line[1:])
+            current.numbers.append(next_line)
+            current.size += len(line)
+            next_line += 1
+    yield current
+
+
+def _diff_path(raw: bytes) -> str | None:
+    """The new path from a ``+++`` line; None for a deleted file."""
+    text = raw.decode("utf-8", "surrogateescape").rstrip("\t")
+    if text == "/dev/null":
+        return None
+    if text.startswith('"') and text.endswith('"'):
+        # git quotes names with tabs or newlines; keep it readable rather than exact.
+        text = text[1:-1]
+    return text[2:] if text[:2] == "b/" else text
+
+
+def block_findings(detector: Detector, block: _Added, max_size: int) -> Iterator[Finding]:
+    """Findings in one block, with line numbers of the new file."""
+    if not block.lines or block.path is None or is_vendored(block.path):
+        return
+    if block.size > max_size:
+        return
+    # Joined, so a private key spread over consecutive added lines is still one match.
+    data = b"\n".join(block.lines)
+    for finding in findings_in(detector, data, block.path, commit=block.commit):
+        finding.line = block.numbers[finding.line - 1]
+        yield finding
+
+
+def history_findings(
+    repo: Path, detector: Detector, *, max_size: int = DEFAULT_MAX_FILE_SIZE
+) -> list[Finding]:
+    """Each distinct secret ever added on any ref, once, at its oldest addition."""
+    root = require_repo(repo)
+    args = (
+        "log", "-p", "--all", "--reverse", "--date-order", "--no-color", "--unified=0",
+        "--no-ext-diff", "--no-textconv", f"--format={COMMIT_MARK.decode()}%H",
+    )  # fmt: skip
+    first: dict[str, Finding] = {}
+    with stream_git(root, *args) as stream:
+        for block in added_blocks(stream):
+            for finding in block_findings(detector, block, max_size):
+                first.setdefault(finding.fingerprint, finding)
+    return list(first.values())
+
+
+def staged_findings(
+    repo: Path, detector: Detector, *, max_size: int = DEFAULT_MAX_FILE_SIZE
+) -> list[Finding]:
+    """Secrets in lines that are staged for the next commit."""
+    root = require_repo(repo)
+    args = ("diff", "--cached", "--no-color", "--unified=0", "--no-ext-diff", "--no-textconv")
+    with stream_git(root, *args) as stream:
+        return [
+            finding
+            for block in added_blocks(stream)
+            for finding in block_findings(detector, block, max_size)
+        ]

@@ -1,0 +1,61 @@
+"""Throwaway databases on the PostgreSQL server at 127.0.0.1:5432, one per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+
+import asyncpg
+
+from keyplane.store.database import Database
+from keyplane.store.migrate import upgrade_to_head
+
+ADMIN_DSN = os.environ.get("KEYPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class PostgresDatabases:
+    """Creates migrated databases from a template, and drops them all at the end."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.template: str | None = None
+
+    async def fresh(self) -> str:
+        if self.template is None:
+            self.template = await self._create(template=None)
+            await self._migrate(self.template)
+        name = await self._create(template=self.template)
+        return self._url(name)
+
+    async def _create(self, *, template: str | None) -> str:
+        name = "kp_test_" + secrets.token_hex(6)
+        connection = await asyncpg.connect(ADMIN_DSN)
+        try:
+            clause = f" TEMPLATE {template}" if template else ""
+            await connection.execute(f"CREATE DATABASE {name}{clause}")
+        finally:
+            await connection.close()
+        self.created.append(name)
+        return name
+
+    async def _migrate(self, name: str) -> None:
+        database = Database(self._url(name))
+        await upgrade_to_head(database)
+        await database.close()
+
+    def _url(self, name: str) -> str:
+        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        async def _drop() -> None:
+            connection = await asyncpg.connect(ADMIN_DSN)
+            try:
+                for name in reversed(self.created):
+                    await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            finally:
+                await connection.close()
+
+        if self.created:
+            asyncio.run(_drop())
