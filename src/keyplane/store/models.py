@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from keyplane.store.ids import new_id
@@ -22,6 +31,8 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("org"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
 
 
 class User(Base):
@@ -56,6 +67,8 @@ class Project(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
+    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):
@@ -87,6 +100,9 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    leaked_url: Mapped[str | None] = mapped_column(String(2000))
+    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     secrets: Mapped[list[ApiKeySecret]] = relationship(
         back_populates="api_key", order_by="ApiKeySecret.created_at"
@@ -154,3 +170,104 @@ class Instance(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     default_project_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    setup_token_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class UsageBucket(Base):
+    """One minute of one key's calls to one model on one endpoint. Money in micro-USD."""
+
+    __tablename__ = "usage_buckets"
+    __table_args__ = (
+        UniqueConstraint("bucket_start", "api_key_id", "model", "endpoint"),
+        Index("ix_usage_org_start", "organization_id", "bucket_start"),
+        Index("ix_usage_project_start", "project_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime]
+    organization_id: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[str] = mapped_column(String(40))
+    api_key_id: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(40))
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetAlert(Base):
+    """A budget threshold crossed in a period; the unique key makes each alert fire once."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (UniqueConstraint("scope_type", "scope_id", "period_start", "threshold"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("alert"))
+    organization_id: Mapped[str] = mapped_column(String(40))
+    scope_type: Mapped[str] = mapped_column(String(20))
+    scope_id: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[datetime]
+    threshold: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProjectMember(Base):
+    """A user's membership of a project, for the ``member`` role's per-project access."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pmem"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A dashboard session; the cookie carries a token whose SHA-256 is ``id``."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class Invite(Base):
+    """A one-time invitation link; only the token's hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    project_ids: Mapped[list[str]] = mapped_column(default=list)
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins per account, to slow down and lock out password guessing."""
+
+    __tablename__ = "login_throttle"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
