@@ -1,5 +1,5 @@
 """``python -m keyplane``."""
 
-from keyplane.cli.main import main
+from keyplane.entry import main
 
 main()

@@ -28,6 +28,10 @@ class PostgresDatabases:
         name = await self._create(template=self.template)
         return self._url(name)
 
+    async def empty(self) -> str:
+        """A new database with no tables, for migration tests."""
+        return self._url(await self._create(template=None))
+
     async def _create(self, *, template: str | None) -> str:
         name = "kp_test_" + secrets.token_hex(6)
         connection = await asyncpg.connect(ADMIN_DSN)

@@ -117,3 +117,15 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for a whole test module, for tests that only add state of their own."""
+    workdir = tmp_path_factory.mktemp("server")
+    process = ServerProcess(workdir=workdir, env=server_env(workdir))
+    process.init()
+    process.env["KEYPLANE_URL"] = process.url
+    process.start()
+    yield process
+    process.stop()

@@ -1,0 +1,36 @@
+# The two commands of the quick start: `make serve` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: serve test lint check clean
+
+serve: $(VENV)/.server-installed  ## install keyplane and serve it on SQLite
+	$(BIN)/keyplane serve
+
+test: $(VENV)/.test-installed  ## install test dependencies, start services, run the suite
+	scripts/services.sh
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.test-installed  ## ruff and mypy, as CI runs them
+	$(BIN)/ruff check src tests bench $(wildcard examples)
+	$(BIN)/ruff format --check src tests bench $(wildcard examples)
+	$(BIN)/mypy src
+
+check: lint test
+
+$(VENV)/.server-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[server]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml scripts/test-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	scripts/test-deps.sh
+	touch $(VENV)/.server-installed $@
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System packages the tests and benchmarks use beyond Python's: installed once if missing.
+set -euo pipefail
+
+missing=()
+command -v git >/dev/null || missing+=(git)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test-deps: please install: ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
