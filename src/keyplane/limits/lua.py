@@ -1,0 +1,198 @@
+"""Lua scripts of the Redis backend; see ``redis.py`` for the key layout.
+
+Per demand the scripts read 6 keys and 9 arguments: requests, requests_per_minute,
+tokens, tokens_per_minute, max_parallel, budget_limit, cost, window_remaining_ms,
+window_ttl (``-1`` for "none"). Times are seconds as floats; replies carry milliseconds.
+"""
+
+from __future__ import annotations
+
+_PRELUDE = """
+local W = 61
+local now = tonumber(ARGV[1])
+local slot = math.floor(now)
+local n = #KEYS / 6
+
+local function arg(header, i, k) return tonumber(ARGV[header + (i - 1) * 9 + k]) end
+
+local function slots(key)
+  local data = redis.call('HGETALL', key)
+  local sum, live = 0, {}
+  for j = 1, #data, 2 do
+    local s, c = tonumber(data[j]), tonumber(data[j + 1])
+    if s <= slot - W then redis.call('HDEL', key, data[j])
+    else sum = sum + c; live[#live + 1] = {s, c} end
+  end
+  return sum, live
+end
+
+local function wait_ms(live, used, amount, limit)
+  if used + amount <= limit then return -1 end
+  if amount > limit then return W * 1000 end
+  table.sort(live, function(a, b) return a[1] < b[1] end)
+  local excess, freed = used + amount - limit, 0
+  for _, e in ipairs(live) do
+    freed = freed + e[2]
+    if freed >= excess then return math.max(math.floor((e[1] + W - now) * 1000), 0) end
+  end
+  return W * 1000
+end
+
+local function reset_ms(live)
+  local m = nil
+  for _, e in ipairs(live) do if e[2] > 0 and (m == nil or e[1] > m) then m = e[1] end end
+  if m == nil then return 0 end
+  return math.max(math.floor((m + W - now) * 1000), 0)
+end
+
+local function reclaim(bud, bres, bexp)
+  local expired = redis.call('ZRANGEBYSCORE', bexp, '-inf', now)
+  for _, lease in ipairs(expired) do
+    local amount = tonumber(redis.call('HGET', bres, lease) or '0')
+    redis.call('HINCRBY', bud, 'reserved', -amount)
+    redis.call('HDEL', bres, lease)
+  end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', bexp, '-inf', now) end
+end
+
+local function status(i, header)
+  local k = (i - 1) * 6
+  local out = {-1, 0, 0, -1, 0, 0, -1, 0, 0}
+  local rpm, tpm, blimit = arg(header, i, 2), arg(header, i, 4), arg(header, i, 6)
+  if rpm >= 0 then
+    local used, live = slots(KEYS[k + 1])
+    out[1], out[2], out[3] = rpm, math.max(rpm - used, 0), reset_ms(live)
+  end
+  if tpm >= 0 then
+    local used, live = slots(KEYS[k + 2])
+    out[4], out[5], out[6] = tpm, math.max(tpm - used, 0), reset_ms(live)
+  end
+  if blimit >= 0 then
+    out[7] = blimit
+    out[8] = tonumber(redis.call('HGET', KEYS[k + 4], 'spent') or '0')
+    out[9] = tonumber(redis.call('HGET', KEYS[k + 4], 'reserved') or '0')
+  end
+  return out
+end
+"""
+
+ACQUIRE = (
+    _PRELUDE
+    + """
+local lease, lease_ttl = ARGV[2], tonumber(ARGV[3])
+local H = 3
+-- Check every demand first; change nothing unless all of them fit.
+for i = 1, n do
+  local k = (i - 1) * 6
+  local requests, rpm = arg(H, i, 1), arg(H, i, 2)
+  local tokens, tpm, par = arg(H, i, 3), arg(H, i, 4), arg(H, i, 5)
+  local blimit, cost, wrem = arg(H, i, 6), arg(H, i, 7), arg(H, i, 8)
+  if rpm >= 0 then
+    local used, live = slots(KEYS[k + 1])
+    local w = wait_ms(live, used, requests, rpm)
+    if w >= 0 then return {1, i - 1, rpm, w} end
+  end
+  if tpm >= 0 then
+    local used, live = slots(KEYS[k + 2])
+    local w = wait_ms(live, used, tokens, tpm)
+    if w >= 0 then return {2, i - 1, tpm, w} end
+  end
+  if par >= 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[k + 3], '-inf', now)
+    if redis.call('ZCARD', KEYS[k + 3]) >= par then return {3, i - 1, par, 1000} end
+  end
+  if blimit >= 0 then
+    if redis.call('HEXISTS', KEYS[k + 4], 'spent') == 0 then return {-1, i - 1} end
+    reclaim(KEYS[k + 4], KEYS[k + 5], KEYS[k + 6])
+    local spent = tonumber(redis.call('HGET', KEYS[k + 4], 'spent') or '0')
+    local reserved = tonumber(redis.call('HGET', KEYS[k + 4], 'reserved') or '0')
+    local committed = spent + reserved
+    if committed >= blimit or committed + cost > blimit then
+      return {4, i - 1, blimit, math.max(wrem, 0)}
+    end
+  end
+end
+-- Apply them all.
+for i = 1, n do
+  local k = (i - 1) * 6
+  local rpm, tpm, par = arg(H, i, 2), arg(H, i, 4), arg(H, i, 5)
+  local blimit, wttl = arg(H, i, 6), arg(H, i, 9)
+  if rpm >= 0 then
+    redis.call('HINCRBY', KEYS[k + 1], slot, arg(H, i, 1))
+    redis.call('EXPIRE', KEYS[k + 1], 2 * W)
+  end
+  if tpm >= 0 then
+    redis.call('HINCRBY', KEYS[k + 2], slot, arg(H, i, 3))
+    redis.call('EXPIRE', KEYS[k + 2], 2 * W)
+  end
+  if par >= 0 then
+    redis.call('ZADD', KEYS[k + 3], now + lease_ttl, lease)
+    redis.call('EXPIRE', KEYS[k + 3], lease_ttl + 60)
+  end
+  if blimit >= 0 then
+    local cost = arg(H, i, 7)
+    redis.call('HINCRBY', KEYS[k + 4], 'reserved', cost)
+    redis.call('HSET', KEYS[k + 5], lease, cost)
+    redis.call('ZADD', KEYS[k + 6], now + lease_ttl, lease)
+    if wttl > 0 then
+      for j = 4, 6 do redis.call('EXPIRE', KEYS[k + j], wttl) end
+    end
+  end
+end
+local reply = {0}
+for i = 1, n do
+  for _, v in ipairs(status(i, H)) do reply[#reply + 1] = v end
+end
+return reply
+"""
+)
+
+RELEASE = (
+    _PRELUDE
+    + """
+local lease, admitted = ARGV[2], tonumber(ARGV[3])
+local actual_tokens, cost = tonumber(ARGV[4]), tonumber(ARGV[5])
+local admitted_slot = math.floor(admitted)
+local H = 5
+local reply = {}
+for i = 1, n do
+  local k = (i - 1) * 6
+  local tpm, par, blimit = arg(H, i, 4), arg(H, i, 5), arg(H, i, 6)
+  if par >= 0 then redis.call('ZREM', KEYS[k + 3], lease) end
+  if tpm >= 0 then
+    if admitted_slot > slot - W then
+      redis.call('HINCRBY', KEYS[k + 2], admitted_slot, -arg(H, i, 3))
+    end
+    redis.call('HINCRBY', KEYS[k + 2], slot, actual_tokens)
+    redis.call('EXPIRE', KEYS[k + 2], 2 * W)
+  end
+  if blimit >= 0 then
+    local held = redis.call('HGET', KEYS[k + 5], lease)
+    if held then
+      redis.call('HINCRBY', KEYS[k + 4], 'reserved', -tonumber(held))
+      redis.call('HDEL', KEYS[k + 5], lease)
+      redis.call('ZREM', KEYS[k + 6], lease)
+    end
+    local before = tonumber(redis.call('HGET', KEYS[k + 4], 'spent') or '0')
+    local after = redis.call('HINCRBY', KEYS[k + 4], 'spent', cost)
+    reply[#reply + 1] = before
+    reply[#reply + 1] = after
+  else
+    reply[#reply + 1] = -1
+    reply[#reply + 1] = -1
+  end
+end
+return reply
+"""
+)
+
+STATUS = (
+    _PRELUDE
+    + """
+local reply = {}
+for i = 1, n do
+  for _, v in ipairs(status(i, 3)) do reply[#reply + 1] = v end
+end
+return reply
+"""
+)

@@ -1,0 +1,178 @@
+"""Limit and budget settings of a key or project, and budget windows. Pure code."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from keyplane.errors import ValidationFailedError
+
+MICRO = 1_000_000
+MAX_LIMIT = 10**12
+
+
+class Period(enum.StrEnum):
+    DAY = "day"
+    MONTH = "month"
+    TOTAL = "total"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    max_parallel_requests: int | None = None
+
+    def to_json(self) -> dict[str, int | None]:
+        return {
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
+            "max_parallel_requests": self.max_parallel_requests,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    limit_micro_usd: int
+    period: Period = Period.MONTH
+    alert_thresholds: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "limit_micro_usd": self.limit_micro_usd,
+            "period": self.period.value,
+            "alert_thresholds": list(self.alert_thresholds),
+        }
+
+    def to_api(self) -> dict[str, Any]:
+        """The API shape: dollars as a decimal string-free number, plus the exact integer."""
+        return {
+            "limit_usd": float(Decimal(self.limit_micro_usd) / MICRO),
+            "limit_micro_usd": self.limit_micro_usd,
+            "period": self.period.value,
+            "alert_thresholds": list(self.alert_thresholds),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One budget period: an id that names it and when it ends (None for ``total``)."""
+
+    id: str
+    start: datetime
+    end: datetime | None
+
+
+def window_of(period: Period, now: datetime) -> Window:
+    """Calendar windows in UTC; they reset at the boundary without anyone touching the key."""
+    now = now.astimezone(UTC)
+    if period is Period.DAY:
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=UTC)
+        return Window(f"day:{start:%Y-%m-%d}", start, end)
+    if period is Period.MONTH:
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+        return Window(f"month:{start:%Y-%m}", start, start.replace(year=year, month=month))
+    return Window("total", datetime(1970, 1, 1, tzinfo=UTC), None)
+
+
+def parse_rate_limits(
+    value: dict[str, Any] | None, *, param: str = "rate_limits"
+) -> RateLimits | None:
+    """Validate the API's ``rate_limits`` object; ``None`` or all-null means no limits."""
+    if value is None:
+        return None
+    known = {"requests_per_minute", "tokens_per_minute", "max_parallel_requests"}
+    unknown = set(value) - known
+    if unknown:
+        raise ValidationFailedError(
+            f"Unknown field '{sorted(unknown)[0]}'; rate_limits takes {', '.join(sorted(known))}.",
+            param=f"{param}.{sorted(unknown)[0]}",
+        )
+    fields = {name: _positive_int(value.get(name), f"{param}.{name}") for name in known}
+    limits = RateLimits(**fields)
+    return None if limits == RateLimits() else limits
+
+
+def parse_budget(value: dict[str, Any] | None, *, param: str = "budget") -> Budget | None:
+    """Validate the API's ``budget`` object: ``limit_usd``, ``period``, ``alert_thresholds``."""
+    if value is None:
+        return None
+    unknown = set(value) - {"limit_usd", "period", "alert_thresholds"}
+    if unknown:
+        raise ValidationFailedError(
+            f"Unknown field '{sorted(unknown)[0]}'; budget takes limit_usd, period, "
+            "alert_thresholds.",
+            param=f"{param}.{sorted(unknown)[0]}",
+        )
+    limit = _micro_usd(value.get("limit_usd"), f"{param}.limit_usd")
+    try:
+        period = Period(value.get("period", "month"))
+    except ValueError:
+        raise ValidationFailedError(
+            "period must be one of day, month, total.", param=f"{param}.period"
+        ) from None
+    thresholds = value.get("alert_thresholds") or []
+    if not isinstance(thresholds, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= 1000 for t in thresholds
+    ):
+        raise ValidationFailedError(
+            "alert_thresholds must be percentages from 1 to 1000, e.g. [50, 80, 100].",
+            param=f"{param}.alert_thresholds",
+        )
+    return Budget(limit, period, tuple(sorted(set(thresholds))))
+
+
+def rate_limits_from_json(value: dict[str, Any] | None) -> RateLimits | None:
+    """Read what the store holds (already validated)."""
+    if not value:
+        return None
+    return RateLimits(
+        requests_per_minute=value.get("requests_per_minute"),
+        tokens_per_minute=value.get("tokens_per_minute"),
+        max_parallel_requests=value.get("max_parallel_requests"),
+    )
+
+
+def budget_from_json(value: dict[str, Any] | None) -> Budget | None:
+    if not value:
+        return None
+    return Budget(
+        limit_micro_usd=int(value["limit_micro_usd"]),
+        period=Period(value.get("period", "month")),
+        alert_thresholds=tuple(value.get("alert_thresholds", ())),
+    )
+
+
+def _positive_int(value: Any, param: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise ValidationFailedError(
+            f"{param.rsplit('.', 1)[-1]} must be a whole number from 1 to {MAX_LIMIT}, or null.",
+            param=param,
+        )
+    return value
+
+
+def _micro_usd(value: Any, param: str) -> int:
+    """Dollars (number or decimal string) to integer micro-USD, refusing sub-micro amounts."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationFailedError(
+            "limit_usd must be a number of US dollars, e.g. 25.50.", param=param
+        )
+    try:
+        amount = Decimal(str(value)) * MICRO
+    except InvalidOperation:
+        raise ValidationFailedError(
+            "limit_usd must be a number of US dollars.", param=param
+        ) from None
+    if amount != amount.to_integral_value() or not 0 <= amount <= MAX_LIMIT * MICRO:
+        raise ValidationFailedError(
+            "limit_usd must be between 0 and 10^12 dollars, at most 6 decimal places.", param=param
+        )
+    return int(amount)

@@ -1,0 +1,28 @@
+"""Both limit backends, so every behaviour is checked on each."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from keyplane.limits.backend import LimitBackend
+from keyplane.limits.memory import MemoryBackend
+from keyplane.limits.redis import RedisBackend
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[LimitBackend]:
+    if request.param == "memory":
+        yield MemoryBackend()
+        return
+    prefix = "kp:test:" + secrets.token_hex(4)
+    redis_backend = RedisBackend.from_url(REDIS_URL, prefix=prefix)
+    yield redis_backend
+    keys = [key async for key in redis_backend.redis.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await redis_backend.redis.delete(*keys)
+    await redis_backend.close()
