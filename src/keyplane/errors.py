@@ -9,7 +9,9 @@
     ├── NotFoundError                  404  not_found
     ├── ConflictError                  409  conflict
     ├── RateLimitedError               429  rate_limit_exceeded
-    └── UnavailableError               503  service_unavailable
+    ├── BadGatewayError                502  upstream_unreachable
+    ├── UnavailableError               503  service_unavailable
+    └── GatewayTimeoutError            504  upstream_timeout
 
 ``status`` is the HTTP status, ``code`` a stable machine-readable string, ``type`` the
 OpenAI error ``type`` so the ``openai`` SDK raises its usual classes. Messages are shown to
@@ -26,10 +28,19 @@ class KeyplaneError(Exception):
     code = "internal_error"
     type = "server_error"
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        # Response headers that go with the error, e.g. ``retry-after`` on a 429.
+        self.headers = headers or {}
         if code is not None:
             self.code = code
 
@@ -84,4 +95,20 @@ class RateLimitedError(KeyplaneError):
 class UnavailableError(KeyplaneError):
     status = 503
     code = "service_unavailable"
+    type = "server_error"
+
+
+class BadGatewayError(KeyplaneError):
+    """The gateway could not reach the upstream provider, or it broke off its answer."""
+
+    status = 502
+    code = "upstream_unreachable"
+    type = "server_error"
+
+
+class GatewayTimeoutError(KeyplaneError):
+    """The upstream provider did not answer in time."""
+
+    status = 504
+    code = "upstream_timeout"
     type = "server_error"

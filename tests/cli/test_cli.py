@@ -181,3 +181,40 @@ def test_python_dash_m_and_version(shared_server: ServerProcess) -> None:
     assert result.returncode == 0
     assert "keyplane" in result.stdout
     assert os.path.exists(shared_server.workdir / ".keyplane" / "keyplane.db")
+
+
+def test_limits_and_budget_flags_on_keys_and_projects(shared_server: ServerProcess) -> None:
+    created = run_json(
+        shared_server,
+        "keys",
+        "create",
+        "--name",
+        "limited",
+        "--limit-rpm",
+        "60",
+        "--budget-usd",
+        "12.50",
+        "--budget-period",
+        "day",
+        "--budget-alert",
+        "80",
+    )
+    assert created["rate_limits"]["requests_per_minute"] == 60
+    assert created["budget"]["limit_micro_usd"] == 12_500_000
+    # A partial change keeps the other limits.
+    updated = run_json(shared_server, "keys", "update", created["id"], "--limit-tpm", "5000")
+    assert updated["rate_limits"] == {
+        "requests_per_minute": 60,
+        "tokens_per_minute": 5000,
+        "max_parallel_requests": None,
+    }
+    shown = shared_server.keyplane("keys", "show", created["id"])
+    assert "60 req/min, 5000 tokens/min" in shown.stdout
+    assert "$12.50 per day (alerts at 80%)" in shown.stdout
+    cleared = run_json(shared_server, "keys", "update", created["id"], "--no-budget")
+    assert cleared["budget"] is None
+
+    project = run_json(
+        shared_server, "projects", "update", "Default project", "--limit-parallel", "4"
+    )
+    assert project["rate_limits"]["max_parallel_requests"] == 4

@@ -49,7 +49,14 @@ STORE_UNREACHABLE: tuple[type[Exception], ...] = (
 
 
 async def _keyplane_error(_request: Request, exc: KeyplaneError) -> JSONResponse:
-    return envelope(exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param)
+    return envelope(
+        exc.status,
+        exc.message,
+        type=exc.type,
+        code=exc.code,
+        param=exc.param,
+        headers=exc.headers or None,
+    )
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

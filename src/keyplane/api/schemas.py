@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyplane.keys.permissions import PermissionMode, Permissions
+from keyplane.limits.policy import (
+    Budget,
+    RateLimits,
+    budget_from_json,
+    parse_budget,
+    parse_rate_limits,
+)
 from keyplane.services.verification import permissions_of
 from keyplane.store.models import ApiKey, AuditEvent, Project
 from keyplane.store.pagination import Page
@@ -28,15 +36,70 @@ def from_unix(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
+# --- limits -----------------------------------------------------------------------------
+
+Positive = Annotated[int, Field(ge=1, le=10**12)]
+
+
+class RateLimitsIn(Strict):
+    requests_per_minute: Positive | None = None
+    tokens_per_minute: Positive | None = None
+    max_parallel_requests: Positive | None = None
+
+    def to_domain(self) -> RateLimits | None:
+        return parse_rate_limits(self.model_dump())
+
+
+class BudgetIn(Strict):
+    limit_usd: Decimal = Field(ge=0, le=10**12, description="US dollars, up to 6 decimals")
+    period: Literal["day", "month", "total"] = "month"
+    alert_thresholds: list[int] = Field(default_factory=list, max_length=20)
+
+    def to_domain(self) -> Budget | None:
+        return parse_budget(
+            {
+                "limit_usd": str(self.limit_usd),
+                "period": self.period,
+                "alert_thresholds": self.alert_thresholds,
+            }
+        )
+
+
+class RateLimitsOut(BaseModel):
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    max_parallel_requests: int | None
+
+
+class BudgetOut(BaseModel):
+    limit_usd: float
+    limit_micro_usd: int
+    period: str
+    alert_thresholds: list[int]
+
+
+def rate_limits_out(value: dict[str, Any] | None) -> RateLimitsOut | None:
+    return None if not value else RateLimitsOut(**value)
+
+
+def budget_out(value: dict[str, Any] | None) -> BudgetOut | None:
+    budget = budget_from_json(value)
+    return None if budget is None else BudgetOut(**budget.to_api())
+
+
 # --- projects ---------------------------------------------------------------------------
 
 
 class ProjectCreate(Strict):
     name: Name
+    rate_limits: RateLimitsIn | None = None
+    budget: BudgetIn | None = None
 
 
 class ProjectUpdate(Strict):
-    name: Name
+    name: Name | None = None
+    rate_limits: RateLimitsIn | None = None
+    budget: BudgetIn | None = None
 
 
 class ProjectOut(BaseModel):
@@ -46,6 +109,8 @@ class ProjectOut(BaseModel):
     created_at: int
     archived_at: int | None
     status: Literal["active", "archived"]
+    rate_limits: RateLimitsOut | None = None
+    budget: BudgetOut | None = None
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
@@ -55,6 +120,8 @@ class ProjectOut(BaseModel):
             created_at=unix(project.created_at) or 0,
             archived_at=unix(project.archived_at),
             status="archived" if project.status == "archived" else "active",
+            rate_limits=rate_limits_out(project.rate_limits),
+            budget=budget_out(project.budget),
         )
 
 
@@ -83,6 +150,8 @@ class ApiKeyCreate(Strict):
     expires_at: UnixSeconds | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
+    rate_limits: RateLimitsIn | None = None
+    budget: BudgetIn | None = None
 
 
 class ApiKeyUpdate(Strict):
@@ -93,6 +162,8 @@ class ApiKeyUpdate(Strict):
     expires_at: UnixSeconds | None = None
     metadata: dict[str, str] | None = None
     enabled: bool | None = None
+    rate_limits: RateLimitsIn | None = None
+    budget: BudgetIn | None = None
 
 
 class RotateRequest(Strict):
@@ -123,6 +194,9 @@ class ApiKeyOut(BaseModel):
     allowed_models: list[str]
     allowed_ips: list[str]
     metadata: dict[str, Any]
+    rate_limits: RateLimitsOut | None = None
+    budget: BudgetOut | None = None
+    leaked_url: str | None = None
 
     @classmethod
     def of(cls, key: ApiKey, *, now: datetime) -> ApiKeyOut:
@@ -147,6 +221,9 @@ class ApiKeyOut(BaseModel):
             allowed_models=list(key.allowed_models),
             allowed_ips=list(key.allowed_ips),
             metadata=dict(key.metadata_),
+            rate_limits=rate_limits_out(key.rate_limits),
+            budget=budget_out(key.budget),
+            leaked_url=key.leaked_url,
         )
 
 

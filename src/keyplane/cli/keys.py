@@ -12,6 +12,13 @@ from keyplane.cli.context import admin_client, find_key_project, iter_pages, res
 from keyplane.cli.durations import parse_duration, parse_moment
 from keyplane.cli.envfile import write_env_var
 from keyplane.cli.errors import CliError
+from keyplane.cli.limits import (
+    any_limit_flag,
+    limit_options,
+    limits_body,
+    limits_lines,
+    pop_limit_flags,
+)
 from keyplane.cli.output import emit_json, table, when
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -35,7 +42,7 @@ def _field_options(function: Any) -> Any:
     ]
     for option in reversed(options):
         function = option(function)
-    return function
+    return limit_options(function)
 
 
 @click.group()
@@ -72,7 +79,8 @@ def create_key(
     **fields: Any,
 ) -> None:
     """Create a key. Its secret is shown once (or written to --env-file)."""
-    body = _fields_body(**fields)
+    body = limits_body(pop_limit_flags(fields), current=None)
+    body |= _fields_body(**fields)
     body.update(name=name, kind="service_account" if service_account else "project")
     if disabled:
         body["enabled"] = False
@@ -159,7 +167,8 @@ def update_key(
     as_json: bool,
     **fields: Any,
 ) -> None:
-    """Change a key's name, permissions, models, IPs, expiry, metadata or state."""
+    """Change a key's name, permissions, models, IPs, expiry, metadata, limits or state."""
+    limit_flags = pop_limit_flags(fields)
     body = _fields_body(**fields)
     if name is not None:
         body["name"] = name
@@ -167,10 +176,13 @@ def update_key(
         body["expires_at"] = None
     if enabled is not None:
         body["enabled"] = enabled
-    if not body:
-        raise CliError("nothing to change; see 'keyplane keys update --help'")
     with admin_client() as client:
         project_id = find_key_project(client, key_id, project)
+        if any_limit_flag(limit_flags):
+            current = client.get(f"/v1/organization/projects/{project_id}/api_keys/{key_id}")
+            body |= limits_body(limit_flags, current=current)
+        if not body:
+            raise CliError("nothing to change; see 'keyplane keys update --help'")
         key = client.request(
             "POST", f"/v1/organization/projects/{project_id}/api_keys/{key_id}", json=body
         )
@@ -304,6 +316,7 @@ def _show(key: dict[str, Any]) -> None:
         ("last used", when(key["last_used_at"])),
         ("expires", when(key["expires_at"])),
         ("metadata", ", ".join(f"{k}={v}" for k, v in key["metadata"].items()) or "-"),
+        *limits_lines(key),
     ]
     for label, value in rows:
         click.echo(f"{label + ':':13} {value}")

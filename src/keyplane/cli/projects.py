@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from keyplane.cli.context import admin_client, iter_pages, resolve_project
+from keyplane.cli.errors import CliError
+from keyplane.cli.limits import limit_options, limits_body, limits_lines
 from keyplane.cli.output import emit_json, table, when
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -73,6 +75,25 @@ def rename_project(project: str, name: str, as_json: bool) -> None:
     _show(shown, as_json)
 
 
+@projects.command("update")
+@click.argument("project")
+@click.option("--name", help="New name.")
+@limit_options
+@json_option
+def update_project(project: str, name: str | None, as_json: bool, **flags: Any) -> None:
+    """Change a project's name, rate limits or budget (by id or name)."""
+    with admin_client() as client:
+        project_id = resolve_project(client, project)
+        current = client.get(f"/v1/organization/projects/{project_id}")
+        body = limits_body(flags, current=current)
+        if name is not None:
+            body["name"] = name
+        if not body:
+            raise CliError("nothing to change; see 'keyplane projects update --help'")
+        shown = client.request("POST", f"/v1/organization/projects/{project_id}", json=body)
+    _show(shown, as_json)
+
+
 @projects.command("archive")
 @click.argument("project")
 @json_option
@@ -94,5 +115,6 @@ def _show(project: dict[str, Any], as_json: bool) -> None:
         ("status", project["status"]),
         ("created", when(project["created_at"])),
         ("archived", when(project["archived_at"])),
+        *limits_lines(project),
     ):
         click.echo(f"{label + ':':10} {value}")

@@ -15,6 +15,7 @@ from keyplane.errors import ConflictError, NotFoundError
 from keyplane.keys import policy
 from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import Permissions
+from keyplane.limits.policy import Budget, RateLimits
 from keyplane.services.clock import Clock, system_clock
 from keyplane.services.issuing import add_secret
 from keyplane.services.projects import get_project
@@ -37,6 +38,8 @@ class KeySpec:
     expires_at: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     enabled: bool = True
+    rate_limits: RateLimits | None = None
+    budget: Budget | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class KeyChanges:
     expires_at: datetime | None = UNSET
     metadata: dict[str, str] = UNSET
     enabled: bool = UNSET
+    rate_limits: RateLimits | None = UNSET
+    budget: Budget | None = UNSET
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not UNSET}
@@ -257,6 +262,8 @@ def _validated(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
             out["metadata_"] = policy.clean_metadata(value)
         elif name == "enabled":
             out["enabled"] = bool(value)
+        elif name in ("rate_limits", "budget"):
+            out[name] = None if value is None else value.to_json()
     return out
 
 

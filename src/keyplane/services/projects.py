@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,10 +11,13 @@ from keyplane.audit.log import record
 from keyplane.auth.actor import Actor
 from keyplane.errors import NotFoundError
 from keyplane.keys import policy
+from keyplane.limits.policy import Budget, RateLimits
 from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import Project
 from keyplane.store.pagination import Page, paginate
+
+UNCHANGED = object()
 
 
 class ProjectService:
@@ -75,6 +80,42 @@ class ProjectService:
                     target_type="project",
                     target_id=project.id,
                     data={"changes": {"name": {"from": old, "to": name}}},
+                )
+        return project
+
+    async def set_limits(
+        self,
+        *,
+        organization_id: str,
+        project_id: str,
+        rate_limits: RateLimits | object | None = UNCHANGED,
+        budget: Budget | object | None = UNCHANGED,
+        actor: Actor,
+    ) -> Project:
+        """Set or clear (``None``) a project's rate limits and budget; ``UNCHANGED`` keeps them."""
+        wanted: dict[str, Any] = {}
+        if rate_limits is not UNCHANGED:
+            wanted["rate_limits"] = (
+                rate_limits.to_json() if isinstance(rate_limits, RateLimits) else None
+            )
+        if budget is not UNCHANGED:
+            wanted["budget"] = budget.to_json() if isinstance(budget, Budget) else None
+        async with self.db.session() as session, session.begin():
+            project = await get_project(
+                session, organization_id=organization_id, project_id=project_id
+            )
+            changed = {k: v for k, v in wanted.items() if getattr(project, k) != v}
+            for name, value in changed.items():
+                setattr(project, name, value)
+            if changed:
+                record(
+                    session,
+                    organization_id=organization_id,
+                    type="project.updated",
+                    actor=actor,
+                    target_type="project",
+                    target_id=project.id,
+                    data={"changes": changed},
                 )
         return project
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 
@@ -11,9 +11,11 @@ from keyplane.api.schemas import (
     ApiKeyCreate,
     ApiKeyOut,
     ApiKeyUpdate,
+    BudgetIn,
     CreatedApiKeyOut,
     Deleted,
     ListOut,
+    RateLimitsIn,
     RotateRequest,
     from_unix,
 )
@@ -56,6 +58,8 @@ async def create_key(
         expires_at=from_unix(body.expires_at),
         metadata=body.metadata,
         enabled=body.enabled,
+        rate_limits=body.rate_limits.to_domain() if body.rate_limits else None,
+        budget=body.budget.to_domain() if body.budget else None,
     )
     issued = await services.keys.create(
         organization_id=principal.organization_id,
@@ -96,6 +100,8 @@ async def update_key(
         expires_at=from_unix(body.expires_at) if "expires_at" in given else UNSET,
         metadata=(body.metadata or {}) if "metadata" in given else UNSET,
         enabled=body.enabled if "enabled" in given and body.enabled is not None else UNSET,
+        rate_limits=_limits(body.rate_limits, "rate_limits" in given),
+        budget=_limits(body.budget, "budget" in given),
     )
     key = await services.keys.update(
         organization_id=principal.organization_id,
@@ -139,6 +145,13 @@ async def rotate_key(
     )
     shown = ApiKeyOut.of(issued.key, now=services.clock())
     return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
+
+
+def _limits(value: RateLimitsIn | BudgetIn | None, given: bool) -> Any:
+    """UNSET when absent, None when sent as null (clears it), else the domain value."""
+    if not given:
+        return UNSET
+    return None if value is None else value.to_domain()
 
 
 def _given_list(value: list[str] | None, given: bool) -> list[str]:

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from keyplane.api.deps import AdminPrincipal, ServicesDep
-from keyplane.api.schemas import ListOut, ProjectCreate, ProjectOut, ProjectUpdate
+from keyplane.api.schemas import (
+    BudgetIn,
+    ListOut,
+    ProjectCreate,
+    ProjectOut,
+    ProjectUpdate,
+    RateLimitsIn,
+)
+from keyplane.services.projects import UNCHANGED
 
 router = APIRouter(prefix="/v1/organization/projects", tags=["projects"])
 
@@ -38,6 +46,14 @@ async def create_project(
     project = await services.projects.create(
         organization_id=principal.organization_id, name=body.name, actor=principal.actor
     )
+    if body.rate_limits is not None or body.budget is not None:
+        project = await services.projects.set_limits(
+            organization_id=principal.organization_id,
+            project_id=project.id,
+            rate_limits=body.rate_limits.to_domain() if body.rate_limits else None,
+            budget=body.budget.to_domain() if body.budget else None,
+            actor=principal.actor,
+        )
     return ProjectOut.of(project)
 
 
@@ -55,13 +71,32 @@ async def get_project(
 async def update_project(
     project_id: str, body: ProjectUpdate, principal: AdminPrincipal, services: ServicesDep
 ) -> ProjectOut:
-    project = await services.projects.rename(
-        organization_id=principal.organization_id,
-        project_id=project_id,
-        name=body.name,
-        actor=principal.actor,
+    given = body.model_fields_set
+    project = await services.projects.get(
+        organization_id=principal.organization_id, project_id=project_id
     )
+    if body.name is not None:
+        project = await services.projects.rename(
+            organization_id=principal.organization_id,
+            project_id=project_id,
+            name=body.name,
+            actor=principal.actor,
+        )
+    if "rate_limits" in given or "budget" in given:
+        project = await services.projects.set_limits(
+            organization_id=principal.organization_id,
+            project_id=project_id,
+            rate_limits=_given(body.rate_limits, "rate_limits" in given),
+            budget=_given(body.budget, "budget" in given),
+            actor=principal.actor,
+        )
     return ProjectOut.of(project)
+
+
+def _given(value: RateLimitsIn | BudgetIn | None, given: bool) -> object:
+    if not given:
+        return UNCHANGED
+    return None if value is None else value.to_domain()
 
 
 @router.post("/{project_id}/archive")
