@@ -1,0 +1,292 @@
+"""Gateway overhead: the same wrk load straight to the stand-in upstream and through keyplane.
+
+    .venv/bin/python bench/gateway_overhead.py [--duration 5] [--server uvicorn|granian]
+
+Prints, side by side, for non-streaming and streaming chat completions (bench/wrk/*.lua):
+(a) instant upstream, 32 connections: requests/s direct and through keyplane, and keyplane's
+CPU time per proxied request (utime+stime of its processes from /proc over the run);
+(b) 1 connection: latency added at p50 and p99; (c) upstream answering after 20 ms, 32
+connections: throughput ratio and latency added at p50/p99; (d) time from start to ready,
+resident memory idle and under load. keyplane runs as ``keyplane serve`` with SQLite, an
+issued project key and metering on. Not a test: it gates nothing. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from keyplane.testing import UpstreamProcess, start_upstream_process
+
+HERE = Path(__file__).resolve().parent
+UPSTREAM_KEY = "sk-test-upstream-bench"
+SCRIPTS = {"json": HERE / "wrk" / "chat.lua", "stream": HERE / "wrk" / "chat_stream.lua"}
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (granian serves from a child process)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0
+    for each in tree(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    pages = sum(int(Path(f"/proc/{p}/statm").read_text().split()[1]) for p in tree(pid))
+    return pages * PAGE / 2**20
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, kind: str, *, connections: int, duration: float, key: str) -> WrkResult:
+    threads = 1 if connections == 1 else 2
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency"]
+    command += ["-s", str(SCRIPTS[kind]), f"{url}/chat/completions"]
+    out = subprocess.run(
+        command, env={**os.environ, "WRK_API_KEY": key}, capture_output=True, text=True, check=True
+    ).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    return WrkResult(
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(percentiles["50"]),
+        p99_ms=_ms(percentiles["99"]),
+        errors=int(re.search(r"non-2xx or errors: (\d+)", out).group(1)),  # type: ignore[union-attr]
+    )
+
+
+class Keyplane:
+    """A ``keyplane serve`` (or granian) process in a temporary directory, with a project key."""
+
+    def __init__(self, upstream: UpstreamProcess, server: str) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="kp-bench-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = server
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KEYPLANE_")}
+        self.env |= {
+            "KEYPLANE_DATA_DIR": str(self.workdir / "data"),
+            "KEYPLANE_UPSTREAM_BASE_URL": upstream.base_url,
+            "KEYPLANE_UPSTREAM_API_KEY": UPSTREAM_KEY,
+            "KEYPLANE_LOG_LEVEL": "warning",
+            "KEYPLANE_PORT": str(self.port),
+        }
+        init = subprocess.run(
+            [sys.executable, "-m", "keyplane", "init", "--json"],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        boot = json.loads(init.stdout)
+        self.admin_key, self.project_id = boot["admin_key"], boot["project_id"]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready_seconds = 0.0
+        self.key = ""
+
+    def _command(self) -> list[str]:
+        if self.server == "granian":
+            return [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                "--loop",
+                "uvloop",
+                "--workers",
+                "1",
+                "--no-ws",
+                "--log-level",
+                "warning",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "granian_app:app",
+            ]
+        return [sys.executable, "-m", "keyplane", "serve"]
+
+    def start(self) -> None:
+        env = {**self.env, "PYTHONPATH": str(HERE)}
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            self._command(),
+            env=env,
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.workdir / "server.log").open("wb"),
+        )
+        while time.perf_counter() - started < 30:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    self.ready_seconds = time.perf_counter() - started
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.01)
+        else:
+            raise RuntimeError("keyplane did not become ready")
+        response = httpx.post(
+            f"{self.url}/v1/organization/projects/{self.project_id}/api_keys",
+            json={"name": "bench"},
+            headers={"Authorization": f"Bearer {self.admin_key}"},
+        )
+        self.key = response.json()["value"]
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class PeakRss:
+    """Samples a process tree's RSS every 100 ms while a load runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def compare(
+    upstream: UpstreamProcess, keyplane: Keyplane, kind: str, connections: int, duration: float
+) -> tuple[WrkResult, WrkResult, float]:
+    """Direct, then through keyplane; returns both and keyplane's CPU µs per request."""
+    direct = wrk(
+        upstream.base_url, kind, connections=connections, duration=duration, key=UPSTREAM_KEY
+    )
+    before = cpu_seconds(keyplane.pid)
+    proxied = wrk(
+        f"{keyplane.url}/v1", kind, connections=connections, duration=duration, key=keyplane.key
+    )
+    cpu_us = (cpu_seconds(keyplane.pid) - before) / max(proxied.requests, 1) * 1e6
+    return direct, proxied, cpu_us
+
+
+def warm(keyplane: Keyplane) -> None:
+    for kind in SCRIPTS:
+        wrk(f"{keyplane.url}/v1", kind, connections=8, duration=1, key=keyplane.key)
+
+
+def run(args: argparse.Namespace) -> None:
+    d = args.duration
+    with start_upstream_process(api_key=UPSTREAM_KEY) as fast:
+        keyplane = Keyplane(fast, args.server)
+        keyplane.start()
+        try:
+            idle = rss_mb(keyplane.pid)
+            print(
+                f"server: {args.server}; (d) ready in {keyplane.ready_seconds:.2f} s, "
+                f"RSS idle {idle:.0f} MB"
+            )
+            warm(keyplane)
+            with PeakRss(keyplane.pid) as peak:
+                for kind in SCRIPTS:
+                    direct, proxied, cpu = compare(fast, keyplane, kind, 32, d)
+                    print(
+                        f"(a) {kind:6} c=32 instant: direct {direct.rps:7.0f} rps, keyplane "
+                        f"{proxied.rps:7.0f} rps ({proxied.rps / direct.rps:.0%}), "
+                        f"keyplane CPU {cpu:.0f} µs/request, errors {proxied.errors}"
+                    )
+            print(f"(d) RSS under load (peak): {peak.peak:.0f} MB")
+            for kind in SCRIPTS:
+                direct, proxied, _ = compare(fast, keyplane, kind, 1, d)
+                print(
+                    f"(b) {kind:6} c=1: added p50 {proxied.p50_ms - direct.p50_ms:+.2f} ms, "
+                    f"p99 {proxied.p99_ms - direct.p99_ms:+.2f} ms (direct p50 "
+                    f"{direct.p50_ms:.2f} ms, keyplane p50 {proxied.p50_ms:.2f} ms)"
+                )
+        finally:
+            keyplane.stop()
+    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=20) as slow:
+        keyplane = Keyplane(slow, args.server)
+        keyplane.start()
+        try:
+            warm(keyplane)
+            for kind in SCRIPTS:
+                direct, proxied, _ = compare(slow, keyplane, kind, 32, d)
+                print(
+                    f"(c) {kind:6} c=32 20 ms: throughput {proxied.rps / direct.rps:.1%} of "
+                    f"direct ({direct.rps:.0f} vs {proxied.rps:.0f} rps), added p50 "
+                    f"{proxied.p50_ms - direct.p50_ms:+.2f} ms, p99 "
+                    f"{proxied.p99_ms - direct.p99_ms:+.2f} ms"
+                )
+        finally:
+            keyplane.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

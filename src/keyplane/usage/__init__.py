@@ -1,0 +1,1 @@
+"""Metering, prices and the usage and cost reports."""

@@ -1,0 +1,85 @@
+"""Add minute totals to ``usage_buckets`` with one atomic upsert, on SQLite and PostgreSQL.
+
+``INSERT ... ON CONFLICT (minute, key, model, endpoint) DO UPDATE SET n = n + excluded.n``:
+the database adds, so several instances can flush into the same row without reading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.store.models import UsageBucket
+
+# Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
+BATCH_ROWS = 500
+_CONFLICT = ("bucket_start", "api_key_id", "model", "endpoint")
+
+
+@dataclass(slots=True)
+class Totals:
+    """The counters of one bucket; adding is the only operation."""
+
+    requests: int = 0
+    error_requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_micro_usd: int = 0
+    unpriced_requests: int = 0
+    latency_ms_total: int = 0
+
+    def add(self, other: Totals) -> None:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+COUNTERS = tuple(field.name for field in fields(Totals))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class BucketKey:
+    """Which row a total belongs to; ordered so concurrent flushes lock rows in one order."""
+
+    minute: int
+    api_key_id: str
+    model: str
+    endpoint: str
+    organization_id: str
+    project_id: str
+
+
+def _row(key: BucketKey, totals: Totals) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(totals, name) for name in COUNTERS}
+    row |= {
+        "bucket_start": datetime.fromtimestamp(key.minute, UTC),
+        "organization_id": key.organization_id,
+        "project_id": key.project_id,
+        "api_key_id": key.api_key_id,
+        "model": key.model,
+        "endpoint": key.endpoint,
+    }
+    return row
+
+
+async def add_to_buckets(
+    session: AsyncSession, pending: Sequence[tuple[BucketKey, Totals]], *, dialect: str
+) -> None:
+    """Add ``pending`` to the stored buckets; the caller owns the transaction."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    ordered = sorted(pending, key=lambda item: item[0])
+    for start in range(0, len(ordered), BATCH_ROWS):
+        rows = [_row(key, totals) for key, totals in ordered[start : start + BATCH_ROWS]]
+        statement = insert(UsageBucket).values(rows)
+        excluded = statement.excluded
+        table = UsageBucket.__table__.c
+        statement = statement.on_conflict_do_update(
+            index_elements=list(_CONFLICT),
+            set_={name: table[name] + excluded[name] for name in COUNTERS},
+        )
+        await session.execute(statement)

@@ -1,0 +1,111 @@
+"""Model prices and the cost of a call, in integer micro-USD.
+
+Prices are integer micro-USD per 1M tokens, per model: ``input``, ``cached_input`` (defaults
+to ``input``) and ``output`` (defaults to 0). The shipped table is ``prices.json`` beside this
+module; an operator's file in the same format (``KEYPLANE_PRICES_FILE``) is merged over it,
+model by model. The cost of one call rounds up once, so it never undercharges::
+
+    cost = ceil((uncached_input * input + cached * cached_input + output * output) / 1_000_000)
+
+where ``uncached_input = input_tokens - cached_tokens``. Integers only, no floats anywhere.
+A dated model name (``gpt-4o-2024-08-06``, ``gpt-3.5-turbo-0125``) falls back to its base entry;
+a model with no entry costs 0 and is counted as unpriced.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from keyplane.errors import ValidationFailedError
+
+PER_TOKENS = 1_000_000
+_DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What 1M tokens of a model cost, in micro-USD."""
+
+    input: int
+    cached_input: int
+    output: int
+
+    def cost(self, *, input_tokens: int, cached_tokens: int, output_tokens: int) -> int:
+        """Cost of one call in micro-USD, rounded up."""
+        cached = min(cached_tokens, input_tokens)
+        total = (
+            (input_tokens - cached) * self.input
+            + cached * self.cached_input
+            + output_tokens * self.output
+        )
+        return -(-total // PER_TOKENS)
+
+
+class PriceTable:
+    """Prices by model, with dated names falling back to their base model."""
+
+    def __init__(self, prices: Mapping[str, Price]) -> None:
+        self._prices = dict(prices)
+        self._resolved: dict[str, Price | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._prices)
+
+    def price(self, model: str) -> Price | None:
+        """The price of ``model``, or ``None`` when neither it nor its base is listed."""
+        try:
+            return self._resolved[model]
+        except KeyError:
+            pass
+        price = self._prices.get(model)
+        if price is None:
+            price = self._prices.get(_DATED.sub("", model))
+        if len(self._resolved) < 10_000:  # bounded: model names come from clients
+            self._resolved[model] = price
+        return price
+
+    @classmethod
+    def load(cls, override: Path | None = None) -> PriceTable:
+        """The shipped prices, with the operator's file merged over them."""
+        shipped = resources.files("keyplane.usage").joinpath("prices.json").read_text("utf-8")
+        prices = parse_prices(json.loads(shipped), source="prices.json")
+        if override is not None:
+            prices |= parse_prices(_read(override), source=str(override))
+        return cls(prices)
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValidationFailedError(f"Cannot read the prices file {path}: {error}") from None
+
+
+def parse_prices(data: Any, *, source: str) -> dict[str, Price]:
+    """Prices from a decoded JSON object; keys starting with ``_`` are comments."""
+    if not isinstance(data, dict):
+        raise ValidationFailedError(f"{source}: the prices file must hold a JSON object.")
+    return {
+        model: _price(entry, where=f"{source}: {model}")
+        for model, entry in data.items()
+        if not model.startswith("_")
+    }
+
+
+def _price(entry: Any, *, where: str) -> Price:
+    if not isinstance(entry, dict) or "input" not in entry:
+        raise ValidationFailedError(f"{where}: needs an object with at least 'input'.")
+    values = {name: entry.get(name) for name in ("input", "cached_input", "output")}
+    values["cached_input"] = entry.get("cached_input", entry["input"])
+    values["output"] = entry.get("output", 0)
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            message = f"{where}: '{name}' must be a non-negative integer (micro-USD per 1M tokens)."
+            raise ValidationFailedError(message)
+    return Price(**values)  # type: ignore[arg-type]

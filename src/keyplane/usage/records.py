@@ -1,0 +1,83 @@
+"""One metered call, and the token counts read from an upstream's ``usage`` block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
+ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Token counts of one call, as the upstream billed them."""
+
+    input: int = 0
+    output: int = 0
+    cached: int = 0
+
+
+NO_TOKENS = Tokens()
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """What the meter keeps of one call that reached upstream."""
+
+    minute: int  # Unix time of the minute's start
+    organization_id: str
+    project_id: str
+    api_key_id: str
+    model: str
+    endpoint: str
+    tokens: Tokens
+    cost_micro_usd: int
+    priced: bool
+    status: int
+    latency_ms: int
+
+    @property
+    def is_error(self) -> bool:
+        return self.status >= 400
+
+
+def _count(block: dict[str, Any], name: str) -> int:
+    value = block.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _details(block: dict[str, Any], name: str) -> dict[str, Any]:
+    details = block.get(name)
+    return details if isinstance(details, dict) else {}
+
+
+def tokens_from_usage(usage: Any) -> Tokens:
+    """Counts from a ``usage`` block of any endpoint; absent or odd fields count 0.
+
+    Chat, completions and embeddings say ``prompt_tokens``/``completion_tokens`` with
+    ``prompt_tokens_details.cached_tokens``; the Responses API says ``input_tokens``/
+    ``output_tokens`` with ``input_tokens_details.cached_tokens``.
+    """
+    if not isinstance(usage, dict):
+        return NO_TOKENS
+    if "input_tokens" in usage:
+        details = _details(usage, "input_tokens_details")
+        return Tokens(
+            _count(usage, "input_tokens"),
+            _count(usage, "output_tokens"),
+            _count(details, "cached_tokens"),
+        )
+    details = _details(usage, "prompt_tokens_details")
+    return Tokens(
+        _count(usage, "prompt_tokens"),
+        _count(usage, "completion_tokens"),
+        _count(details, "cached_tokens"),
+    )
+
+
+def tokens_from_body(body: Any) -> Tokens:
+    """Counts of a whole (non-streamed) answer, or of a Responses API ``response`` object."""
+    if not isinstance(body, dict):
+        return NO_TOKENS
+    return tokens_from_usage(body.get("usage"))
