@@ -1,0 +1,335 @@
+"""Usage and cost reports: the minute rows of ``usage_buckets`` summed into aligned buckets.
+
+The shapes follow OpenAI's Administration API: a page holds up to ``limit`` time buckets,
+aligned to the width in UTC, from the start of the range onwards; ``next_page`` names the
+first bucket of the next page. Sums are computed by the database, grouped by a bucket index
+derived from each row's timestamp, so a report never loads the minute rows themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import BigInteger, ColumnElement, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from keyplane.errors import ValidationFailedError
+from keyplane.services.clock import Clock, system_clock
+from keyplane.store.database import Database
+from keyplane.store.models import UsageBucket
+
+UsageKind = Literal["completions", "embeddings"]
+
+ENDPOINTS: Mapping[UsageKind, tuple[str, ...]] = {
+    "completions": ("chat.completions", "completions", "responses"),
+    "embeddings": ("embeddings",),
+}
+METRICS = (
+    "requests",
+    "error_requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_micro_usd",
+    "unpriced_requests",
+)
+USAGE_GROUPS: Mapping[str, Any] = {
+    "project_id": UsageBucket.project_id,
+    "api_key_id": UsageBucket.api_key_id,
+    "model": UsageBucket.model,
+}
+# keyplane's cost line item is the model: prices are per model.
+COST_GROUPS: Mapping[str, Any] = {
+    "project_id": UsageBucket.project_id,
+    "line_item": UsageBucket.model,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Width:
+    """A bucket width with OpenAI's default and maximum number of buckets per page."""
+
+    seconds: int
+    default_limit: int
+    max_limit: int
+
+
+USAGE_WIDTHS = {
+    "1m": Width(60, 60, 1440),
+    "1h": Width(3600, 24, 168),
+    "1d": Width(86400, 7, 31),
+}
+COST_WIDTHS = {"1d": Width(86400, 7, 180)}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """What a caller asked for, as OpenAI's query parameters name it; times in Unix seconds."""
+
+    start_time: int
+    end_time: int | None = None
+    bucket_width: str = "1d"
+    group_by: Sequence[str] = ()
+    project_ids: Sequence[str] = ()
+    api_key_ids: Sequence[str] = ()
+    models: Sequence[str] = ()
+    limit: int | None = None
+    page: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Integer sums of one group in one bucket."""
+
+    requests: int = 0
+    error_requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_micro_usd: int = 0
+    unpriced_requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One group of a bucket: the grouped fields (absent when not grouped by) and its sums."""
+
+    group: Mapping[str, str]
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start_time: int
+    end_time: int
+    results: list[Result] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    buckets: list[Bucket]
+    has_more: bool
+    next_page: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The buckets of one page, and the part of the query range they cover."""
+
+    first: int
+    width: int
+    count: int
+    start: int
+    end: int
+    has_more: bool
+
+    @property
+    def bucket_starts(self) -> list[int]:
+        return [self.first + i * self.width for i in range(self.count)]
+
+    @property
+    def data_range(self) -> tuple[int, int]:
+        """Rows counted on this page: the query range cut to this page's buckets."""
+        return max(self.start, self.first), min(self.end, self.first + self.count * self.width)
+
+    @property
+    def next_page(self) -> str | None:
+        return encode_page(self.first + self.count * self.width) if self.has_more else None
+
+
+class UsageReports:
+    """Reads ``usage_buckets`` into OpenAI-shaped usage and cost reports."""
+
+    def __init__(self, database: Database, *, clock: Clock = system_clock) -> None:
+        self.db = database
+        self.clock = clock
+
+    async def usage(
+        self, *, organization_id: str, kind: UsageKind, request: ReportRequest
+    ) -> Report:
+        """Completions or embeddings usage, grouped by project, key and/or model."""
+        window = plan_window(request, USAGE_WIDTHS, now=self._now())
+        groups = _groups(request.group_by, USAGE_GROUPS)
+        filters: list[ColumnElement[bool]] = [UsageBucket.endpoint.in_(ENDPOINTS[kind])]
+        filters += _in(UsageBucket.project_id, request.project_ids)
+        filters += _in(UsageBucket.api_key_id, request.api_key_ids)
+        filters += _in(UsageBucket.model, request.models)
+        return await self._report(organization_id, window, groups, USAGE_GROUPS, filters)
+
+    async def costs(self, *, organization_id: str, request: ReportRequest) -> Report:
+        """Daily cost of every endpoint, grouped by project and/or line item (model)."""
+        window = plan_window(request, COST_WIDTHS, now=self._now())
+        groups = _groups(request.group_by, COST_GROUPS)
+        filters = _in(UsageBucket.project_id, request.project_ids)
+        return await self._report(organization_id, window, groups, COST_GROUPS, filters)
+
+    def _now(self) -> int:
+        return int(self.clock().timestamp())
+
+    async def _report(
+        self,
+        organization_id: str,
+        window: Window,
+        groups: list[str],
+        columns: Mapping[str, Any],
+        filters: list[ColumnElement[bool]],
+    ) -> Report:
+        results = await self._aggregate(organization_id, window, groups, columns, filters)
+        buckets = [
+            Bucket(start_time=start, end_time=start + window.width, results=results.get(i, []))
+            for i, start in enumerate(window.bucket_starts)
+        ]
+        return Report(buckets=buckets, has_more=window.has_more, next_page=window.next_page)
+
+    async def _aggregate(
+        self,
+        organization_id: str,
+        window: Window,
+        groups: list[str],
+        columns: Mapping[str, Any],
+        filters: list[ColumnElement[bool]],
+    ) -> dict[int, list[Result]]:
+        """Sums per bucket index and group, computed by the database."""
+        low, high = window.data_range
+        if window.count == 0 or low >= high:
+            return {}
+        index = (EpochSeconds(UsageBucket.bucket_start) - window.first) // window.width
+        rows = (
+            select(
+                index.label("bucket"),
+                *(columns[g].label(g) for g in groups),
+                *(getattr(UsageBucket, m).label(m) for m in METRICS),
+            )
+            .where(
+                UsageBucket.organization_id == organization_id,
+                UsageBucket.bucket_start >= _moment(low),
+                UsageBucket.bucket_start < _moment(high),
+                *filters,
+            )
+            .subquery()
+        )
+        # Grouping over a subquery's column keeps one expression: PostgreSQL would not match
+        # the same arithmetic with separately bound parameters in SELECT and GROUP BY.
+        keys = [rows.c.bucket, *(rows.c[g] for g in groups)]
+        query = (
+            select(*keys, *(func.sum(rows.c[m]) for m in METRICS)).group_by(*keys).order_by(*keys)
+        )
+        found: dict[int, list[Result]] = {}
+        async with self.db.session() as session:
+            for row in await session.execute(query):
+                group = {name: str(row[1 + i]) for i, name in enumerate(groups)}
+                sums = [int(v or 0) for v in row[1 + len(groups) :]]
+                found.setdefault(int(row[0]), []).append(Result(group, Totals(*sums)))
+        return found
+
+
+class EpochSeconds(FunctionElement[int]):
+    """Unix seconds of a naive-UTC timestamp column, written for each dialect."""
+
+    type = BigInteger()
+    name = "epoch_seconds"
+    inherit_cache = True
+
+
+@compiles(EpochSeconds)
+def _epoch_sqlite(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite stores the timestamp as ISO text read as UTC. julianday() parses it three times
+    # faster than strftime('%s'); rounding absorbs the float's error (about 50 µs here).
+    days = f"julianday({compiler.process(element.clauses, **kw)}) - 2440587.5"
+    return f"CAST(ROUND(({days}) * 86400) AS INTEGER)"
+
+
+@compiles(EpochSeconds, "postgresql")
+def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # For a timestamp without time zone, EXTRACT(EPOCH) counts as if it were UTC.
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+def plan_window(request: ReportRequest, widths: Mapping[str, Width], *, now: int) -> Window:
+    """Which buckets one page holds; a 422 naming the parameter for anything out of range."""
+    width = widths.get(request.bucket_width)
+    if width is None:
+        allowed = ", ".join(widths)
+        raise ValidationFailedError(
+            f"bucket_width must be one of {allowed}; got '{request.bucket_width}'.",
+            param="bucket_width",
+        )
+    limit = width.default_limit if request.limit is None else request.limit
+    if not 1 <= limit <= width.max_limit:
+        raise ValidationFailedError(
+            f"limit must be between 1 and {width.max_limit} for bucket_width="
+            f"{request.bucket_width}.",
+            param="limit",
+        )
+    start, end = request.start_time, request.end_time
+    if end is not None and end <= start:
+        raise ValidationFailedError("end_time must be after start_time.", param="end_time")
+    end = now if end is None else end
+    aligned = start - start % width.seconds
+    first = aligned if request.page is None else decode_page(request.page)
+    if first < aligned or (first - aligned) % width.seconds or (request.page and first >= end):
+        raise ValidationFailedError(
+            "page does not belong to this query; pass next_page from the previous response "
+            "with the same start_time, end_time and bucket_width.",
+            param="page",
+        )
+    remaining = max(0, -(-(end - first) // width.seconds))
+    count = min(limit, remaining)
+    return Window(
+        first=first,
+        width=width.seconds,
+        count=count,
+        start=start,
+        end=end,
+        has_more=remaining > count,
+    )
+
+
+_PAGE_PREFIX = "bucket:"
+
+
+def encode_page(bucket_start: int) -> str:
+    """An opaque cursor for the page whose first bucket starts at ``bucket_start``."""
+    return base64.urlsafe_b64encode(f"{_PAGE_PREFIX}{bucket_start}".encode()).decode()
+
+
+def decode_page(page: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(page.encode("ascii")).decode("ascii")
+    except (UnicodeError, binascii.Error, ValueError):
+        text = ""
+    value = text.removeprefix(_PAGE_PREFIX)
+    if not text.startswith(_PAGE_PREFIX) or not value.isdigit() or len(value) > 12:
+        raise ValidationFailedError(
+            "page is not a cursor keyplane issued; pass next_page from the previous response.",
+            param="page",
+        )
+    return int(value)
+
+
+def _groups(requested: Sequence[str], columns: Mapping[str, Any]) -> list[str]:
+    groups: list[str] = []
+    for name in requested:
+        if name not in columns:
+            allowed = ", ".join(columns)
+            raise ValidationFailedError(
+                f"Cannot group by '{name}'; group_by accepts {allowed}.", param="group_by"
+            )
+        if name not in groups:
+            groups.append(name)
+    return groups
+
+
+def _in(column: Any, values: Sequence[str]) -> list[ColumnElement[bool]]:
+    return [column.in_(list(values))] if values else []
+
+
+def _moment(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
