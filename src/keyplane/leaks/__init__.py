@@ -1,0 +1,1 @@
+"""Leak reports: GitHub's secret scanning partner protocol, and revoking what it reports."""
