@@ -76,7 +76,7 @@ async def test_create_with_every_field(
         ({"name": "k", "permissions": {"mode": "sometimes"}}, "permissions.mode"),
         ({"name": "k", "permissions": {"mode": "restricted", "scopes": []}}, "permissions.scopes"),
         (
-            {"name": "k", "permissions": {"mode": "restricted", "scopes": ["x.y"]}},
+            {"name": "k", "permissions": {"mode": "restricted", "scopes": ["X Y"]}},
             "permissions.scopes",
         ),
         ({"name": "k", "allowed_ips": ["not-an-ip"]}, "allowed_ips"),

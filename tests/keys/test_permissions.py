@@ -60,7 +60,8 @@ def test_model_allow_list(model: str, allowed_models: list[str], allowed: bool) 
     [
         ("sometimes", [], "permissions.mode"),
         ("restricted", [], "permissions.scopes"),
-        ("restricted", ["admin.everything"], "permissions.scopes"),
+        ("restricted", ["Admin Everything"], "permissions.scopes"),
+        ("restricted", ["x" * 65], "permissions.scopes"),
     ],
 )
 def test_bad_permissions_name_the_field(mode: str, scopes: list[str], param: str) -> None:
@@ -85,3 +86,11 @@ def test_metadata_limits() -> None:
     with pytest.raises(ValidationFailedError):
         policy.clean_metadata({"k": "v" * 513})
     assert policy.clean_metadata({"team": "search"}) == {"team": "search"}
+
+
+def test_teams_can_name_their_own_scopes() -> None:
+    permissions = policy.clean_permissions("restricted", ["notes.write", "models.read"])
+    assert permissions.allows("notes.write")
+    assert not permissions.allows("notes.delete")
+    assert permissions.effective_scopes() == ("models.read", "notes.write")
+    assert Permissions(PermissionMode.READ_ONLY).allows("notes.read")

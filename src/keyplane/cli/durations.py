@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from keyplane.cli.errors import CliError
+from keyplane.cli.errors import CliUsageError
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -14,7 +14,9 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def parse_duration(text: str, *, option: str) -> timedelta:
     match = _DURATION.match(text.strip().lower())
     if not match:
-        raise CliError(f"{option}: expected a duration like 30d, 12h, 90m or 45s, got {text!r}")
+        raise CliUsageError(
+            f"{option}: expected a duration like 30d, 12h, 90m or 45s, got {text!r}"
+        )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -26,7 +28,7 @@ def parse_moment(text: str, *, option: str, now: datetime | None = None) -> date
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise CliError(
+        raise CliUsageError(
             f"{option}: expected a date like 2026-01-31 or a duration like 7d, got {text!r}"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,9 +10,10 @@ class CliError(click.ClickException):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
         super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+        if exit_code is not None:
+            self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
 
 class CliUsageError(CliError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 SCOPES: tuple[str, ...] = (
@@ -34,12 +35,19 @@ class Permissions:
         return scope in self.scopes
 
     def effective_scopes(self) -> tuple[str, ...]:
-        """The known scopes this key holds, for display and verification answers."""
-        return tuple(scope for scope in SCOPES if self.allows(scope))
+        """The scopes this key holds: the gateway's, and a restricted key's own ones too."""
+        known = tuple(scope for scope in SCOPES if self.allows(scope))
+        return known + tuple(scope for scope in self.scopes if scope not in SCOPES)
 
 
-def unknown_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
-    return [scope for scope in scopes if scope not in SCOPES]
+# Teams protecting their own API (through /v1/keys/verify or the SDK) name their own scopes,
+# e.g. "notes.write"; a name ending in ".read" is held by read-only keys too.
+SCOPE_NAME = re.compile(r"^[a-z][a-z0-9_-]*(?:[.:][a-z0-9_-]+)*$")
+MAX_SCOPE = 64
+
+
+def malformed_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
+    return [s for s in scopes if len(s) > MAX_SCOPE or not SCOPE_NAME.match(s)]
 
 
 def model_allowed(model: str, allowed_models: list[str] | tuple[str, ...]) -> bool:

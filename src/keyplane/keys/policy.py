@@ -6,7 +6,7 @@ import ipaddress
 from datetime import datetime
 
 from keyplane.errors import ValidationFailedError
-from keyplane.keys.permissions import PermissionMode, Permissions, unknown_scopes
+from keyplane.keys.permissions import PermissionMode, Permissions, malformed_scopes
 
 MAX_NAME = 200
 MAX_METADATA_PAIRS = 16
@@ -31,10 +31,11 @@ def clean_permissions(mode: str, scopes: list[str]) -> Permissions:
         raise ValidationFailedError(
             "permissions.mode must be one of all, read_only, restricted.", param="permissions.mode"
         ) from None
-    unknown = unknown_scopes(scopes)
-    if unknown:
+    malformed = malformed_scopes(scopes)
+    if malformed:
         raise ValidationFailedError(
-            f"Unknown scope {unknown[0]!r}; see the list of scopes in the API reference.",
+            f"Scope {malformed[0][:80]!r} is not a scope name: use lowercase words joined by "
+            "dots, e.g. chat.completions.write or notes.read.",
             param="permissions.scopes",
         )
     if parsed is PermissionMode.RESTRICTED and not scopes:

@@ -203,9 +203,9 @@ def revoke_in(
         return False
     key.revoked_at = now
     key.revoked_reason = reason
-    event_type = "api_key.leaked" if reason == "leaked" else "api_key.deleted"
-    if key.kind == KeyKind.ADMIN.value:
-        event_type = "admin_api_key.deleted"
+    event_type = "admin_api_key.deleted" if key.kind == KeyKind.ADMIN.value else "api_key.deleted"
+    if reason == "leaked":
+        event_type = "api_key.leaked"  # whatever its kind: a leak is what people look for
     record(
         session,
         organization_id=key.organization_id,

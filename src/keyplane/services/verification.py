@@ -8,7 +8,7 @@ from keyplane.auth.resolve import KeyStatus, Resolution, resolve_key
 from keyplane.keys.permissions import PermissionMode, Permissions
 from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
-from keyplane.store.models import ApiKey
+from keyplane.store.models import ApiKey, Project
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,7 @@ class Verdict:
     status: KeyStatus
     key: ApiKey | None = None
     missing_scopes: tuple[str, ...] = ()
+    project: Project | None = None
 
     @property
     def valid(self) -> bool:
@@ -50,10 +51,11 @@ def judge(resolution: Resolution, *, organization_id: str, scopes: list[str]) ->
             KeyStatus.MALFORMED if resolution.status is KeyStatus.MALFORMED else KeyStatus.NOT_FOUND
         )
         return Verdict(status)
+    project = resolution.project
     if not resolution.valid:
-        return Verdict(resolution.status, key)
+        return Verdict(resolution.status, key, project=project)
     permissions = permissions_of(key)
     missing = tuple(scope for scope in scopes if not permissions.allows(scope))
     if missing:
-        return Verdict(KeyStatus.INSUFFICIENT_PERMISSIONS, key, missing)
-    return Verdict(KeyStatus.VALID, key)
+        return Verdict(KeyStatus.INSUFFICIENT_PERMISSIONS, key, missing, project)
+    return Verdict(KeyStatus.VALID, key, project=project)

@@ -1,0 +1,36 @@
+"""Build the limits from settings: Redis when ``KEYPLANE_REDIS_URL`` is set, else in-process."""
+
+from __future__ import annotations
+
+from keyplane.config import Settings
+from keyplane.limits.alerts import BudgetAlerts
+from keyplane.limits.backend import LimitBackend
+from keyplane.limits.memory import MemoryBackend
+from keyplane.limits.redis import RedisBackend
+from keyplane.limits.service import Limits
+from keyplane.services.clock import Clock
+from keyplane.store.database import Database
+from keyplane.usage.prices import PriceTable
+from keyplane.webhooks.sender import WebhookSender
+
+
+def build_limits(
+    settings: Settings,
+    *,
+    database: Database,
+    prices: PriceTable,
+    webhooks: WebhookSender,
+    clock: Clock,
+) -> Limits:
+    backend: LimitBackend = (
+        RedisBackend.from_url(settings.redis_url) if settings.redis_url else MemoryBackend()
+    )
+    return Limits(
+        backend,
+        database=database,
+        prices=prices,
+        alerts=BudgetAlerts(database, webhooks=webhooks, clock=clock),
+        clock=clock,
+        fail_open=settings.rate_limit_failure == "fail_open",
+        default_max_output=settings.limits_default_max_output_tokens,
+    )

@@ -1,0 +1,59 @@
+"""What a call may consume, known before it runs: tokens and worst-case cost. Pure code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyplane.usage.prices import PriceTable
+
+# Roughly four characters a token for English text; a reservation, settled to real usage.
+CHARS_PER_TOKEN = 4
+# Output reserved when a call names no maximum; what it really used is settled afterwards.
+DEFAULT_MAX_OUTPUT = 4096
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """An upper-leaning estimate of the input tokens of a request body."""
+    chars = 0
+    for name in ("messages", "prompt", "input", "instructions"):
+        chars += _text_size(body.get(name))
+    return -(-chars // CHARS_PER_TOKEN) + 8
+
+
+def max_output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
+    if endpoint == "embeddings":
+        return 0
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value * max(_choices(body), 1)
+    return default * max(_choices(body), 1)
+
+
+def worst_case_cost(
+    prices: PriceTable, model: str, *, input_tokens: int, output_tokens: int
+) -> int:
+    price = prices.price(model)
+    if price is None:
+        return 0
+    return price.cost(input_tokens=input_tokens, cached_tokens=0, output_tokens=output_tokens)
+
+
+def _choices(body: dict[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 128 else 1
+
+
+def _text_size(value: Any) -> int:
+    """Characters of text in a message list, prompt or input, however nested."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, int | float):
+        return CHARS_PER_TOKEN  # a token id in a pre-tokenised prompt
+    if isinstance(value, list):
+        return sum(_text_size(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_text_size(item) for key, item in value.items() if key != "image_url") + 16
+    return 0

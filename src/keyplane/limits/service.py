@@ -1,0 +1,285 @@
+"""Limits as the gateway's admission: reserve before a call, settle after it."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from keyplane.errors import RateLimitedError, UnavailableError
+from keyplane.gateway.admission import Admitted, Call, Outcome
+from keyplane.limits import estimate
+from keyplane.limits.alerts import BudgetAlerts
+from keyplane.limits.backend import (
+    BudgetUnseeded,
+    Demand,
+    LimitBackend,
+    LimitExceeded,
+    LimitsUnavailable,
+    ScopeStatus,
+)
+from keyplane.limits.headers import duration, ratelimit_headers
+from keyplane.limits.policy import (
+    MICRO,
+    Budget,
+    RateLimits,
+    budget_from_json,
+    rate_limits_from_json,
+    window_of,
+)
+from keyplane.services.clock import Clock
+from keyplane.store.database import Database
+from keyplane.store.models import ApiKey, Project, UsageBucket
+from keyplane.usage.prices import PriceTable
+
+logger = logging.getLogger(__name__)
+
+_NOTHING = Admitted()
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    lease: str
+    demands: tuple[Demand, ...]
+    admitted_at: float
+
+
+class Limits:
+    """Rate limits, parallel limits and budgets of keys and projects."""
+
+    def __init__(
+        self,
+        backend: LimitBackend,
+        *,
+        database: Database,
+        prices: PriceTable,
+        alerts: BudgetAlerts,
+        clock: Clock,
+        fail_open: bool = False,
+        default_max_output: int = estimate.DEFAULT_MAX_OUTPUT,
+    ) -> None:
+        self.backend = backend
+        self.db = database
+        self.prices = prices
+        self.alerts = alerts
+        self.clock = clock
+        self.fail_open = fail_open
+        self.default_max_output = default_max_output
+
+    async def admit(self, call: Call) -> Admitted:
+        if not _limited(call.key, call.project):
+            return _NOTHING  # the common case costs nothing
+        input_tokens = estimate.prompt_tokens(call.body)
+        output_tokens = estimate.max_output_tokens(
+            call.body, call.endpoint, self.default_max_output
+        )
+        cost = estimate.worst_case_cost(
+            self.prices, call.model, input_tokens=input_tokens, output_tokens=output_tokens
+        )
+        now = self.clock()
+        demands = demands_for(
+            call.key, call.project, tokens=input_tokens + output_tokens, cost=cost, now=now
+        )
+        lease = secrets.token_hex(8)
+        statuses = await self.acquire(demands, lease=lease, now=now)
+        if statuses is None:
+            return _NOTHING
+        ticket = Ticket(lease=lease, demands=tuple(demands), admitted_at=now.timestamp())
+        return Admitted(headers=ratelimit_headers(statuses), ticket=ticket)
+
+    async def settle(self, call: Call, admitted: Admitted, outcome: Outcome) -> None:
+        ticket = admitted.ticket
+        if not isinstance(ticket, Ticket):
+            return
+        tokens = outcome.tokens.input + outcome.tokens.output if outcome.reached_upstream else 0
+        cost = outcome.cost_micro_usd if outcome.reached_upstream else 0
+        try:
+            changes = await self.backend.release(
+                ticket.demands,
+                lease=ticket.lease,
+                admitted_at=ticket.admitted_at,
+                tokens=tokens,
+                cost=cost,
+                now=self.clock().timestamp(),
+            )
+        except LimitsUnavailable:
+            # The lease expires on its own; spend is still metered in the store.
+            logger.warning("could not settle limits of key %s: backend unreachable", call.key.id)
+            return
+        if changes:
+            await self.alerts.notify(call.key.organization_id, changes)
+
+    async def acquire(
+        self, demands: Sequence[Demand], *, lease: str, now: datetime
+    ) -> list[ScopeStatus] | None:
+        """Reserve ``demands``; None when the backend is down and rate limits fail open."""
+        for _ in range(3):
+            try:
+                return await self.backend.acquire(demands, lease=lease, now=now.timestamp())
+            except BudgetUnseeded as missing:
+                await self._seed(missing, demands, now)
+            except LimitExceeded as exceeded:
+                current = await self._headers_now(demands, now)
+                raise refusal(exceeded, demands, current) from None
+            except LimitsUnavailable:
+                if self.fail_open and not any(d.budget for d in demands):
+                    logger.warning("limits backend unreachable; rate limits fail open")
+                    return None
+                raise _unavailable() from None
+        raise UnavailableError("Could not reserve budget; try again.", code="limits_unavailable")
+
+    async def consume(
+        self, key: ApiKey, project: Project | None, *, requests: int
+    ) -> list[ScopeStatus]:
+        """Take ``requests`` from the request rate limits, for ``/v1/keys/verify`` with a cost.
+
+        Budgets are checked (an exhausted budget refuses) but not spent: a verification has
+        no price. Raises the same 429 errors as the gateway.
+        """
+        now = self.clock()
+        demands = [
+            replace(d, rate=_requests_only(d.rate), requests=requests, tokens=0, cost=0)
+            for d in demands_for(key, project, tokens=0, cost=0, now=now)
+        ]
+        demands = [d for d in demands if d.rate is not None or d.budget is not None]
+        if not demands:
+            return []
+        return await self.acquire(demands, lease=secrets.token_hex(8), now=now) or []
+
+    async def _headers_now(self, demands: Sequence[Demand], now: datetime) -> dict[str, str]:
+        try:
+            statuses = await self.backend.status(demands, now=now.timestamp())
+        except (LimitsUnavailable, BudgetUnseeded):
+            return {}
+        return {name.decode(): value.decode() for name, value in ratelimit_headers(statuses)}
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def status(self, key: ApiKey, project: Project | None) -> list[ScopeStatus]:
+        """What is left for a key and its project, taking nothing (for ``/v1/keys/verify``)."""
+        now = self.clock()
+        demands = demands_for(key, project, tokens=0, cost=0, now=now)
+        if not demands:
+            return []
+        for _ in range(3):
+            try:
+                return await self.backend.status(demands, now=now.timestamp())
+            except BudgetUnseeded as missing:
+                await self._seed(missing, demands, now)
+            except LimitsUnavailable:
+                # Without the counters nobody can say what is left: a 503, not a traceback.
+                raise _unavailable() from None
+        return []
+
+    async def _seed(
+        self, missing: BudgetUnseeded, demands: Sequence[Demand], now: datetime
+    ) -> None:
+        demand = next(d for d in demands if d.scope == missing.scope)
+        assert demand.budget is not None
+        window = window_of(demand.budget.period, now)
+        scope_type, _, scope_id = demand.scope.partition(":")
+        column = UsageBucket.api_key_id if scope_type == "key" else UsageBucket.project_id
+
+        async def spent() -> int:
+            query = select(func.coalesce(func.sum(UsageBucket.cost_micro_usd), 0)).where(
+                column == scope_id, UsageBucket.bucket_start >= window.start
+            )
+            async with self.db.session() as session:
+                return int((await session.execute(query)).scalar_one())
+
+        ttl = None if window.end is None else (window.end - now).total_seconds()
+        try:
+            await self.backend.seed_budget(demand.scope, missing.window, spent, ttl=ttl)
+        except LimitsUnavailable:
+            raise _unavailable() from None  # a budget always fails closed
+
+
+def demands_for(
+    key: ApiKey, project: Project | None, *, tokens: int, cost: int, now: datetime
+) -> list[Demand]:
+    demands = []
+    scopes: list[tuple[str, RateLimits | None, Budget | None]] = [
+        (f"key:{key.id}", rate_limits_from_json(key.rate_limits), budget_from_json(key.budget))
+    ]
+    if project is not None:
+        scopes.append(
+            (
+                f"project:{project.id}",
+                rate_limits_from_json(project.rate_limits),
+                budget_from_json(project.budget),
+            )
+        )
+    for scope, rate, budget in scopes:
+        if rate is None and budget is None:
+            continue
+        window = window_of(budget.period, now) if budget is not None else None
+        demands.append(
+            Demand(
+                scope=scope,
+                rate=rate,
+                budget=budget,
+                window=window.id if window else None,
+                window_end=window.end.timestamp() if window and window.end else None,
+                tokens=tokens,
+                cost=cost,
+            )
+        )
+    return demands
+
+
+def refusal(
+    exceeded: LimitExceeded, demands: Sequence[Demand], current: dict[str, str] | None = None
+) -> RateLimitedError:
+    """A 429 in OpenAI's words: which limit, and when it resets."""
+    scope_type, _, scope_id = exceeded.scope.partition(":")
+    owner = f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
+    wait = duration(exceeded.retry_after)
+    headers = {**(current or {}), "retry-after": str(max(math.ceil(exceeded.retry_after), 1))}
+    if exceeded.kind == "budget":
+        demand = next(d for d in demands if d.scope == exceeded.scope)
+        assert demand.budget is not None
+        limit = f"${exceeded.limit / MICRO:,.2f}"
+        period = demand.budget.period.value
+        if demand.window_end is None:
+            when = "It does not reset; raise the budget to continue."
+        else:
+            reset = datetime.fromtimestamp(demand.window_end, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            when = f"It resets at {reset}."
+        message = f"You exceeded the {period} budget of {limit} for {owner}. {when}"
+        return RateLimitedError(message, code="insufficient_quota", headers=headers)
+    what = {
+        "requests": "requests per minute",
+        "tokens": "tokens per minute",
+        "parallel": "parallel requests",
+    }[exceeded.kind]
+    message = (
+        f"Rate limit reached for {what} on {owner}: limit {exceeded.limit}. "
+        f"Please try again in {wait}."
+    )
+    return RateLimitedError(message, code="rate_limit_exceeded", headers=headers)
+
+
+def _unavailable() -> UnavailableError:
+    return UnavailableError(
+        "The limits store (Redis) is unreachable, so limited and budgeted keys are "
+        "refused for now; try again shortly.",
+        code="limits_unavailable",
+    )
+
+
+def _requests_only(rate: RateLimits | None) -> RateLimits | None:
+    if rate is None or rate.requests_per_minute is None:
+        return None
+    return RateLimits(requests_per_minute=rate.requests_per_minute)
+
+
+def _limited(key: ApiKey, project: Project | None) -> bool:
+    return bool(
+        key.rate_limits or key.budget or (project and (project.rate_limits or project.budget))
+    )
