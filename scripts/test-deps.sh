@@ -5,6 +5,9 @@ set -euo pipefail
 missing=()
 command -v git >/dev/null || missing+=(git)
 command -v wrk >/dev/null || missing+=(wrk)
+# The dashboard's browser test drives Debian's chromium: Playwright's own browser download
+# cannot reach its servers from our machines.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: please install: ${missing[*]}" >&2

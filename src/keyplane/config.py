@@ -6,12 +6,13 @@ working directory; a real environment variable wins over ``.env``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _BRAND = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 
@@ -39,8 +40,44 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("KEYPLANE_UPSTREAM_API_KEY", "OPENAI_API_KEY"),
     )
+    upstream_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    upstream_read_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # CIDRs of proxies whose X-Forwarded-For is believed, comma-separated; empty: none.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    prices_file: Path | None = None
+    usage_flush_seconds: float = Field(default=2.0, gt=0, le=300)
+    key_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0)
+    # When Redis (the limits store) is unreachable, budgets always refuse calls (503); rate
+    # limits do too unless this is "fail_open".
+    rate_limit_failure: Literal["fail_open", "fail_closed"] = "fail_closed"
+    # Output tokens reserved against limits and budgets when a call names no maximum.
+    limits_default_max_output_tokens: int = Field(default=4096, ge=1, le=1_000_000)
     log_level: str = "info"
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # GitHub's secret scanning public keys, saved from api.github.com/meta/public_keys/...
+    github_scanning_keys: Path | None = None
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=3600)
+    webhook_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The dashboard: how long a sign-in lasts, and how password guessing is slowed down.
+    session_ttl_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
+    invite_ttl_seconds: int = Field(default=7 * 86400, ge=600, le=90 * 86400)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1, le=86400)
+    login_failure_delay_seconds: float = Field(default=0.5, ge=0, le=10)
+    # Argon2id cost of a password hash (RFC 9106's second recommendation by default).
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_are_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        for cidr in value:
+            ipaddress.ip_network(str(cidr).strip(), strict=False)  # ValueError names the entry
+        return value
 
     @field_validator("key_brand")
     @classmethod

@@ -9,10 +9,22 @@ from fastapi import FastAPI
 
 from keyplane import __version__
 from keyplane.api.errors import install_error_handlers
-from keyplane.api.routes import admin_keys, api_keys, audit_logs, health, projects, verify
+from keyplane.api.routes import (
+    admin_keys,
+    api_keys,
+    audit_logs,
+    health,
+    leaks,
+    projects,
+    usage,
+    verify,
+    webhook,
+)
 from keyplane.api.services import Services
 from keyplane.config import Settings
+from keyplane.gateway.routes import GatewayRouter
 from keyplane.services.clock import Clock, system_clock
+from keyplane.web.app import install_dashboard
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
@@ -22,9 +34,14 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         services = Services.build(settings, clock=clock)
         app.state.services = services
         services.last_used.start()
+        services.webhooks.start()
+        await services.gateway.start()
         try:
             yield
         finally:
+            await services.gateway.stop()
+            await services.limits.close()
+            await services.webhooks.stop()
             await services.last_used.stop()
             await services.database.close()
 
@@ -35,6 +52,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(GatewayRouter)  # the gateway's hot path skips FastAPI's own stack
     for module in (health, projects, api_keys, admin_keys, audit_logs, verify):
         app.include_router(module.router)
+    app.include_router(usage.router)
+    app.include_router(leaks.router)
+    app.include_router(webhook.router)
+    install_dashboard(app)  # last: it wraps the error handlers above
     return app

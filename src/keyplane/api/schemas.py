@@ -323,6 +323,35 @@ class AuditEventOut(BaseModel):
 class VerifyRequest(Strict):
     key: str = Field(max_length=512)
     scopes: list[str] = Field(default_factory=list, max_length=50)
+    cost: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="Requests to take from the key's requests_per_minute (0: only check).",
+    )
+
+
+class LimitUsage(BaseModel):
+    limit: int
+    remaining: int
+    reset_seconds: float
+
+
+class BudgetUsage(BaseModel):
+    limit_micro_usd: int
+    spent_micro_usd: int
+    reserved_micro_usd: int
+    remaining_micro_usd: int
+
+
+class LimitsReport(BaseModel):
+    """What is left in one scope (the key, or its project)."""
+
+    scope: Literal["key", "project"]
+    id: str
+    requests: LimitUsage | None = None
+    tokens: LimitUsage | None = None
+    budget: BudgetUsage | None = None
 
 
 class VerifyResponse(BaseModel):
@@ -338,6 +367,10 @@ class VerifyResponse(BaseModel):
     metadata: dict[str, Any] | None = None
     enabled: bool | None = None
     missing_scopes: list[str] | None = None
+    rate_limits: RateLimitsOut | None = None
+    budget: BudgetOut | None = None
+    limits: list[LimitsReport] | None = None
+    retry_after_seconds: float | None = None
 
 
 # --- lists ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from keyplane.cli.audit import audit
 from keyplane.cli.keys import keys
 from keyplane.cli.projects import projects
 from keyplane.cli.server import init, serve
+from keyplane.cli.usage import usage
+from keyplane.cli.webhook import webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,8 +22,9 @@ def cli() -> None:
     """keyplane: issue, scope, limit, meter, rotate and revoke API keys."""
 
 
-for command in (serve, init, projects, keys, admin_keys, audit):
+for command in (serve, init, projects, keys, admin_keys, audit, usage):
     cli.add_command(command)
+cli.add_command(webhook)
 
 
 def _optional_commands() -> None:

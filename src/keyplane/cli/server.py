@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from keyplane.cli.errors import CliError
 from keyplane.config import Settings, load_settings
 from keyplane.services.bootstrap import Bootstrap, bootstrap
+from keyplane.services.users import UserService
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
 
@@ -97,6 +98,10 @@ def serve(host: str | None, port: int | None) -> None:
     click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
     if result.first_run:
         _print_first_run(result)
+    token = asyncio.run(_setup_token(settings))
+    if token is not None:
+        click.echo("no owner account yet; open this one-time link to create it:")
+        click.echo(f"  {url}/setup?token={token}")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -106,6 +111,15 @@ def serve(host: str | None, port: int | None) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+
+
+async def _setup_token(settings: Settings) -> str | None:
+    """A fresh setup token while no owner exists; each start replaces the last one."""
+    database = Database(settings.resolved_database_url)
+    try:
+        return await UserService(database).issue_setup_token()
+    finally:
+        await database.close()
 
 
 def _print_first_run(result: Bootstrap) -> None:

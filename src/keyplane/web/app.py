@@ -1,0 +1,23 @@
+"""``install_dashboard(app)``: the dashboard's pages, static files and HTML error pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from keyplane.web.errors import install_html_errors
+from keyplane.web.flash import FlashStore
+from keyplane.web.routes import access, admin_keys, audit, keys, members, projects, usage
+from keyplane.web.templating import STATIC, Pages
+
+PAGES = (access, projects, keys, usage, audit, members, admin_keys)
+
+
+def install_dashboard(app: FastAPI) -> None:
+    """Add the dashboard to ``app``; call it after the app's JSON error handlers exist."""
+    app.state.pages = Pages()
+    app.state.flashes = FlashStore()
+    for module in PAGES:
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_html_errors(app)

@@ -1,0 +1,81 @@
+"""How a key reads in the dashboard's tables: its state, permissions and creator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from keyplane.api.services import Services
+from keyplane.keys.permissions import PermissionMode
+from keyplane.limits.policy import Period, budget_from_json, rate_limits_from_json
+from keyplane.store.models import ApiKey
+from keyplane.web.keyform import dollars
+
+_PERMISSIONS = {
+    PermissionMode.ALL.value: "All",
+    PermissionMode.READ_ONLY.value: "Read only",
+    PermissionMode.RESTRICTED.value: "Restricted",
+}
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    key: ApiKey
+    state: str
+    permissions: str
+    created_by: str
+
+    @classmethod
+    def of(cls, key: ApiKey, *, now: datetime, creators: dict[str, str]) -> KeyRow:
+        return cls(
+            key=key,
+            state=state_of(key, now=now),
+            permissions=_PERMISSIONS.get(key.permissions_mode, key.permissions_mode),
+            created_by=creator_label(key.created_by, creators),
+        )
+
+    @property
+    def limits(self) -> str:
+        """``60 req/min · $25/month``: the key's limits and budget in a few words."""
+        parts = []
+        limits = rate_limits_from_json(self.key.rate_limits)
+        if limits is not None:
+            for value, unit in (
+                (limits.requests_per_minute, "req/min"),
+                (limits.tokens_per_minute, "tokens/min"),
+                (limits.max_parallel_requests, "parallel"),
+            ):
+                if value is not None:
+                    parts.append(f"{value:,} {unit}")
+        budget = budget_from_json(self.key.budget)
+        if budget is not None:
+            per = " in total" if budget.period is Period.TOTAL else f"/{budget.period.value}"
+            parts.append(f"${dollars(budget.limit_micro_usd)}{per}")
+        return " · ".join(parts)
+
+    @property
+    def live(self) -> bool:
+        return self.state not in ("revoked", "leaked")
+
+
+def state_of(key: ApiKey, *, now: datetime) -> str:
+    """``active``, ``disabled``, ``expired``, ``revoked`` or ``leaked``."""
+    if key.revoked_at is not None:
+        return "leaked" if key.revoked_reason == "leaked" else "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active" if key.enabled else "disabled"
+
+
+def creator_label(actor_id: str | None, creators: dict[str, str]) -> str:
+    if actor_id is None:
+        return "keyplane"
+    if actor_id in creators:
+        return creators[actor_id]
+    return "Admin key" if actor_id.startswith("key_") else "Former member"
+
+
+async def creators(services: Services, organization_id: str) -> dict[str, str]:
+    """Display names of the people who may have created keys, by user id."""
+    members = await services.members.all(organization_id=organization_id)
+    return {m.user.id: m.user.name or m.user.email for m in members}

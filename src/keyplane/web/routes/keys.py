@@ -1,0 +1,248 @@
+"""A project's API keys: the table, create (shown once), edit, rotate and revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from keyplane.api.deps import ServicesDep
+from keyplane.keys.permissions import SCOPES
+from keyplane.services.api_keys import IssuedKey
+from keyplane.services.sessions import SignedIn
+from keyplane.store.models import ApiKey, Project
+from keyplane.web import keyform
+from keyplane.web.auth import Editor, Viewer, actor_of
+from keyplane.web.errors import TAG
+from keyplane.web.flash import FlashStore
+from keyplane.web.forms import Form
+from keyplane.web.keyview import KeyRow, creators
+from keyplane.web.routes.projects import visible_project
+from keyplane.web.templating import pages_of
+
+router = APIRouter(prefix="/projects/{project_id}", tags=[TAG], include_in_schema=False)
+PAGE = 100
+
+
+@router.get("")
+async def key_list(
+    request: Request,
+    project_id: str,
+    services: ServicesDep,
+    me: Viewer,
+    after: str | None = None,
+    gone: bool = False,
+) -> Response:
+    notice = None
+    if gone:
+        notice = (
+            "That secret was shown once and is no longer available. Rotate the key for a new one."
+        )
+    return await _keys_page(request, services, me, project_id, after=after, notice=notice)
+
+
+@router.get("/keys/new")
+async def new_key_form(
+    request: Request, project_id: str, services: ServicesDep, me: Viewer
+) -> Response:
+    project = await visible_project(services, me, project_id)
+    return _key_form(request, me, project, Form(), key=None)
+
+
+@router.post("/keys")
+async def create_key(
+    request: Request, project_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    project = await visible_project(services, me, project_id)
+    form = await Form.read(request)
+    issued = await form.attempt(keyform.issue(services, me, project, form, actor_of(request, me)))
+    if issued is None:
+        return _key_form(request, me, project, form, key=None, status=422)
+    return _show_once(request, me, issued, action="created")
+
+
+@router.get("/keys/{key_id}")
+async def edit_key_form(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer
+) -> Response:
+    project, key = await _visible_key(services, me, project_id, key_id)
+    return _key_form(request, me, project, Form(), key=key)
+
+
+@router.post("/keys/{key_id}")
+async def update_key(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    project, key = await _visible_key(services, me, project_id, key_id)
+    form = await Form.read(request)
+    updated = await form.attempt(keyform.update(services, me, key, form, actor_of(request, me)))
+    if updated is None:
+        return _key_form(request, me, project, form, key=key, status=422)
+    return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+
+@router.get("/keys/{key_id}/rotate")
+async def rotate_form(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer
+) -> Response:
+    project, key = await _visible_key(services, me, project_id, key_id)
+    return _rotate_page(request, me, project, key, Form())
+
+
+@router.post("/keys/{key_id}/rotate")
+async def rotate_key(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    project, key = await _visible_key(services, me, project_id, key_id)
+    form = await Form.read(request)
+    issued = await form.attempt(keyform.rotate(services, me, key, form, actor_of(request, me)))
+    if issued is None:
+        return _rotate_page(request, me, project, key, form, status=422)
+    grace = keyform.grace(form.text("grace"))
+    return _show_once(request, me, issued, action="rotated", grace_seconds=grace)
+
+
+@router.get("/keys/{key_id}/revoke")
+async def revoke_form(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer
+) -> Response:
+    project, key = await _visible_key(services, me, project_id, key_id)
+    return pages_of(request).render(request, "revoke.html", me=me, project=project, key=key)
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    project, key = await _visible_key(services, me, project_id, key_id)
+    await services.keys.revoke(
+        organization_id=me.access.organization_id,
+        project_id=project.id,
+        key_id=key.id,
+        actor=actor_of(request, me),
+    )
+    return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+
+@router.get("/keys/{key_id}/secret")
+async def show_secret(
+    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer, f: str = ""
+) -> Response:
+    """The new secret, once: the flash is gone after this read, and the page is not cached."""
+    project, key = await _visible_key(services, me, project_id, key_id)
+    secret = flashes_of(request).pop(me.session_id, f)
+    if secret is None or secret.get("key_id") != key.id:
+        return RedirectResponse(f"/projects/{project.id}?gone=1", status_code=303)
+    return await _keys_page(request, services, me, project.id, secret=secret)
+
+
+def _rotate_page(
+    request: Request, me: SignedIn, project: Project, key: ApiKey, form: Form, status: int = 200
+) -> Response:
+    return pages_of(request).render(
+        request,
+        "rotate.html",
+        status=status,
+        me=me,
+        project=project,
+        key=key,
+        grace_choices=keyform.GRACE_CHOICES,
+        form=form,
+    )
+
+
+def flashes_of(request: Request) -> FlashStore:
+    flashes: FlashStore = request.app.state.flashes
+    return flashes
+
+
+def _show_once(
+    request: Request, me: SignedIn, issued: IssuedKey, *, action: str, grace_seconds: int = 0
+) -> Response:
+    key = issued.key
+    flash_id = flashes_of(request).put(
+        me.session_id,
+        {
+            "key_id": key.id,
+            "name": key.name,
+            "value": issued.plaintext,
+            "action": action,
+            "grace_seconds": grace_seconds,
+            "grace_text": dict(keyform.GRACE_CHOICES).get(
+                grace_seconds, f"{grace_seconds} seconds"
+            ),
+        },
+    )
+    return RedirectResponse(
+        f"/projects/{key.project_id}/keys/{key.id}/secret?f={flash_id}", status_code=303
+    )
+
+
+async def _keys_page(
+    request: Request,
+    services: ServicesDep,
+    me: SignedIn,
+    project_id: str,
+    *,
+    after: str | None = None,
+    notice: str | None = None,
+    secret: dict[str, Any] | None = None,
+) -> Response:
+    project = await visible_project(services, me, project_id)
+    page = await services.keys.list(
+        organization_id=me.access.organization_id,
+        project_id=project.id,
+        limit=PAGE,
+        after=after,
+        include_revoked=True,
+    )
+    now = services.clock()
+    names = await creators(services, me.access.organization_id)
+    rows = [KeyRow.of(key, now=now, creators=names) for key in page.items]
+    rows.sort(key=lambda row: row.state in ("revoked", "leaked"))
+    return pages_of(request).render(
+        request,
+        "keys.html",
+        me=me,
+        project=project,
+        rows=rows,
+        has_more=page.has_more,
+        last_id=page.last_id,
+        notice=notice,
+        secret=secret,
+        now=now,
+        base_url=str(request.base_url).rstrip("/") + "/v1",
+    )
+
+
+def _key_form(
+    request: Request,
+    me: SignedIn,
+    project: Project,
+    form: Form,
+    *,
+    key: ApiKey | None,
+    status: int = 200,
+) -> Response:
+    return pages_of(request).render(
+        request,
+        "key_form.html",
+        status=status,
+        me=me,
+        project=project,
+        key=key,
+        form=form,
+        scopes=SCOPES,
+        values=keyform.values(form, key),
+    )
+
+
+async def _visible_key(
+    services: ServicesDep, me: SignedIn, project_id: str, key_id: str
+) -> tuple[Project, ApiKey]:
+    project = await visible_project(services, me, project_id)
+    key = await services.keys.get(
+        organization_id=me.access.organization_id, project_id=project.id, key_id=key_id
+    )
+    return project, key

@@ -1,0 +1,129 @@
+"""Members: invite with a one-time link, change roles and projects, remove."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from keyplane.api.deps import ServicesDep
+from keyplane.services.members import ROLES
+from keyplane.services.sessions import SignedIn
+from keyplane.web.auth import Editor, Viewer, actor_of
+from keyplane.web.errors import TAG
+from keyplane.web.forms import Form
+from keyplane.web.routes.keys import flashes_of
+from keyplane.web.routes.projects import visible_projects
+from keyplane.web.templating import pages_of
+
+router = APIRouter(prefix="/members", tags=[TAG], include_in_schema=False)
+
+
+@router.get("")
+async def member_list(request: Request, services: ServicesDep, me: Viewer, f: str = "") -> Response:
+    me.access.require_manager()
+    invite_link = None
+    if f:
+        flash = flashes_of(request).pop(me.session_id, f)
+        invite_link = flash.get("link") if flash else None
+    return await _page(request, services, me, Form(), invite_link=invite_link)
+
+
+@router.post("/invite")
+async def invite(request: Request, services: ServicesDep, me: Editor) -> Response:
+    me.access.require_manager()
+    form = await Form.read(request)
+    issued = await form.attempt(
+        services.invites.create(
+            organization_id=me.access.organization_id,
+            email=form.text("email"),
+            role=form.text("role", "member"),
+            project_ids=form.texts("projects"),
+            actor=actor_of(request, me),
+            by=me.access,
+        )
+    )
+    if issued is None:
+        return await _page(request, services, me, form, status=422)
+    link = f"{str(request.base_url).rstrip('/')}/invite?token={issued.token}"
+    flash_id = flashes_of(request).put(me.session_id, {"link": link})
+    return RedirectResponse(f"/members?f={flash_id}", status_code=303)
+
+
+@router.post("/invites/{invite_id}/revoke")
+async def revoke_invite(
+    request: Request, invite_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    await services.invites.revoke(
+        organization_id=me.access.organization_id,
+        invite_id=invite_id,
+        actor=actor_of(request, me),
+        by=me.access,
+    )
+    return RedirectResponse("/members", status_code=303)
+
+
+@router.post("/{user_id}/role")
+async def change_role(
+    request: Request, user_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    form = await Form.read(request)
+    await services.members.change_role(
+        organization_id=me.access.organization_id,
+        user_id=user_id,
+        role=form.text("role"),
+        actor=actor_of(request, me),
+        by=me.access,
+    )
+    return RedirectResponse("/members", status_code=303)
+
+
+@router.post("/{user_id}/projects")
+async def set_projects(
+    request: Request, user_id: str, services: ServicesDep, me: Editor
+) -> Response:
+    form = await Form.read(request)
+    await services.members.set_projects(
+        organization_id=me.access.organization_id,
+        user_id=user_id,
+        project_ids=form.texts("projects"),
+        actor=actor_of(request, me),
+        by=me.access,
+    )
+    return RedirectResponse("/members", status_code=303)
+
+
+@router.post("/{user_id}/remove")
+async def remove(request: Request, user_id: str, services: ServicesDep, me: Editor) -> Response:
+    await services.members.remove(
+        organization_id=me.access.organization_id,
+        user_id=user_id,
+        actor=actor_of(request, me),
+        by=me.access,
+    )
+    return RedirectResponse("/members", status_code=303)
+
+
+async def _page(
+    request: Request,
+    services: ServicesDep,
+    me: SignedIn,
+    form: Form,
+    *,
+    invite_link: str | None = None,
+    status: int = 200,
+) -> Response:
+    org = me.access.organization_id
+    projects, _ = await visible_projects(services, me, limit=100)
+    return pages_of(request).render(
+        request,
+        "members.html",
+        status=status,
+        me=me,
+        members=await services.members.all(organization_id=org),
+        invites=await services.invites.pending(organization_id=org),
+        projects=projects,
+        project_names={p.id: p.name for p in projects},
+        roles=ROLES,
+        form=form,
+        invite_link=invite_link,
+    )

@@ -1,0 +1,134 @@
+"""The Usage page's numbers: the usage reports summed per bucket and group, with labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+
+from keyplane.api.services import Services
+from keyplane.errors import KeyplaneError
+from keyplane.services.members import Access
+from keyplane.usage.reports import ReportRequest, Totals, UsageKind
+
+KINDS: tuple[UsageKind, ...] = ("completions", "embeddings")
+GROUPS = {"model": "model", "key": "api_key_id", "project": "project_id"}
+MAX_PAGES = 20
+
+
+@dataclass
+class Sums:
+    """Mutable integer sums, added up across kinds, pages and buckets."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_micro_usd: int = 0
+
+    def add(self, totals: Totals | Sums) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(totals, f.name))
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass
+class UsageData:
+    """Sums per bucket start and group value; groups ordered by cost, then requests."""
+
+    starts: list[int]
+    width: int
+    cells: dict[tuple[int, str], Sums] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def add(self, start: int, group: str, totals: Totals) -> None:
+        self.cells.setdefault((start, group), Sums()).add(totals)
+
+    def by_group(self) -> list[tuple[str, Sums]]:
+        found: dict[str, Sums] = {}
+        for (_, group), sums in self.cells.items():
+            found.setdefault(group, Sums()).add(sums)
+        return sorted(found.items(), key=lambda kv: (-kv[1].cost_micro_usd, -kv[1].requests, kv[0]))
+
+    def total(self) -> Sums:
+        out = Sums()
+        for sums in self.cells.values():
+            out.add(sums)
+        return out
+
+    def rows(self) -> Iterator[tuple[int, str, Sums]]:
+        for (start, group), sums in sorted(self.cells.items()):
+            yield start, group, sums
+
+    def label(self, group: str) -> str:
+        return self.labels.get(group, group)
+
+
+async def load_usage(
+    services: Services, access: Access, *, start: int, end: int, width: str, group: str
+) -> UsageData:
+    """Completions and embeddings usage of the range, as this person may see it."""
+    column = GROUPS[group]
+    seconds = 3600 if width == "1h" else 86400
+    first = start - start % seconds
+    data = UsageData(starts=list(range(first, end, seconds)), width=seconds)
+    if not access.sees_all_projects and not access.project_ids:
+        return data  # a member of no project sees no usage, not everyone's
+    projects = () if access.sees_all_projects else tuple(sorted(access.project_ids))
+    extra = ("project_id",) if column == "api_key_id" else ()
+    for kind in KINDS:
+        page: str | None = None
+        for _ in range(MAX_PAGES):
+            report = await services.reports.usage(
+                organization_id=access.organization_id,
+                kind=kind,
+                request=ReportRequest(
+                    start_time=start,
+                    end_time=end,
+                    bucket_width=width,
+                    group_by=(column, *extra),
+                    project_ids=projects,
+                    limit=168 if width == "1h" else 31,
+                    page=page,
+                ),
+            )
+            for bucket in report.buckets:
+                for result in bucket.results:
+                    value = result.group.get(column, "")
+                    data.add(bucket.start_time, value, result.totals)
+                    if extra:
+                        data.labels.setdefault("@" + value, result.group.get("project_id", ""))
+            page = report.next_page
+            if page is None:
+                break
+    await _label(services, access, data, group)
+    return data
+
+
+async def _label(services: Services, access: Access, data: UsageData, group: str) -> None:
+    """Names for project and key ids; a deleted or unknown one keeps its id."""
+    groups = [g for g, _ in data.by_group()]
+    for value in groups:
+        try:
+            if group == "project":
+                project = await services.projects.get(
+                    organization_id=access.organization_id, project_id=value
+                )
+                data.labels[value] = project.name
+            elif group == "key":
+                key = await services.keys.get(
+                    organization_id=access.organization_id,
+                    project_id=data.labels.get("@" + value, ""),
+                    key_id=value,
+                )
+                data.labels[value] = f"{key.name} ({key.redacted_value})"
+        except KeyplaneError:
+            continue  # the id stays as its own label
+
+
+def day_label(start: int, width: int) -> str:
+    moment = datetime.fromtimestamp(start, UTC)
+    return moment.strftime("%H:%M") if width < 86400 else moment.strftime("%b %-d")
