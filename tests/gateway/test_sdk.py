@@ -130,6 +130,14 @@ def test_if_key_allows_the_address_then_call_passes(gateway: ServerProcess) -> N
     assert sdk.chat.completions.create(**CHAT).choices
 
 
+def test_a_spoofed_forwarded_for_does_not_pass_the_ip_allow_list(gateway: ServerProcess) -> None:
+    # No trusted proxies are configured: the peer (127.0.0.1) is the client, whatever it claims.
+    sdk = client(gateway, create_key(gateway, allowed_ips=["192.0.2.0/24"]))
+    with pytest.raises(openai.PermissionDeniedError) as raised:
+        sdk.chat.completions.create(**CHAT, extra_headers={"X-Forwarded-For": "192.0.2.7"})
+    assert raised.value.code == "ip_not_allowed"
+
+
 def test_if_admin_key_then_permission_denied(gateway: ServerProcess) -> None:
     with pytest.raises(openai.PermissionDeniedError):
         client(gateway, gateway.admin_key).chat.completions.create(**CHAT)

@@ -84,6 +84,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from keyplane.api.app import create_app
+    from keyplane.gateway.routes import in_front
     from keyplane.logs import configure_logging
 
     overrides: dict[str, Any] = {}
@@ -103,11 +104,14 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo("no owner account yet; open this one-time link to create it:")
         click.echo(f"  {url}/setup?token={token}")
     uvicorn.run(
-        create_app(settings),
+        in_front(create_app(settings)),
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
+        # keyplane decides itself whose X-Forwarded-For to believe (KEYPLANE_TRUSTED_PROXIES);
+        # uvicorn's default would trust any local proxy's and rewrite the client address.
+        proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
