@@ -70,3 +70,23 @@ def test_init_json_prints_the_admin_key_once(tmp_path: Path) -> None:
     )
     plain = process.keyplane("init")
     assert "kp_admin_" not in plain.stdout
+
+
+def test_new_admin_key_is_the_audited_way_back_in(tmp_path: Path) -> None:
+    from support.server import server_env
+
+    process = ServerProcess(workdir=tmp_path, env=server_env(tmp_path))
+    first = json.loads(process.keyplane("init", "--json").stdout)["admin_key"]
+    again = process.keyplane("init", "--new-admin-key", "--json")
+    assert again.returncode == 0, again.stderr
+    recovered = json.loads(again.stdout)["admin_key"]
+    assert recovered.startswith("kp_admin_") and recovered != first
+    process.env["KEYPLANE_ADMIN_KEY"] = recovered
+    process.env["KEYPLANE_URL"] = process.url
+    process.start()
+    try:
+        events = process.keyplane("audit", "--type", "admin_api_key.created", "--json")
+        labels = [e["actor"]["label"] for e in json.loads(events.stdout)["data"]]
+        assert "keyplane init --new-admin-key (store access)" in labels
+    finally:
+        process.stop()

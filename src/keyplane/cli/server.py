@@ -9,9 +9,12 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from keyplane.auth.actor import Actor
 from keyplane.cli.errors import CliError
 from keyplane.config import Settings, load_settings
+from keyplane.services.admin_keys import issue_admin_key
 from keyplane.services.bootstrap import Bootstrap, bootstrap
+from keyplane.services.clock import system_clock
 from keyplane.services.users import UserService
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
@@ -26,20 +29,41 @@ def settings_or_exit(**overrides: Any) -> Settings:
         raise CliError(f"bad setting KEYPLANE_{where}: {first['msg']}") from None
 
 
-async def prepare(settings: Settings) -> Bootstrap:
-    """Migrate the store to head and bootstrap it on first run."""
+async def prepare(settings: Settings, *, new_admin_key: bool = False) -> Bootstrap:
+    """Migrate the store to head and bootstrap it on first run.
+
+    ``new_admin_key`` is the break-glass way back in when every admin key is lost or was
+    revoked as leaked: whoever can open the store directly may issue one, and it is audited.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.resolved_database_url)
     try:
         await upgrade_to_head(database)
-        return await bootstrap(database, brand=settings.key_brand)
+        result = await bootstrap(database, brand=settings.key_brand)
+        if new_admin_key and not result.first_run:
+            result = await _break_glass(database, result, brand=settings.key_brand)
+        return result
     finally:
         await database.close()
 
 
-def prepare_or_exit(settings: Settings) -> Bootstrap:
+async def _break_glass(database: Database, result: Bootstrap, *, brand: str) -> Bootstrap:
+    actor = Actor(type="system", label="keyplane init --new-admin-key (store access)")
+    async with database.session() as session, session.begin():
+        issued = await issue_admin_key(
+            session,
+            organization_id=result.organization_id,
+            name="Recovery admin key",
+            actor=actor,
+            brand=brand,
+            clock=system_clock,
+        )
+    return Bootstrap(result.organization_id, result.project_id, issued.plaintext)
+
+
+def prepare_or_exit(settings: Settings, *, new_admin_key: bool = False) -> Bootstrap:
     try:
-        return asyncio.run(prepare(settings))
+        return asyncio.run(prepare(settings, new_admin_key=new_admin_key))
     except (OSError, ConnectionError) as exc:
         raise CliError(f"cannot open the store: {_first_line(exc)}") from None
     except Exception as exc:  # driver errors vary by backend; show one line, not a traceback
@@ -55,10 +79,15 @@ def _first_line(exc: BaseException) -> str:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def init(as_json: bool) -> None:
+@click.option(
+    "--new-admin-key",
+    is_flag=True,
+    help="Issue another admin key straight through the store (when all are lost or revoked).",
+)
+def init(as_json: bool, new_admin_key: bool) -> None:
     """Create the store and, on first run, the default organisation, project and admin key."""
     settings = settings_or_exit()
-    result = prepare_or_exit(settings)
+    result = prepare_or_exit(settings, new_admin_key=new_admin_key)
     if as_json:
         click.echo(
             json.dumps(
@@ -70,7 +99,10 @@ def init(as_json: bool) -> None:
             )
         )
         return
-    if result.first_run:
+    if new_admin_key and result.admin_key:
+        click.echo("new admin key (shown once, store it now):")
+        click.echo(f"  KEYPLANE_ADMIN_KEY={result.admin_key}")
+    elif result.first_run:
         _print_first_run(result)
     else:
         click.echo("keyplane is already initialised; the first admin key was shown then.")
