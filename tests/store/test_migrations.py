@@ -41,3 +41,11 @@ async def test_upgrade_to_head_then_autogenerate_finds_no_difference(empty_url: 
         await database.close()
     assert set(Base.metadata.tables) <= tables
     assert differences == []
+
+
+def test_head_is_read_from_the_files_as_alembic_sees_it() -> None:
+    from alembic.script import ScriptDirectory
+
+    from keyplane.store.migrate import alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()

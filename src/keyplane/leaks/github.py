@@ -15,12 +15,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+# cryptography is imported where it is used: a server without leak reports configured
+# never loads it (it is ~8 MB of resident memory).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 from keyplane.errors import AuthenticationError, UnavailableError
 
@@ -71,6 +71,10 @@ class TrustedKeys:
         key = self.keys.get(key_identifier.strip())
         if key is None:
             raise _unsigned("The report is signed with an unknown GitHub key identifier.")
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         try:
             der = base64.b64decode(signature.strip(), validate=True)
             key.verify(der, body, ec.ECDSA(hashes.SHA256()))
@@ -96,6 +100,9 @@ def parse_keys_file(content: bytes) -> dict[str, ec.EllipticCurvePublicKey]:
 
 
 def _public_key(pem: object, number: int) -> ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     if not isinstance(pem, str):
         raise ScanningKeysError(f"key {number} has no PEM 'key'")
     try:

@@ -6,7 +6,6 @@ from keyplane.config import Settings
 from keyplane.limits.alerts import BudgetAlerts
 from keyplane.limits.backend import LimitBackend
 from keyplane.limits.memory import MemoryBackend
-from keyplane.limits.redis import RedisBackend
 from keyplane.limits.service import Limits
 from keyplane.services.clock import Clock
 from keyplane.store.database import Database
@@ -22,9 +21,12 @@ def build_limits(
     webhooks: WebhookSender,
     clock: Clock,
 ) -> Limits:
-    backend: LimitBackend = (
-        RedisBackend.from_url(settings.redis_url) if settings.redis_url else MemoryBackend()
-    )
+    backend: LimitBackend = MemoryBackend()
+    if settings.redis_url:
+        # Imported only when used: a single instance never loads the Redis client.
+        from keyplane.limits.redis import RedisBackend
+
+        backend = RedisBackend.from_url(settings.redis_url)
     return Limits(
         backend,
         database=database,
