@@ -9,12 +9,14 @@ from fastapi import FastAPI
 
 from keyplane import __version__
 from keyplane.api.errors import install_error_handlers
+from keyplane.api.metrics import Metrics
 from keyplane.api.routes import (
     admin_keys,
     api_keys,
     audit_logs,
     health,
     leaks,
+    metrics,
     projects,
     usage,
     verify,
@@ -53,10 +55,27 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(GatewayRouter)  # the gateway's hot path skips FastAPI's own stack
-    for module in (health, projects, api_keys, admin_keys, audit_logs, verify):
+    app.state.metrics = _metrics(app)
+    for module in (health, metrics, projects, api_keys, admin_keys, audit_logs, verify):
         app.include_router(module.router)
     app.include_router(usage.router)
     app.include_router(leaks.router)
     app.include_router(webhook.router)
     install_dashboard(app)  # last: it wraps the error handlers above
     return app
+
+
+def _metrics(app: FastAPI) -> Metrics:
+    """The process's metrics, with gauges that read the services once the lifespan built them."""
+    registry = Metrics()
+
+    def pending_usage() -> float:
+        services = getattr(app.state, "services", None)
+        return float(services.gateway.meter.pending) if services else 0.0
+
+    registry.gauge(
+        "keyplane_usage_pending_buckets",
+        "Usage buckets counted in memory and not yet written to the store.",
+        pending_usage,
+    )
+    return registry

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.api.errors import envelope
+from keyplane.api.metrics import MetricsMiddleware
 from keyplane.errors import KeyplaneError
 from keyplane.gateway.endpoints import POST_ENDPOINTS, Endpoint
 from keyplane.gateway.proxy import Gateway
@@ -111,5 +112,6 @@ class GatewayRouter:
 
 
 def in_front(app: Starlette) -> ASGIApp:
-    """The app with gateway paths served before anything of FastAPI runs (for ``serve``)."""
-    return GatewayRouter(app, outermost=app)
+    """The app with gateway paths served before anything of FastAPI runs (for ``serve``),
+    every request counted for ``/metrics`` on the way."""
+    return MetricsMiddleware(GatewayRouter(app, outermost=app), app.state.metrics)
