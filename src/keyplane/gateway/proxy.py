@@ -14,17 +14,22 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from keyplane.auth.last_used import LastUsedTracker
-from keyplane.errors import BadRequestError, NotFoundError, UnavailableError
+from keyplane.errors import BadGatewayError, BadRequestError, NotFoundError, UnavailableError
 from keyplane.gateway.access import Access, Grant
 from keyplane.gateway.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
+from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.streams import StreamRelay
-from keyplane.gateway.upstream import MISSING_KEY, Upstream, UpstreamTimeoutError, unreachable_error
+from keyplane.gateway.upstream import (
+    MISSING_KEY,
+    Upstream,
+    UpstreamTimeoutError,
+    read_whole,
+)
 from keyplane.gateway.wire import (
     Incoming,
     forwarded_headers,
@@ -41,10 +46,6 @@ logger = logging.getLogger(__name__)
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
-
-
-class _ClientGoneError(Exception):
-    """Set on the upstream reader to stop relaying when the client disconnects."""
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:
@@ -178,24 +179,20 @@ class Gateway:
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
 
-    async def _read(self, metered: _Metered, response: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, metered: _Metered, response: Response) -> bytes:
         """The whole answer; a failure while reading it is metered, then raised."""
         try:
-            return await response.read()
-        except TimeoutError:
-            raise UpstreamTimeoutError(reached_upstream=True) from None
-        except aiohttp.ClientError as error:
+            return await read_whole(response)
+        except BadGatewayError:
             self._record(metered, 502, NO_TOKENS)
-            raise unreachable_error(error) from None
-        finally:
-            response.release()
+            raise
 
     async def _relay(
         self,
         metered: _Metered,
         admitted: Admitted,
         incoming: Incoming,
-        response: aiohttp.ClientResponse,
+        response: Response,
         relay: StreamRelay,
     ) -> None:
         """Pass a stream through as it comes; stop the upstream call if the client leaves."""
@@ -208,7 +205,6 @@ class Gateway:
             if watcher.cancelled() or done:
                 return
             gone = True
-            response.content.set_exception(_ClientGoneError())
             response.close()  # closing the connection is what cancels the upstream call
 
         watcher.add_done_callback(client_gone)
@@ -216,15 +212,15 @@ class Gateway:
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in response:
                 out = relay.feed(chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-        except _ClientGoneError:
+        except ClosedError:
             status = CLIENT_CLOSED
-        except TimeoutError:
+        except ReadTimeoutError:
             status = 504
-        except aiohttp.ClientError as error:
+        except TransportError as error:
             status = CLIENT_CLOSED if gone else 502
             if status == 502:
                 logger.warning("upstream stream broke off: %s", type(error).__name__)
@@ -255,14 +251,7 @@ class Gateway:
         response = await self.upstream.send(
             "GET", path, body=None, headers=forwarded_headers(incoming.headers)
         )
-        try:
-            content = await response.read()
-        except TimeoutError:
-            raise UpstreamTimeoutError(reached_upstream=True) from None
-        except aiohttp.ClientError as error:
-            raise unreachable_error(error) from None
-        finally:
-            response.release()
+        content = await read_whole(response)
         if model is None and response.status == 200 and grant.key.allowed_models:
             content = _only_allowed(content, grant)
         headers = returned_headers(response.raw_headers, ())
