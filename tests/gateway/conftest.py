@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -119,6 +120,8 @@ async def fire(sdk: openai.AsyncOpenAI, call: ExactCall, count: int) -> Counter[
             await sdk.chat.completions.create(**call.body, extra_headers=call.headers)
         except openai.APIStatusError as error:
             return str(error.code or error.status_code)
+        except openai.APIConnectionError as error:  # timeouts too: counted, to show in a diff
+            return type(error).__name__
         return "ok"
 
     return Counter(await asyncio.gather(*(one() for _ in range(count))))
@@ -137,6 +140,49 @@ def create_project(server: ServerProcess, **fields: Any) -> str:
     return project_id
 
 
+def verify_key(server: ServerProcess, key: str, cost: int = 0) -> dict[str, Any]:
+    response = httpx.post(
+        f"{server.url}/v1/keys/verify",
+        json={"key": key, "cost": cost},
+        headers={"Authorization": f"Bearer {server.admin_key}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def settled_budget(server: ServerProcess, key: str) -> dict[str, int]:
+    """The key's budget once no reservation is outstanding (settling follows the answer)."""
+    deadline = time.monotonic() + 5
+    while True:
+        budget: dict[str, int] = verify_key(server, key)["limits"][0]["budget"]
+        if budget["reserved_micro_usd"] == 0 or time.monotonic() > deadline:
+            return budget
+        time.sleep(0.05)
+
+
+def metered_cost(server: ServerProcess, project_id: str, expected: int) -> int:
+    """The project's cost from ``/v1/organization/costs``, waiting for the meter to flush."""
+    deadline = time.monotonic() + 5
+    while True:
+        response = httpx.get(
+            f"{server.url}/v1/organization/costs",
+            params={"start_time": int(time.time()) - 86400, "project_ids": project_id},
+            headers={"Authorization": f"Bearer {server.admin_key}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        total = sum(
+            result["amount"]["value_micro_usd"]
+            for bucket in response.json()["data"]
+            for result in bucket["results"]
+        )
+        if total >= expected or time.monotonic() > deadline:
+            return total
+        time.sleep(0.1)
+
+
 @dataclass
 class LocalGateway:
     """keyplane in this process (``create_app``), reached through ``httpx.ASGITransport``."""
@@ -148,7 +194,11 @@ class LocalGateway:
 
     def sdk(self, key: str) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
-            base_url="http://keyplane.test/v1", api_key=key, max_retries=0, http_client=self.http
+            base_url="http://keyplane.test/v1",
+            api_key=key,
+            max_retries=0,
+            timeout=30,
+            http_client=self.http,
         )
 
     async def create_key(self, **fields: Any) -> str:

@@ -4,64 +4,32 @@ under 300 concurrent SDK calls, the SDK's view of refusals, and ``/v1/keys/verif
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from typing import Any
 
-import httpx
 import openai
 import pytest
 
-from gateway.conftest import create_key, create_project, exact_call, fire
+from gateway.conftest import (
+    LIMITS_MODEL,
+    create_key,
+    create_project,
+    exact_call,
+    fire,
+    metered_cost,
+    settled_budget,
+    verify_key,
+)
 from keyplane.sdk import Verifier
+from keyplane.usage.prices import PriceTable
 from support.server import ServerProcess
 
 
 def sdk(server: ServerProcess, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+    return openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30)
 
 
-def verify(server: ServerProcess, key: str, cost: int = 0) -> dict[str, Any]:
-    response = httpx.post(
-        f"{server.url}/v1/keys/verify",
-        json={"key": key, "cost": cost},
-        headers={"Authorization": f"Bearer {server.admin_key}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def settled_budget(server: ServerProcess, key: str) -> dict[str, int]:
-    """The key's budget once no reservation is outstanding (settling follows the answer)."""
-    deadline = time.monotonic() + 5
-    while True:
-        budget: dict[str, int] = verify(server, key)["limits"][0]["budget"]
-        if budget["reserved_micro_usd"] == 0 or time.monotonic() > deadline:
-            return budget
-        time.sleep(0.05)
-
-
-def metered_cost(server: ServerProcess, project_id: str, expected: int) -> int:
-    """The project's cost from ``/v1/organization/costs``, waiting for the meter to flush."""
-    deadline = time.monotonic() + 5
-    while True:
-        response = httpx.get(
-            f"{server.url}/v1/organization/costs",
-            params={"start_time": int(time.time()) - 86400, "project_ids": project_id},
-            headers={"Authorization": f"Bearer {server.admin_key}"},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        total = sum(
-            result["amount"]["value_micro_usd"]
-            for bucket in response.json()["data"]
-            for result in bucket["results"]
-        )
-        if total >= expected or time.monotonic() > deadline:
-            return total
-        time.sleep(0.1)
+def sync_sdk(server: ServerProcess, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30)
 
 
 async def test_if_300_concurrent_calls_meet_a_budget_for_50_then_exactly_50_succeed(
@@ -80,19 +48,81 @@ async def test_if_300_concurrent_calls_meet_a_budget_for_50_then_exactly_50_succ
     assert metered_cost(gateway, project_id, 50 * call.cost) == 50 * call.cost
 
 
+async def test_if_calls_use_more_than_reserved_then_overshoot_is_bounded_by_calls_in_flight(
+    gateway: ServerProcess,
+) -> None:
+    call = exact_call()
+    prompt, output = (
+        int(part.split("=")[1]) for part in call.headers["x-test-usage"].split(",")[:2]
+    )
+    heavy = exact_call(**{"x-test-usage": f"prompt={3 * prompt},completion={3 * output},cached=0"})
+    price = PriceTable.load().price(LIMITS_MODEL)
+    assert price is not None
+    actual = price.cost(input_tokens=3 * prompt, cached_tokens=0, output_tokens=3 * output)
+    budget = 50 * call.cost
+    key = create_key(gateway, budget={"limit_usd": budget / 1e6, "period": "day"})
+    async with sdk(gateway, key) as client:
+        outcomes = await fire(client, heavy, 100)
+    admitted = outcomes["ok"]
+    spent = settled_budget(gateway, key)["spent_micro_usd"]
+    assert 0 < admitted <= 50 and outcomes["insufficient_quota"] == 100 - admitted
+    assert spent == admitted * actual
+    # Refusals came once spend + reservations left no room for one more call; overshoot is
+    # at most what the admitted calls used beyond their reservations.
+    assert budget - call.cost < spent <= budget + admitted * (actual - call.cost)
+
+
 async def test_if_a_project_budget_is_spent_then_all_its_keys_are_refused(
     gateway: ServerProcess,
 ) -> None:
     call = exact_call()
     project_id = create_project(gateway, budget={"limit_usd": 10 * call.cost / 1_000_000})
-    keys = [create_key(gateway, project_id) for _ in range(3)]
-    clients = [sdk(gateway, key) for key in keys]
-    outcomes = sum(
-        await asyncio.gather(*(fire(client, call, 20) for client in clients)),
-        start=Counter(),
-    )
+    clients = [sdk(gateway, create_key(gateway, project_id)) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(fire(client, call, 20) for client in clients))
+    finally:
+        # An unclosed client's sockets are closed by the garbage collector behind the event
+        # loop's back, and a later socket given the same fd number is then never polled.
+        for client in clients:
+            await client.close()
+    outcomes = sum(results, start=Counter())
     assert outcomes == {"ok": 10, "insufficient_quota": 50}
     assert metered_cost(gateway, project_id, 10 * call.cost) == 10 * call.cost
+
+
+async def test_if_streamed_calls_meet_a_budget_then_they_settle_to_their_real_cost(
+    gateway: ServerProcess,
+) -> None:
+    call = exact_call()
+    key = create_key(gateway, budget={"limit_usd": 5 * call.cost / 1_000_000, "period": "day"})
+
+    async def stream(client: openai.AsyncOpenAI) -> str:
+        try:
+            chunks = await client.chat.completions.create(
+                **call.body, extra_headers=call.headers, stream=True
+            )
+            async for _ in chunks:
+                pass
+        except openai.RateLimitError as error:
+            return str(error.code)
+        return "ok"
+
+    async with sdk(gateway, key) as client:
+        outcomes = Counter(await asyncio.gather(*(stream(client) for _ in range(40))))
+    assert outcomes == {"ok": 5, "insufficient_quota": 35}
+    assert settled_budget(gateway, key)["spent_micro_usd"] == 5 * call.cost
+
+
+async def test_if_upstream_fails_then_the_reservation_is_given_back(
+    gateway: ServerProcess,
+) -> None:
+    call = exact_call()
+    key = create_key(gateway, budget={"limit_usd": 2 * call.cost / 1_000_000, "period": "day"})
+    failing = exact_call(**{"x-test-status": "500"})
+    async with sdk(gateway, key) as client:
+        assert await fire(client, failing, 2) == {"500": 2}  # both fit: 2 reservations
+        assert settled_budget(gateway, key)["spent_micro_usd"] == 0
+        assert await fire(client, call, 3) == {"ok": 2, "insufficient_quota": 1}
 
 
 async def test_if_calls_overlap_then_at_most_max_parallel_succeed(
@@ -112,7 +142,7 @@ def test_if_rate_limited_then_sdk_raises_rate_limit_error_with_headers(
 ) -> None:
     key = create_key(gateway, rate_limits={"requests_per_minute": 2, "tokens_per_minute": 100_000})
     call = exact_call()
-    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
+    client = sync_sdk(gateway, key)
     raw = client.chat.completions.with_raw_response.create(**call.body, extra_headers=call.headers)
     tokens = int(call.headers["x-test-usage"].split(",")[0].split("=")[1]) + 10
     assert raw.headers["x-ratelimit-limit-requests"] == "2"
@@ -141,7 +171,7 @@ def test_if_tokens_per_minute_are_spent_then_sdk_raises_rate_limit_error(
 ) -> None:
     call = exact_call(max_tokens=100)
     key = create_key(gateway, rate_limits={"tokens_per_minute": 250})
-    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
+    client = sync_sdk(gateway, key)
     client.chat.completions.create(**call.body, extra_headers=call.headers)
     client.chat.completions.create(**call.body, extra_headers=call.headers)
     with pytest.raises(openai.RateLimitError) as refused:
@@ -156,12 +186,14 @@ def test_if_budget_is_spent_then_sdk_raises_insufficient_quota_saying_when_it_re
 ) -> None:
     call = exact_call()
     key = create_key(gateway, budget={"limit_usd": call.cost / 1_000_000, "period": "month"})
-    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
+    client = sync_sdk(gateway, key)
     client.chat.completions.create(**call.body, extra_headers=call.headers)
     with pytest.raises(openai.RateLimitError) as refused:
         client.chat.completions.create(**call.body, extra_headers=call.headers)
     assert refused.value.code == "insufficient_quota"
-    assert "month budget" in refused.value.message and "resets at" in refused.value.message
+    message = refused.value.message
+    assert f"month budget of ${call.cost / 1e6:f}".rstrip("0") in message
+    assert "resets at" in message and "UTC" in message
     assert int(refused.value.response.headers["retry-after"]) >= 1
 
 
@@ -169,16 +201,16 @@ def test_if_verify_has_a_cost_then_it_consumes_requests_per_minute(
     gateway: ServerProcess,
 ) -> None:
     key = create_key(gateway, rate_limits={"requests_per_minute": 5})
-    first = verify(gateway, key, cost=2)
+    first = verify_key(gateway, key, cost=2)
     assert first["valid"] is True and first["code"] == "VALID"
     assert first["limits"][0]["requests"] == {
         "limit": 5,
         "remaining": 3,
         "reset_seconds": pytest.approx(60, abs=1.5),
     }
-    assert verify(gateway, key)["limits"][0]["requests"]["remaining"] == 3  # cost 0 only looks
-    assert verify(gateway, key, cost=3)["valid"] is True
-    refused = verify(gateway, key, cost=1)
+    assert verify_key(gateway, key)["limits"][0]["requests"]["remaining"] == 3  # cost 0 only looks
+    assert verify_key(gateway, key, cost=3)["valid"] is True
+    refused = verify_key(gateway, key, cost=1)
     assert refused["valid"] is False and refused["code"] == "RATE_LIMITED"
     assert refused["retry_after_seconds"] >= 1
     assert refused["limits"][0]["requests"]["remaining"] == 0
@@ -187,11 +219,9 @@ def test_if_verify_has_a_cost_then_it_consumes_requests_per_minute(
 def test_if_budget_is_spent_then_verify_answers_usage_exceeded(gateway: ServerProcess) -> None:
     call = exact_call()
     key = create_key(gateway, budget={"limit_usd": call.cost / 1_000_000, "period": "day"})
-    assert verify(gateway, key, cost=1)["valid"] is True  # a verification has no price
-    openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0).chat.completions.create(
-        **call.body, extra_headers=call.headers
-    )
-    answer = verify(gateway, key, cost=1)
+    assert verify_key(gateway, key, cost=1)["valid"] is True  # a verification has no price
+    sync_sdk(gateway, key).chat.completions.create(**call.body, extra_headers=call.headers)
+    answer = verify_key(gateway, key, cost=1)
     assert answer["valid"] is False and answer["code"] == "USAGE_EXCEEDED"
     assert answer["limits"][0]["budget"] == {
         "limit_micro_usd": call.cost,
@@ -205,9 +235,7 @@ def test_sdk_verifier_sees_rate_limited_and_usage_exceeded(gateway: ServerProces
     call = exact_call()
     limited = create_key(gateway, rate_limits={"requests_per_minute": 1})
     budgeted = create_key(gateway, budget={"limit_usd": call.cost / 1_000_000})
-    openai.OpenAI(
-        base_url=f"{gateway.url}/v1", api_key=budgeted, max_retries=0
-    ).chat.completions.create(**call.body, extra_headers=call.headers)
+    sync_sdk(gateway, budgeted).chat.completions.create(**call.body, extra_headers=call.headers)
     with Verifier(gateway.url, gateway.admin_key, env_file=None) as verifier:
         assert verifier.verify(limited, cost=1).valid is True
         refused = verifier.verify(limited, cost=1)

@@ -131,9 +131,12 @@ for i = 1, n do
   end
   if blimit >= 0 then
     local cost = arg(H, i, 7)
-    redis.call('HINCRBY', KEYS[k + 4], 'reserved', cost)
-    redis.call('HSET', KEYS[k + 5], lease, cost)
-    redis.call('ZADD', KEYS[k + 6], now + lease_ttl, lease)
+    -- A zero reservation holds nothing, and verifications (cost 0) are never released.
+    if cost > 0 then
+      redis.call('HINCRBY', KEYS[k + 4], 'reserved', cost)
+      redis.call('HSET', KEYS[k + 5], lease, cost)
+      redis.call('ZADD', KEYS[k + 6], now + lease_ttl, lease)
+    end
     if wttl > 0 then
       for j = 4, 6 do redis.call('EXPIRE', KEYS[k + j], wttl) end
     end

@@ -148,7 +148,9 @@ class MemoryBackend:
                 self._tokens.setdefault(demand.scope, Slots()).add(now, demand.tokens)
             if rate.max_parallel_requests is not None:
                 self._parallel.setdefault(demand.scope, {})[lease] = now + LEASE_SECONDS
-        if demand.budget is not None and demand.window is not None:
+        # A zero reservation holds nothing; not keeping it matters because verifications
+        # (cost 0) are never released and would pile up until their lease expires.
+        if demand.budget is not None and demand.window is not None and demand.cost > 0:
             budget = self._budgets[(demand.scope, demand.window)]
             budget.reserved[lease] = (demand.cost, now + LEASE_SECONDS)
 

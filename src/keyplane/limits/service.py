@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -244,7 +245,7 @@ def refusal(
     if exceeded.kind == "budget":
         demand = next(d for d in demands if d.scope == exceeded.scope)
         assert demand.budget is not None
-        limit = f"${exceeded.limit / MICRO:,.2f}"
+        limit = dollars(exceeded.limit)
         period = demand.budget.period.value
         if demand.window_end is None:
             when = "It does not reset; raise the budget to continue."
@@ -263,6 +264,13 @@ def refusal(
         f"Please try again in {wait}."
     )
     return RateLimitedError(message, code="rate_limit_exceeded", headers=headers)
+
+
+def dollars(micro_usd: int) -> str:
+    """``$25.00``, or every digit when the amount is not whole cents (``$0.00045``)."""
+    if micro_usd % 10_000 == 0:
+        return f"${micro_usd / MICRO:,.2f}"
+    return f"${Decimal(micro_usd) / MICRO:,f}"
 
 
 def _unavailable() -> UnavailableError:

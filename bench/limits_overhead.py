@@ -1,0 +1,109 @@
+"""What limits add to a gateway call: a key without limits vs one with limits, in one run.
+
+    .venv/bin/python bench/limits_overhead.py [--duration 5] [--redis redis://127.0.0.1:6379/0]
+
+Two ``keyplane serve`` processes (SQLite) in front of the instant stand-in upstream: one
+with the in-process limits backend, one with the Redis backend. On each, the same wrk load
+(``bench/wrk/chat.lua``) runs with a key without limits and with a key that has every limit
+(requests and tokens per minute, parallel requests, a budget), set high enough never to
+refuse. Prints keyplane's CPU time per request (utime+stime from /proc over the run) at 32
+connections and the p50 latency at 1 connection, each as a ratio to the key without limits
+on the in-process server. Not a test: it gates nothing. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+
+import httpx
+from gateway_overhead import UPSTREAM_KEY, Keyplane, cpu_seconds, wrk
+
+from keyplane.testing import start_upstream_process
+
+EVERY_LIMIT = {
+    "rate_limits": {
+        "requests_per_minute": 10**9,
+        "tokens_per_minute": 10**12,
+        "max_parallel_requests": 10_000,
+    },
+    "budget": {"limit_usd": 1_000_000, "period": "month", "alert_thresholds": [99]},
+}
+
+
+@dataclass
+class Measure:
+    cpu_us: float
+    rps: float
+    p50_ms: float
+
+
+def limited_key(keyplane: Keyplane) -> str:
+    response = httpx.post(
+        f"{keyplane.url}/v1/organization/projects/{keyplane.project_id}/api_keys",
+        json={"name": "bench limited", **EVERY_LIMIT},
+        headers={"Authorization": f"Bearer {keyplane.admin_key}"},
+    )
+    response.raise_for_status()
+    value: str = response.json()["value"]
+    return value
+
+
+def measure(keyplane: Keyplane, key: str, duration: float) -> Measure:
+    url = f"{keyplane.url}/v1"
+    before = cpu_seconds(keyplane.pid)
+    loaded = wrk(url, "json", connections=32, duration=duration, key=key)
+    cpu_us = (cpu_seconds(keyplane.pid) - before) / max(loaded.requests, 1) * 1e6
+    single = wrk(url, "json", connections=1, duration=duration, key=key)
+    if loaded.errors or single.errors:
+        sys.exit(f"non-2xx answers during the run: {loaded.errors + single.errors}")
+    return Measure(cpu_us=cpu_us, rps=loaded.rps, p50_ms=single.p50_ms)
+
+
+def run(duration: float, redis_url: str) -> None:
+    with start_upstream_process(api_key=UPSTREAM_KEY) as upstream:
+        servers = {
+            "in-process": Keyplane(upstream, "uvicorn"),
+            "redis": Keyplane(upstream, "uvicorn"),
+        }
+        servers["redis"].env["KEYPLANE_REDIS_URL"] = redis_url
+        try:
+            results: dict[str, Measure] = {}
+            for backend, keyplane in servers.items():
+                keyplane.start()
+                limited = limited_key(keyplane)
+                for key in (keyplane.key, limited):  # warm both paths (and Redis's scripts)
+                    wrk(f"{keyplane.url}/v1", "json", connections=8, duration=1, key=key)
+                results[f"{backend}, no limits"] = measure(keyplane, keyplane.key, duration)
+                results[f"{backend}, all limits"] = measure(keyplane, limited, duration)
+                keyplane.stop()
+        finally:
+            for keyplane in servers.values():
+                keyplane.stop()
+    report(results)
+
+
+def report(results: dict[str, Measure]) -> None:
+    base = results["in-process, no limits"]
+    print(f"{'key (backend)':28} {'CPU µs/req':>10} {'ratio':>6} {'req/s':>7} {'p50 c=1':>8} ratio")
+    for name, m in results.items():
+        print(
+            f"{name:28} {m.cpu_us:10.0f} {m.cpu_us / base.cpu_us:6.2f} {m.rps:7.0f} "
+            f"{m.p50_ms:6.2f}ms {m.p50_ms / base.p50_ms:5.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis for limits")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    args = parser.parse_args()
+    run(args.duration, args.redis)
+
+
+if __name__ == "__main__":
+    main()
