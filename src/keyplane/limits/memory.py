@@ -94,25 +94,16 @@ class MemoryBackend:
     def _check(self, demand: Demand, now: float) -> None:
         rate = demand.rate
         if rate is not None:
-            if rate.requests_per_minute is not None:
-                slots = self._requests.get(demand.scope, Slots())
-                wait = slots.wait_for_room(now, demand.requests, rate.requests_per_minute)
+            for kind, counts, amount, limit in (
+                ("requests", self._requests, demand.requests, rate.requests_per_minute),
+                ("tokens", self._tokens, demand.tokens, rate.tokens_per_minute),
+            ):
+                if limit is None:
+                    continue
+                wait = counts.get(demand.scope, Slots()).wait_for_room(now, amount, limit)
                 if wait is not None:
                     raise LimitExceeded(
-                        scope=demand.scope,
-                        kind="requests",
-                        limit=rate.requests_per_minute,
-                        retry_after=wait,
-                    )
-            if rate.tokens_per_minute is not None:
-                slots = self._tokens.get(demand.scope, Slots())
-                wait = slots.wait_for_room(now, demand.tokens, rate.tokens_per_minute)
-                if wait is not None:
-                    raise LimitExceeded(
-                        scope=demand.scope,
-                        kind="tokens",
-                        limit=rate.tokens_per_minute,
-                        retry_after=wait,
+                        scope=demand.scope, kind=kind, limit=limit, retry_after=wait
                     )
             if rate.max_parallel_requests is not None:
                 leases = self._live_leases(demand.scope, now)
