@@ -40,6 +40,33 @@ class VerifiedKey(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class LimitUsage(Model):
+    """One rate limit of a scope: its size, what is left, and seconds until it is whole again."""
+
+    limit: int
+    remaining: int
+    reset_seconds: float
+
+
+class BudgetUsage(Model):
+    """A scope's budget in the current period, in integer micro-USD."""
+
+    limit_micro_usd: int
+    spent_micro_usd: int
+    reserved_micro_usd: int
+    remaining_micro_usd: int
+
+
+class LimitsReport(Model):
+    """What is left in one scope: the key itself, or its project."""
+
+    scope: str
+    id: str
+    requests: LimitUsage | None = None
+    tokens: LimitUsage | None = None
+    budget: BudgetUsage | None = None
+
+
 class VerifyResult(Model):
     """Always an answer: ``valid`` and a ``code`` (a ``VerifyCode``, or a newer server's own)."""
 
@@ -55,12 +82,16 @@ class VerifyResult(Model):
     metadata: dict[str, Any] | None = None
     enabled: bool | None = None
     missing_scopes: list[str] | None = None
+    limits: list[LimitsReport] | None = None
+    retry_after_seconds: float | None = None
 
     def verified_key(self) -> VerifiedKey:
         """The key's facts; only for a valid result."""
         if not self.valid or self.key_id is None:
             raise ValueError(f"not a valid key ({self.code})")
-        facts = self.model_dump(exclude={"valid", "code", "enabled", "missing_scopes"})
+        facts = self.model_dump(
+            exclude={"valid", "code", "enabled", "missing_scopes", "limits", "retry_after_seconds"}
+        )
         return VerifiedKey.model_validate({k: v for k, v in facts.items() if v is not None})
 
 
