@@ -12,13 +12,13 @@ def test_set_show_rotate_clear(server: ServerProcess) -> None:
     assert bad.returncode == 1
     assert "http://" in bad.stderr and "Traceback" not in bad.stderr
 
-    created = server.keyplane("webhook", "set", "https://hooks.example/kp", "--json")
+    created = server.keyplane("webhook", "set", "http://127.0.0.1:9/kp", "--json")
     assert created.returncode == 0, created.stderr
     secret = json.loads(created.stdout)["secret"]
     assert secret.startswith("whsec_")
 
     shown = server.keyplane("webhook", "show")
-    assert "https://hooks.example/kp" in shown.stdout, shown.stderr
+    assert "http://127.0.0.1:9/kp" in shown.stdout, shown.stderr
     assert secret[-4:] in shown.stdout and secret not in shown.stdout
 
     rotated = server.keyplane("webhook", "rotate-secret")
