@@ -240,6 +240,6 @@ def test_sdk_verifier_sees_rate_limited_and_usage_exceeded(gateway: ServerProces
         assert verifier.verify(limited, cost=1).valid is True
         refused = verifier.verify(limited, cost=1)
         assert (refused.valid, refused.code) == (False, "RATE_LIMITED")
-        assert refused.model_extra is not None and refused.model_extra["retry_after_seconds"] >= 1
+        assert refused.retry_after_seconds is not None and refused.retry_after_seconds >= 1
         spent = verifier.verify(budgeted, cost=1)
         assert (spent.valid, spent.code) == (False, "USAGE_EXCEEDED")
