@@ -52,8 +52,6 @@ def principal_from(resolution: Resolution) -> Principal:
         raise AuthenticationError(_REFUSALS.get(resolution.status, "Invalid API key."))
     key = resolution.key
     actor = Actor(type=f"{key.kind}_key", id=key.id, label=key.redacted_value)
-    if key.kind == KeyKind.ADMIN.value:
-        actor = Actor(type="admin_key", id=key.id, label=key.redacted_value)
     return Principal(organization_id=key.organization_id, key=key, actor=actor)
 
 

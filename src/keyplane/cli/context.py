@@ -9,19 +9,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from keyplane.cli.client import AdminClient
-from keyplane.cli.errors import CliError
+from keyplane.cli.errors import CliError, bad_setting
 from keyplane.config import ClientSettings
+
+
+def client_settings() -> ClientSettings:
+    """Client settings, with a bad value reported as one line instead of a traceback."""
+    try:
+        return ClientSettings()
+    except ValidationError as exc:
+        raise bad_setting(exc) from None
 
 
 @contextmanager
 def admin_client() -> Iterator[AdminClient]:
-    try:
-        settings = ClientSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]).upper()
-        raise CliError(f"bad setting KEYPLANE_{where}: {first['msg']}") from None
-    with AdminClient(settings) as client:
+    with AdminClient(client_settings()) as client:
         yield client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from pydantic import ValidationError
 
 
 class CliError(click.ClickException):
@@ -20,3 +21,10 @@ class CliUsageError(CliError):
     """Bad input on the command line: exit status 2, as click gives for usage errors."""
 
     exit_code = 2
+
+
+def bad_setting(exc: ValidationError) -> CliError:
+    """One line naming the first setting pydantic refused, e.g. ``KEYPLANE_PORT``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]).upper()
+    return CliError(f"bad setting KEYPLANE_{where}: {first['msg']}")

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from keyplane.cli.client import AdminClient
+from keyplane.cli.context import client_settings
 from keyplane.cli.errors import CliError
 from keyplane.config import ClientSettings
 from keyplane.scan import baseline as baselines
@@ -22,16 +22,6 @@ from keyplane.scan.patterns import Detector
 from keyplane.scan.verify import Requester, live_first, revoke_live, verify_findings
 
 USAGE_EXIT = 2
-
-
-def load_client_settings() -> ClientSettings:
-    """Client settings, with a bad value reported as one line instead of a traceback."""
-    try:
-        return ClientSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise CliError(f"bad setting KEYPLANE_{where.upper()}: {first['msg']}") from None
 
 
 def make_client(settings: ClientSettings) -> AdminClient:
@@ -100,7 +90,7 @@ def _emit(findings: list[Finding], detector: Detector, *, as_json: bool, sarif: 
 def scan_command(**options: Any) -> None:
     """Find API keys and other secrets in files or git history."""
     _check_flags(**options)
-    settings = load_client_settings()
+    settings = client_settings()
     detector = Detector(brand=settings.key_brand)
     try:
         findings, stats = _find(
@@ -155,7 +145,7 @@ class _DoctorClient:
 @click.option("--json", "as_json", is_flag=True, help="Print the checklist as JSON.")
 def doctor_command(path: Path | None, as_json: bool) -> None:
     """Check how this project keeps its keys: .env, git history, source, the live key."""
-    settings = load_client_settings()
+    settings = client_settings()
     root = path or Path()
     try:
         if settings.admin_key is None:

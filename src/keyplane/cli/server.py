@@ -10,7 +10,7 @@ import click
 from pydantic import ValidationError
 
 from keyplane.auth.actor import Actor
-from keyplane.cli.errors import CliError
+from keyplane.cli.errors import CliError, bad_setting
 from keyplane.config import Settings, load_settings
 from keyplane.services.admin_keys import issue_admin_key
 from keyplane.services.bootstrap import Bootstrap, bootstrap
@@ -24,9 +24,7 @@ def settings_or_exit(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]).upper()
-        raise CliError(f"bad setting KEYPLANE_{where}: {first['msg']}") from None
+        raise bad_setting(exc) from None
 
 
 async def prepare(settings: Settings, *, new_admin_key: bool = False) -> Bootstrap:

@@ -13,7 +13,8 @@ from keyplane.auth.principal import bearer_token, principal_from
 from keyplane.errors import PermissionDeniedError, UnavailableError
 from keyplane.gateway.network import ip_allowed
 from keyplane.keys.format import KeyKind
-from keyplane.keys.permissions import PermissionMode, Permissions, model_allowed
+from keyplane.keys.permissions import model_allowed
+from keyplane.services.verification import permissions_of
 from keyplane.store.models import ApiKey, Project
 
 
@@ -55,7 +56,7 @@ class Access:
             raise PermissionDeniedError(
                 "This API key may not be used from your IP address.", code="ip_not_allowed"
             )
-        if not _permissions(key).allows(scope):
+        if not permissions_of(key).allows(scope):
             raise PermissionDeniedError(
                 f"You have insufficient permissions for this operation. Missing scopes: {scope}.",
                 code="missing_scope",
@@ -71,7 +72,3 @@ class Access:
                 param="model",
                 code="model_not_allowed",
             )
-
-
-def _permissions(key: ApiKey) -> Permissions:
-    return Permissions(PermissionMode(key.permissions_mode), tuple(key.scopes or ()))
