@@ -16,6 +16,7 @@ lint: $(VENV)/.test-installed  ## ruff and mypy, as CI runs them
 	$(BIN)/ruff check src tests bench $(wildcard examples)
 	$(BIN)/ruff format --check src tests bench $(wildcard examples)
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 check: lint test
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from keyplane.api.app import create_app
-from keyplane.config import load_settings
+from keyplane.app import app_from_environment
 
 
 def app() -> FastAPI:
-    return create_app(load_settings())
+    return app_from_environment()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from keyplane.api.app import create_app
+from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.services.bootstrap import Bootstrap, bootstrap
 from keyplane.store.database import Database
@@ -76,7 +76,7 @@ async def app(settings: Settings, clock: FakeClock) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def booted(app: FastAPI, clock: FakeClock) -> Bootstrap:
-    database: Database = app.state.services.database
+    database: Database = app.state.runtime.database
     return await bootstrap(database, brand="kp", clock=clock)
 
 

@@ -9,6 +9,7 @@
     ├── NotFoundError                  404  not_found
     ├── ConflictError                  409  conflict
     ├── RateLimitedError               429  rate_limit_exceeded
+    │   └── BudgetExceededError        429  insufficient_quota
     ├── BadGatewayError                502  upstream_unreachable
     ├── UnavailableError               503  service_unavailable
     └── GatewayTimeoutError            504  upstream_timeout
@@ -87,9 +88,28 @@ class ConflictError(KeyplaneError):
 
 
 class RateLimitedError(KeyplaneError):
+    """A limit refused the call; ``retry_after`` says in how many seconds it may pass."""
+
     status = 429
     code = "rate_limit_exceeded"
     type = "requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float = 1.0,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, headers=headers)
+        self.retry_after = retry_after
+
+
+class BudgetExceededError(RateLimitedError):
+    """A spend budget is used up (OpenAI's ``insufficient_quota``)."""
+
+    code = "insufficient_quota"
 
 
 class UnavailableError(KeyplaneError):

@@ -22,7 +22,7 @@ WEEK = {"start_time": T0, "end_time": T0 + 7 * DAY}
 async def usage_rows(app: FastAPI, booted: Bootstrap) -> list[dict[str, Any]]:
     """Two projects, two keys, two models, chat and embeddings, over three days."""
     rows = sample_rows(booted.organization_id)
-    await insert_rows(app.state.services.database, rows)
+    await insert_rows(app.state.runtime.database, rows)
     return rows
 
 

@@ -73,12 +73,12 @@ async def test_missing_scope_is_reported(
 async def test_key_of_another_organisation_is_not_found(
     client: httpx.AsyncClient, admin_headers: Headers, app: Any, clock: Any
 ) -> None:
-    from keyplane.auth.actor import SYSTEM
+    from keyplane.audit.actor import SYSTEM
     from keyplane.services.admin_keys import issue_admin_key
     from keyplane.services.api_keys import KeySpec
     from keyplane.store.models import Organization, Project
 
-    services = app.state.services
+    services = app.state.runtime
     async with services.database.session() as session, session.begin():
         other = Organization(name="Other org")
         session.add(other)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from keyplane.auth.actor import SYSTEM
+from keyplane.audit.actor import SYSTEM
 from keyplane.auth.cache import KeyCache
 from keyplane.auth.resolve import KeyStatus
 from keyplane.keys import generate_key
@@ -40,11 +40,11 @@ async def test_entries_live_for_the_ttl_then_reload(
     app: FastAPI, api_key: dict[str, Any], clock: FakeClock
 ) -> None:
     ticks = Ticks()
-    database: Database = app.state.services.database
+    database: Database = app.state.runtime.database
     cache = KeyCache(database, brand="kp", ttl_seconds=1.0, monotonic=ticks)
     first = await cache.resolve(api_key["value"], now=clock())
     assert first.valid and first.key is not None
-    await app.state.services.keys.revoke(
+    await app.state.runtime.keys.revoke(
         organization_id=first.key.organization_id,
         project_id=api_key["project_id"],
         key_id=api_key["id"],
@@ -58,7 +58,7 @@ async def test_entries_live_for_the_ttl_then_reload(
 
 async def test_unknown_key_is_cached_as_unknown(app: FastAPI, clock: FakeClock) -> None:
     ticks = Ticks()
-    cache = KeyCache(app.state.services.database, brand="kp", monotonic=ticks)
+    cache = KeyCache(app.state.runtime.database, brand="kp", monotonic=ticks)
     unknown = generate_key(KeyKind.PROJECT)
     assert (await cache.resolve(unknown, now=clock())).status is KeyStatus.NOT_FOUND
     working, cache.db = cache.db, Database(UNREACHABLE)
@@ -75,7 +75,7 @@ async def test_unknown_key_is_cached_as_unknown(app: FastAPI, clock: FakeClock) 
 async def test_expiry_is_checked_on_every_hit(
     app: FastAPI, api_key: dict[str, Any], clock: FakeClock
 ) -> None:
-    cache = KeyCache(app.state.services.database, brand="kp", monotonic=Ticks())
+    cache = KeyCache(app.state.runtime.database, brand="kp", monotonic=Ticks())
     resolution = await cache.resolve(api_key["value"], now=clock())
     assert resolution.key is not None
     resolution.key.expires_at = clock()  # as if it had expired in the store

@@ -17,11 +17,11 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from keyplane.api.app import create_app
+from keyplane.app import create_app
+from keyplane.clock import Clock
 from keyplane.config import Settings
 from keyplane.limits import estimate
 from keyplane.services.bootstrap import bootstrap
-from keyplane.services.clock import Clock
 from keyplane.testing import UpstreamProcess, start_upstream_process
 from keyplane.usage.prices import PriceTable
 from support.server import ServerProcess, server_env
@@ -232,7 +232,7 @@ async def local_gateway(
         clock=clock,
     )
     async with app.router.lifespan_context(app):
-        boot = await bootstrap(app.state.services.database, brand="kp", clock=clock)
+        boot = await bootstrap(app.state.runtime.database, brand="kp", clock=clock)
         assert boot.admin_key is not None and boot.project_id is not None
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://keyplane.test") as http:

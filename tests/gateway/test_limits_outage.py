@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from gateway.conftest import LocalGateway, exact_call, fire, local_gateway
-from keyplane.services.clock import system_clock
+from keyplane.clock import system_clock
 from keyplane.testing import UpstreamProcess
 
 NO_REDIS = "redis://127.0.0.1:1/0"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from gateway.conftest import create_key
-from keyplane.api.metrics import Metrics, route_group
+from keyplane.http.metrics import Metrics, route_group
 from support.server import ServerProcess
 
 

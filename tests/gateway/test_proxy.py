@@ -26,7 +26,7 @@ async def test_if_no_upstream_key_then_503_naming_the_setting(
 async def test_if_store_unreachable_then_503_not_a_pass(
     app: FastAPI, client: httpx.AsyncClient, api_key: dict[str, Any]
 ) -> None:
-    keys = app.state.services.gateway.access.keys
+    keys = app.state.runtime.key_cache
     keys.invalidate()
     working, keys.db = keys.db, Database(UNREACHABLE)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from keyplane.api.app import create_app
+from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.keys.format import KeyKind, generate_key
 from keyplane.services.bootstrap import Bootstrap
@@ -71,7 +71,7 @@ async def test_if_signed_report_of_live_key_then_revoked_and_true_positive(
     assert notice["data"]["key_id"] == api_key["id"]
     assert notice["data"]["project_id"] == project_id
     assert notice["data"]["recipients"]
-    async with app.state.services.database.session() as session:
+    async with app.state.runtime.database.session() as session:
         key = await session.get(ApiKey, api_key["id"])
     assert key is not None
     assert (key.revoked_reason, key.leaked_url) == ("leaked", URL)

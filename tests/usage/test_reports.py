@@ -25,7 +25,7 @@ ORG = "org_reports"
 @pytest.fixture
 def reports(app: FastAPI, clock: FakeClock) -> UsageReports:
     clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
-    service: UsageReports = app.state.services.reports
+    service: UsageReports = app.state.runtime.reports
     return service
 
 
@@ -33,7 +33,7 @@ async def test_if_width_is_1m_then_minutes_sum_into_their_own_buckets(
     app: FastAPI, reports: UsageReports
 ) -> None:
     await insert_rows(
-        app.state.services.database,
+        app.state.runtime.database,
         [
             row(T0 + 61, organization_id=ORG, input_tokens=5, output_tokens=7),
             row(T0 + 61, organization_id=ORG, model="gpt-4o", input_tokens=1),
@@ -57,7 +57,7 @@ async def test_if_width_is_1h_then_buckets_start_on_the_hour(
     app: FastAPI, reports: UsageReports
 ) -> None:
     await insert_rows(
-        app.state.services.database,
+        app.state.runtime.database,
         [
             row(T0 + 3599, organization_id=ORG, input_tokens=1),
             row(T0 + 3600, organization_id=ORG, input_tokens=10),
@@ -79,7 +79,7 @@ async def test_if_width_is_1d_then_days_align_to_utc_midnight(
     app: FastAPI, reports: UsageReports
 ) -> None:
     await insert_rows(
-        app.state.services.database,
+        app.state.runtime.database,
         [
             row(T0 + DAY - 60, organization_id=ORG, cost_micro_usd=1),
             row(T0 + DAY, organization_id=ORG, cost_micro_usd=20),
@@ -101,7 +101,7 @@ async def test_rows_outside_the_range_or_the_endpoint_kind_are_not_counted(
     app: FastAPI, reports: UsageReports
 ) -> None:
     await insert_rows(
-        app.state.services.database,
+        app.state.runtime.database,
         [
             row(T0 - 60, organization_id=ORG, input_tokens=1),
             row(T0, organization_id=ORG, input_tokens=10),
@@ -120,7 +120,7 @@ async def test_rows_outside_the_range_or_the_endpoint_kind_are_not_counted(
 async def test_sums_stay_exact_past_32_bits(app: FastAPI, reports: UsageReports) -> None:
     big = 3_000_000_000_123
     await insert_rows(
-        app.state.services.database,
+        app.state.runtime.database,
         [
             row(T0 + i * 60, organization_id=ORG, cost_micro_usd=big, input_tokens=big)
             for i in range(3)
@@ -136,7 +136,7 @@ async def test_group_by_returns_one_result_per_combination(
     app: FastAPI, reports: UsageReports
 ) -> None:
     await insert_rows(
-        app.state.services.database,
+        app.state.runtime.database,
         [
             row(T0, organization_id=ORG, model="m1", api_key_id="k1", input_tokens=1),
             row(T0 + 60, organization_id=ORG, model="m1", api_key_id="k1", input_tokens=2),

@@ -83,7 +83,7 @@ async def owner(
     app: FastAPI, booted: Bootstrap, browser_factory: Callable[[], WebClient]
 ) -> WebClient:
     """The owner, signed in through the setup link."""
-    token = await app.state.services.users.issue_setup_token()
+    token = await app.state.runtime.users.issue_setup_token()
     web = browser_factory()
     await web.get(f"/setup?token={token}")
     response = await web.post(

@@ -24,7 +24,7 @@ async def test_without_an_owner_the_home_page_says_to_use_the_setup_link(
 async def test_setup_link_works_once(
     app: FastAPI, booted: Bootstrap, browser_factory: Browsers
 ) -> None:
-    token = await app.state.services.users.issue_setup_token()
+    token = await app.state.runtime.users.issue_setup_token()
     first, second = browser_factory(), browser_factory()
     await first.get(f"/setup?token={token}")
     await second.get(f"/setup?token={token}")
@@ -34,13 +34,13 @@ async def test_setup_link_works_once(
     assert again.status_code == 404
     assert "not valid or was already used" in again.text
     assert (await second.get(f"/setup?token={token}")).status_code == 404
-    assert await app.state.services.users.issue_setup_token() is None
+    assert await app.state.runtime.users.issue_setup_token() is None
 
 
 async def test_without_the_token_nobody_can_claim_the_instance(
     app: FastAPI, booted: Bootstrap, browser_factory: Browsers
 ) -> None:
-    await app.state.services.users.issue_setup_token()
+    await app.state.runtime.users.issue_setup_token()
     web = browser_factory()
     await web.get("/login")
     for token in ("", "guess", "x" * 500):
@@ -48,25 +48,25 @@ async def test_without_the_token_nobody_can_claim_the_instance(
             "/setup", {"token": token, "email": "evil@example.com", "password": PASSWORD}
         )
         assert response.status_code == 404
-    assert not await app.state.services.users.owner_exists()
+    assert not await app.state.runtime.users.owner_exists()
 
 
 async def test_setup_with_bad_fields_shows_errors_next_to_them(
     app: FastAPI, booted: Bootstrap, browser_factory: Browsers
 ) -> None:
-    token = await app.state.services.users.issue_setup_token()
+    token = await app.state.runtime.users.issue_setup_token()
     web = browser_factory()
     await web.get(f"/setup?token={token}")
     response = await web.post("/setup", {"token": token, "email": "nope", "password": "short"})
     assert response.status_code == 422
     assert 'id="email-error"' in response.text
-    assert await app.state.services.users.setup_token_valid(token)
+    assert await app.state.runtime.users.setup_token_valid(token)
 
 
 async def test_session_cookie_is_httponly_samesite_and_only_its_hash_is_stored(
     app: FastAPI, booted: Bootstrap, browser_factory: Browsers
 ) -> None:
-    token = await app.state.services.users.issue_setup_token()
+    token = await app.state.runtime.users.issue_setup_token()
     web = browser_factory()
     await web.get(f"/setup?token={token}")
     response = await web.post(
@@ -82,7 +82,7 @@ async def test_session_cookie_is_httponly_samesite_and_only_its_hash_is_stored(
     from keyplane.keys import hash_key
     from keyplane.store.models import WebSession
 
-    async with app.state.services.database.session() as session:
+    async with app.state.runtime.database.session() as session:
         ids = list((await session.execute(select(WebSession.id))).scalars())
     assert ids == [hash_key(session_token)]
 

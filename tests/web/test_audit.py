@@ -6,7 +6,7 @@ import re
 
 from fastapi import FastAPI
 
-from keyplane.auth.actor import SYSTEM
+from keyplane.audit.actor import SYSTEM
 from keyplane.services.bootstrap import Bootstrap
 from web.conftest import WebClient
 
@@ -15,7 +15,7 @@ async def test_audit_log_pages_and_filters(
     app: FastAPI, owner: WebClient, booted: Bootstrap
 ) -> None:
     for i in range(55):
-        await app.state.services.projects.create(
+        await app.state.runtime.projects.create(
             organization_id=booted.organization_id, name=f"p{i}", actor=SYSTEM
         )
     first = await owner.get("/audit?type=project.created")

@@ -6,7 +6,7 @@ import re
 
 from fastapi import FastAPI
 
-from keyplane.auth.actor import SYSTEM
+from keyplane.audit.actor import SYSTEM
 from keyplane.services.bootstrap import Bootstrap
 from web.conftest import WebClient
 
@@ -134,7 +134,7 @@ async def test_a_leaked_key_shows_where_it_was_found(
 ) -> None:
     location, _ = await create_key(owner, project_id)
     key_id = location.split("/keys/")[1].split("/")[0]
-    services = app.state.services
+    services = app.state.runtime
     await services.keys.revoke(
         organization_id=booted.organization_id,
         project_id=project_id,

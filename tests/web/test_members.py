@@ -49,7 +49,7 @@ async def test_role_change_and_removal_are_audited_and_end_sessions(
     app: FastAPI, owner: WebClient, invited: Invite, booted: Bootstrap
 ) -> None:
     reader = await invited("r@example.com", "reader")
-    members = await app.state.services.members.all(organization_id=booted.organization_id)
+    members = await app.state.runtime.members.all(organization_id=booted.organization_id)
     user_id = next(m.user.id for m in members if m.user.email == "r@example.com")
 
     await owner.get("/members")
@@ -70,7 +70,7 @@ async def test_member_projects_can_be_changed(
 ) -> None:
     member = await invited("m@example.com", "member")
     assert "Default project" not in (await member.get("/projects")).text
-    members = await app.state.services.members.all(organization_id=booted.organization_id)
+    members = await app.state.runtime.members.all(organization_id=booted.organization_id)
     user_id = next(m.user.id for m in members if m.user.email == "m@example.com")
     await owner.get("/members")
     await owner.post(f"/members/{user_id}/projects", {"projects": [project_id]})
@@ -83,7 +83,7 @@ async def test_the_last_owner_cannot_be_demoted(
     app: FastAPI, owner: WebClient, invited: Invite, booted: Bootstrap
 ) -> None:
     admin = await invited("a@example.com", "owner")
-    members = await app.state.services.members.all(organization_id=booted.organization_id)
+    members = await app.state.runtime.members.all(organization_id=booted.organization_id)
     first = next(m.user.id for m in members if m.user.email == "owner@example.com")
     await admin.get("/members")
     assert (await admin.post(f"/members/{first}/role", {"role": "admin"})).status_code == 303
@@ -110,7 +110,7 @@ async def test_a_removed_member_cannot_sign_in_again(
     browser_factory: Callable[[], WebClient],
 ) -> None:
     await invited("gone@example.com", "reader")
-    members = await app.state.services.members.all(organization_id=booted.organization_id)
+    members = await app.state.runtime.members.all(organization_id=booted.organization_id)
     user_id = next(m.user.id for m in members if m.user.email == "gone@example.com")
     await owner.get("/members")
     await owner.post(f"/members/{user_id}/remove")

@@ -45,7 +45,7 @@ async def test_every_post_without_the_csrf_token_is_refused(
             assert response.status_code == 403, (path, response.text)
             assert "This form expired" in response.text
     # Nothing happened: still only the default project, and it kept its name.
-    projects = await app.state.services.projects.list(organization_id=booted.organization_id)
+    projects = await app.state.runtime.projects.list(organization_id=booted.organization_id)
     assert [p.name for p in projects.items] == ["Default project"]
 
 
@@ -105,7 +105,7 @@ async def test_an_admin_cannot_make_or_touch_owners(
     app: FastAPI, owner: WebClient, invited: Invite, booted: Bootstrap
 ) -> None:
     admin = await invited("admin@example.com", "admin")
-    members = await app.state.services.members.all(organization_id=booted.organization_id)
+    members = await app.state.runtime.members.all(organization_id=booted.organization_id)
     owner_id = next(m.user.id for m in members if m.role == "owner")
     await admin.get("/members")
     made = await admin.post("/members/invite", {"email": "o2@example.com", "role": "owner"})

@@ -20,7 +20,7 @@ async def add_usage(app: FastAPI, project_id: str, organization_id: str, now: da
         ("gpt-4o", "chat.completions", now - timedelta(hours=1), 1, 100, 50, 750_000),
         ("text-embedding-3-small", "embeddings", now - timedelta(minutes=5), 2, 40, 0, 8),
     ]
-    async with app.state.services.database.session() as session, session.begin():
+    async with app.state.runtime.database.session() as session, session.begin():
         for model, endpoint, start, requests, tokens_in, tokens_out, cost in rows:
             session.add(
                 UsageBucket(
@@ -43,7 +43,7 @@ async def test_usage_page_totals_and_charts(
 ) -> None:
     empty = await owner.get("/usage")
     assert "No usage in this range" in empty.text
-    org = app.state.services.projects
+    org = app.state.runtime.projects
     project = await org.get(organization_id=(await _org(app)), project_id=project_id)
     await add_usage(app, project_id, project.organization_id, clock())
     page = await owner.get("/usage")
@@ -94,6 +94,6 @@ def test_short_ranges_are_hourly_and_long_ones_daily() -> None:
 async def _org(app: FastAPI) -> str:
     from keyplane.services.bootstrap import current_instance
 
-    instance = await current_instance(app.state.services.database)
+    instance = await current_instance(app.state.runtime.database)
     assert instance is not None
     return instance.organization_id

@@ -30,7 +30,7 @@ async def test_if_webhook_set_then_receiver_gets_a_signed_event(
     async with Receiver() as receiver:
         secret = await point_webhook_at(client, admin_headers, receiver.url)
         data: dict[str, Any] = {"threshold": 80, "project_id": "proj_1"}
-        event_id = await app.state.services.webhooks.enqueue(
+        event_id = await app.state.runtime.webhooks.enqueue(
             booted.organization_id, "budget.threshold_crossed", data
         )
         (delivery,) = await receiver.wait_for(1)
@@ -49,7 +49,7 @@ async def test_if_receiver_fails_twice_then_third_try_delivers_the_same_event(
 ) -> None:
     async with Receiver(statuses=[500, 503, 204]) as receiver:
         secret = await point_webhook_at(client, admin_headers, receiver.url)
-        event_id = await app.state.services.webhooks.enqueue(
+        event_id = await app.state.runtime.webhooks.enqueue(
             booted.organization_id, "test.event", {"n": 1}
         )
         deliveries = await receiver.wait_for(3)
@@ -65,9 +65,9 @@ async def test_if_receiver_keeps_failing_then_gives_up_after_max_attempts(
 ) -> None:
     async with Receiver(statuses=[500]) as receiver:
         await point_webhook_at(client, admin_headers, receiver.url)
-        await app.state.services.webhooks.enqueue(booted.organization_id, "test.event", {})
+        await app.state.runtime.webhooks.enqueue(booted.organization_id, "test.event", {})
         await receiver.wait_for(3)
-        await app.state.services.webhooks.stop()  # waits for the delivery task to end
+        await app.state.runtime.webhooks.stop()  # waits for the delivery task to end
         assert len(receiver.deliveries) == 3  # webhook_max_attempts in tests
 
 
@@ -75,7 +75,7 @@ async def test_if_no_webhook_then_enqueue_returns_at_once_and_nothing_is_sent(
     app: FastAPI, booted: Bootstrap
 ) -> None:
     started = time.perf_counter()
-    event_id = await app.state.services.webhooks.enqueue(booted.organization_id, "x", {})
+    event_id = await app.state.runtime.webhooks.enqueue(booted.organization_id, "x", {})
     assert event_id.startswith("evt_")
     assert time.perf_counter() - started < 0.05
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.actor import Actor
+from keyplane.audit.actor import Actor
+from keyplane.store.database import Database
 from keyplane.store.models import AuditEvent
 from keyplane.store.pagination import Page, paginate
 
@@ -68,3 +69,37 @@ async def list_events(
     return await paginate(
         session, query, AuditEvent, limit=limit, after=after, before=before, newest_first=True
     )
+
+
+class AuditLog:
+    """The audit log as the surfaces read it; writes go through ``record`` in a transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def events(
+        self,
+        *,
+        organization_id: str,
+        types: list[str] | None = None,
+        actor_ids: list[str] | None = None,
+        target_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[AuditEvent]:
+        async with self.db.session() as session:
+            return await list_events(
+                session,
+                organization_id=organization_id,
+                types=types,
+                actor_ids=actor_ids,
+                target_id=target_id,
+                start=start,
+                end=end,
+                limit=limit,
+                after=after,
+                before=before,
+            )

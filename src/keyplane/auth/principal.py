@@ -7,10 +7,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.actor import Actor
+from keyplane.audit.actor import Actor
+from keyplane.auth.last_used import LastUsedTracker
 from keyplane.auth.resolve import KeyStatus, Resolution, resolve_key
+from keyplane.clock import Clock
 from keyplane.errors import AuthenticationError, PermissionDeniedError
 from keyplane.keys.format import KeyKind
+from keyplane.store.database import Database
 from keyplane.store.models import ApiKey
 
 _REFUSALS = {
@@ -66,3 +69,28 @@ async def authenticate_admin(
             "This endpoint needs an admin key; project keys cannot call the admin API."
         )
     return principal
+
+
+class AdminAuthenticator:
+    """The admin principal of a request's ``Authorization`` header, its use noted."""
+
+    def __init__(
+        self, database: Database, *, brand: str, last_used: LastUsedTracker, clock: Clock
+    ) -> None:
+        self.db = database
+        self.brand = brand
+        self.last_used = last_used
+        self.clock = clock
+
+    async def authenticate(
+        self, authorization: str | None, *, ip_address: str | None, user_agent: str | None
+    ) -> Principal:
+        """401 without a valid key, 403 for a key that is not an admin key."""
+        now = self.clock()
+        async with self.db.session() as session:
+            principal = await authenticate_admin(
+                session, authorization=authorization, brand=self.brand, now=now
+            )
+        self.last_used.touch(principal.key.id, now)
+        actor = principal.actor.at(ip_address=ip_address, user_agent=user_agent)
+        return Principal(organization_id=principal.organization_id, key=principal.key, actor=actor)

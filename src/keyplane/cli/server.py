@@ -9,15 +9,18 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from keyplane.auth.actor import Actor
+from keyplane.audit.actor import Actor
 from keyplane.cli.errors import CliError, bad_setting
+from keyplane.clock import system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.services.admin_keys import issue_admin_key
 from keyplane.services.bootstrap import Bootstrap, bootstrap
-from keyplane.services.clock import system_clock
 from keyplane.services.users import UserService
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
+
+# Builds the app from the same environment and ``.env`` that ``serve`` validated above.
+APP_FACTORY = "keyplane.app:app_from_environment"
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
@@ -113,8 +116,6 @@ def serve(host: str | None, port: int | None) -> None:
     """Migrate, bootstrap on first run, and serve the API, gateway and dashboard."""
     import uvicorn
 
-    from keyplane.api.app import create_app
-    from keyplane.gateway.routes import in_front
     from keyplane.logs import configure_logging
 
     overrides: dict[str, Any] = {}
@@ -134,7 +135,9 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo("no owner account yet; open this one-time link to create it:")
         click.echo(f"  {url}/setup?token={token}")
     uvicorn.run(
-        in_front(create_app(settings)),
+        # An import string, not an app: the CLI stays apart from the surfaces it serves.
+        APP_FACTORY,
+        factory=True,
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from keyplane.api.errors import STORE_UNREACHABLE
 from keyplane.auth.cache import KeyCache
 from keyplane.auth.principal import bearer_token, principal_from
 from keyplane.errors import PermissionDeniedError, UnavailableError
@@ -15,6 +14,7 @@ from keyplane.gateway.network import ip_allowed
 from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import model_allowed
 from keyplane.services.verification import permissions_of
+from keyplane.store.database import STORE_UNREACHABLE
 from keyplane.store.models import ApiKey, Project
 
 

@@ -1,32 +1,17 @@
-"""Build the gateway from settings: the one place that wires its parts together."""
+"""Build the gateway from the runtime: the one place that wires its parts together."""
 
 from __future__ import annotations
 
-from keyplane.auth.cache import KeyCache
-from keyplane.auth.last_used import LastUsedTracker
-from keyplane.config import Settings
 from keyplane.gateway.access import Access
-from keyplane.gateway.admission import ALLOW_ALL, Admission
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.proxy import Gateway
 from keyplane.gateway.upstream import Timeouts, Upstream
-from keyplane.services.clock import Clock
-from keyplane.store.database import Database
-from keyplane.usage.meter import Meter
-from keyplane.usage.prices import PriceTable
+from keyplane.runtime import Runtime
 
 
-def build_gateway(
-    settings: Settings,
-    *,
-    database: Database,
-    last_used: LastUsedTracker,
-    clock: Clock,
-    prices: PriceTable,
-    admission: Admission = ALLOW_ALL,
-) -> Gateway:
-    """A gateway; ``admission`` is where limits plug in. ``start`` it in the lifespan."""
-    keys = KeyCache(database, brand=settings.key_brand, ttl_seconds=settings.key_cache_ttl_seconds)
+def build_gateway(runtime: Runtime) -> Gateway:
+    """A gateway on the runtime's keys, meter, prices and limits. ``start`` it in the lifespan."""
+    settings = runtime.settings
     upstream = Upstream(
         base_url=settings.upstream_base_url,
         api_key=settings.upstream_api_key,
@@ -36,12 +21,12 @@ def build_gateway(
         ),
     )
     return Gateway(
-        access=Access(keys),
+        access=Access(runtime.key_cache),
         upstream=upstream,
-        meter=Meter(database, interval_seconds=settings.usage_flush_seconds),
-        prices=prices,
-        admission=admission,
-        last_used=last_used,
+        meter=runtime.meter,
+        prices=runtime.prices,
+        admission=runtime.limits,
+        last_used=runtime.last_used,
         client_address=ClientAddress(settings.trusted_proxies),
-        clock=clock,
+        clock=runtime.clock,
     )

@@ -17,9 +17,9 @@ from urllib.parse import quote
 import orjson
 
 from keyplane.auth.last_used import LastUsedTracker
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import BadGatewayError, BadRequestError, NotFoundError, UnavailableError
 from keyplane.gateway.access import Access, Grant
-from keyplane.gateway.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
@@ -37,10 +37,10 @@ from keyplane.gateway.wire import (
     send_whole,
     wait_for_disconnect,
 )
-from keyplane.services.clock import Clock, system_clock
+from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
-from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, tokens_from_body
+from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, tokens_from_body
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +116,12 @@ class Gateway:
         self.clock = clock
 
     async def start(self) -> None:
-        """Open the upstream connection pool and start the meter's flusher."""
+        """Open the upstream connection pool (the meter is the runtime's, started with it)."""
         await self.upstream.start()
-        self.meter.start()
 
     async def stop(self) -> None:
-        """Close the pool and write all pending usage (at graceful shutdown)."""
+        """Close the pool; the runtime then writes all pending usage."""
         await self.upstream.close()
-        await self.meter.stop()
 
     async def _grant(self, incoming: Incoming, scope: str, now: datetime) -> Grant:
         headers = incoming.headers
@@ -146,7 +144,7 @@ class Gateway:
         stream = body.get("stream") is True
         call = Call(grant.key, grant.project, endpoint.name, model, body, stream)
         admitted = await self.admission.admit(call)
-        metered = _Metered(call, int(now.timestamp()) // 60 * 60, time.perf_counter())
+        metered = _Metered(call, minute_of(now), time.perf_counter())
         try:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:

@@ -1,5 +1,5 @@
 """The gateway's routing: a pure ASGI middleware that serves gateway paths before FastAPI's
-own stack (exception middleware, exit stacks, router), so the hot path runs no dependency
+own exception middleware, exit stacks and router, so the hot path runs no dependency
 injection, no validation and no route scan. Everything else passes through untouched.
 
 Errors are ``KeyplaneError``s rendered once here, in OpenAI's envelope; anything unexpected
@@ -8,33 +8,27 @@ goes on to the app's server-error handler, which renders the same envelope as a 
 
 from __future__ import annotations
 
-import logging
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from starlette.applications import Starlette
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from keyplane.api.errors import envelope
-from keyplane.api.metrics import MetricsMiddleware
 from keyplane.errors import KeyplaneError
-from keyplane.gateway.endpoints import POST_ENDPOINTS, Endpoint
+from keyplane.gateway.endpoints import POST_ENDPOINTS
 from keyplane.gateway.proxy import Gateway
 from keyplane.gateway.wire import read_incoming
+from keyplane.http.envelope import envelope, error_envelope
 
 _POSTS = {"/v1" + endpoint.path: endpoint for endpoint in POST_ENDPOINTS}
 _MODELS = "/v1/models"
 _MODEL_PREFIX = "/v1/models/"
 
-logger = logging.getLogger(__name__)
-
 
 class GatewayRouter:
-    """Serves ``/v1/chat/completions`` and the other gateway paths; passes the rest on."""
+    """Serves ``/v1/chat/completions`` and the other gateway paths; passes the rest on.
 
-    def __init__(self, app: ASGIApp, *, outermost: Starlette | None = None) -> None:
+    The ``Gateway`` is the one the app's lifespan put on ``app.state.gateway``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # In front of the whole app (``in_front``), no Starlette scope["app"] is set yet and
-        # no ServerErrorMiddleware catches a crash, so this router does both itself.
-        self.outermost = outermost
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
@@ -49,49 +43,7 @@ class GatewayRouter:
                 405, "This method is not allowed on this path.", code="method_not_allowed"
             )(scope, receive, send)
             return
-        if self.outermost is not None:
-            await self._guarded(scope, receive, send, self.outermost, endpoint, path)
-        else:
-            await self._serve(scope, receive, send, scope["app"], endpoint, path)
-
-    async def _guarded(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        app: Starlette,
-        endpoint: Endpoint | None,
-        path: str,
-    ) -> None:
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            await self._serve(scope, receive, tracked, app, endpoint, path)
-        except Exception:  # the app's last-resort handler is behind us: log and answer 500
-            logger.exception("unhandled error on %s %s", scope["method"], path)
-            if not started:
-                await envelope(
-                    500,
-                    "Internal error; the server log has details.",
-                    type="server_error",
-                    code="internal_error",
-                )(scope, receive, send)
-
-    async def _serve(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        app: Starlette,
-        endpoint: Endpoint | None,
-        path: str,
-    ) -> None:
-        gateway: Gateway = app.state.services.gateway
+        gateway: Gateway = scope["app"].state.gateway
         incoming = await read_incoming(scope, receive, send)
         try:
             if endpoint is not None:
@@ -100,18 +52,4 @@ class GatewayRouter:
                 model = path[len(_MODEL_PREFIX) :] if path != _MODELS else None
                 await gateway.models(incoming, model or None)
         except KeyplaneError as error:
-            response = envelope(
-                error.status,
-                error.message,
-                type=error.type,
-                code=error.code,
-                param=error.param,
-                headers=error.headers or None,
-            )
-            await response(scope, receive, send)
-
-
-def in_front(app: Starlette) -> ASGIApp:
-    """The app with gateway paths served before anything of FastAPI runs (for ``serve``),
-    every request counted for ``/metrics`` on the way."""
-    return MetricsMiddleware(GatewayRouter(app, outermost=app), app.state.metrics)
+            await error_envelope(error)(scope, receive, send)

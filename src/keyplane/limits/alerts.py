@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from keyplane.audit.actor import SYSTEM
 from keyplane.audit.log import record
-from keyplane.auth.actor import SYSTEM
+from keyplane.clock import Clock
 from keyplane.limits.backend import BudgetChange
 from keyplane.limits.policy import MICRO, window_of
-from keyplane.services.clock import Clock
 from keyplane.store.database import Database
 from keyplane.store.models import BudgetAlert
 from keyplane.webhooks.sender import WebhookSender

@@ -12,9 +12,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from keyplane.errors import RateLimitedError, UnavailableError
-from keyplane.gateway.admission import Admitted, Call, Outcome
+from keyplane.clock import Clock
+from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
 from keyplane.limits import estimate
+from keyplane.limits.admission import Admitted, Call, Outcome
 from keyplane.limits.alerts import BudgetAlerts
 from keyplane.limits.backend import (
     BudgetUnseeded,
@@ -33,7 +34,6 @@ from keyplane.limits.policy import (
     rate_limits_from_json,
     window_of,
 )
-from keyplane.services.clock import Clock
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, Project, UsageBucket
 from keyplane.usage.prices import PriceTable
@@ -241,7 +241,8 @@ def refusal(
     scope_type, _, scope_id = exceeded.scope.partition(":")
     owner = f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
     wait = duration(exceeded.retry_after)
-    headers = {**(current or {}), "retry-after": str(max(math.ceil(exceeded.retry_after), 1))}
+    retry_after = max(math.ceil(exceeded.retry_after), 1)
+    headers = {**(current or {}), "retry-after": str(retry_after)}
     if exceeded.kind == "budget":
         demand = next(d for d in demands if d.scope == exceeded.scope)
         assert demand.budget is not None
@@ -253,7 +254,7 @@ def refusal(
             reset = datetime.fromtimestamp(demand.window_end, UTC).strftime("%Y-%m-%d %H:%M UTC")
             when = f"It resets at {reset}."
         message = f"You exceeded the {period} budget of {limit} for {owner}. {when}"
-        return RateLimitedError(message, code="insufficient_quota", headers=headers)
+        return BudgetExceededError(message, retry_after=retry_after, headers=headers)
     what = {
         "requests": "requests per minute",
         "tokens": "tokens per minute",
@@ -263,7 +264,7 @@ def refusal(
         f"Rate limit reached for {what} on {owner}: limit {exceeded.limit}. "
         f"Please try again in {wait}."
     )
-    return RateLimitedError(message, code="rate_limit_exceeded", headers=headers)
+    return RateLimitedError(message, retry_after=retry_after, headers=headers)
 
 
 def dollars(micro_usd: int) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import ConflictError, NotFoundError
 from keyplane.keys import policy
 from keyplane.keys.format import KeyKind
 from keyplane.services.api_keys import IssuedKey, revoke_in
-from keyplane.services.clock import Clock, system_clock
 from keyplane.services.issuing import add_secret
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey

@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import ConflictError, NotFoundError
 from keyplane.keys import policy
 from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import Permissions
 from keyplane.limits.policy import Budget, RateLimits
-from keyplane.services.clock import Clock, system_clock
 from keyplane.services.issuing import add_secret
 from keyplane.services.projects import get_project
 from keyplane.store.database import Database

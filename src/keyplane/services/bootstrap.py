@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from keyplane.audit.actor import SYSTEM
 from keyplane.audit.log import record
-from keyplane.auth.actor import SYSTEM
+from keyplane.clock import Clock, system_clock
 from keyplane.services.admin_keys import issue_admin_key
-from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import Instance, Organization, Project
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import ConflictError, NotFoundError
 from keyplane.keys import hash_key
-from keyplane.services.clock import Clock, system_clock
 from keyplane.services.members import Access, clean_role, known_projects, may_grant
 from keyplane.services.passwords import (
     Passwords,

@@ -13,15 +13,15 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationFailedError,
 )
-from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import Membership, Project, ProjectMember, User, WebSession
 

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import NotFoundError
 from keyplane.keys import policy
 from keyplane.limits.policy import Budget, RateLimits
-from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import Project
 from keyplane.store.pagination import Page, paginate

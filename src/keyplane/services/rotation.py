@@ -16,13 +16,13 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import ConflictError, ValidationFailedError
 from keyplane.keys import constant_time_equal, hash_key
 from keyplane.keys.format import RANDOM_LENGTH, KeyKind, build_key, encode_base62
 from keyplane.services.api_keys import IssuedKey, get_project_key
-from keyplane.services.clock import Clock, system_clock
 from keyplane.services.issuing import add_secret
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, ApiKeySecret, IdempotencyRecord

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
+from keyplane.clock import Clock, system_clock
 from keyplane.keys import hash_key
-from keyplane.services.clock import Clock, system_clock
+from keyplane.services.bootstrap import current_instance
 from keyplane.services.members import Access, access_of
 from keyplane.store.database import Database
 from keyplane.store.models import User, WebSession
@@ -36,6 +37,22 @@ class SessionService:
         self.db = database
         self.clock = clock
         self.lifetime = lifetime
+
+    @property
+    def max_age_seconds(self) -> int:
+        """How long the browser should keep the cookie."""
+        return int(self.lifetime.total_seconds())
+
+    async def sign_in(self, *, user_id: str, ip_address: str | None, user_agent: str | None) -> str:
+        """A session in the organisation this instance serves; the token for the cookie."""
+        instance = await current_instance(self.db)
+        assert instance is not None  # a user exists, so bootstrapping has happened
+        return await self.start(
+            user_id=user_id,
+            organization_id=instance.organization_id,
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
 
     async def start(
         self,

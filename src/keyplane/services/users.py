@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
+from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings
 from keyplane.errors import (
     AuthenticationError,
@@ -25,7 +26,6 @@ from keyplane.errors import (
     RateLimitedError,
 )
 from keyplane.keys import hash_key
-from keyplane.services.clock import Clock, system_clock
 from keyplane.services.passwords import (
     Passwords,
     clean_email,

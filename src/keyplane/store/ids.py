@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-
-from keyplane.keys.format import BASE62
+import string
 
 ID_LENGTH = 24
+# The same alphabet as keys (``keys.format.BASE62``); the store does not depend on key format.
+_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
 def new_id(prefix: str) -> str:
-    return prefix + "_" + "".join(secrets.choice(BASE62) for _ in range(ID_LENGTH))
+    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(ID_LENGTH))

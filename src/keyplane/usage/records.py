@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
@@ -19,6 +20,11 @@ class Tokens:
 
 
 NO_TOKENS = Tokens()
+
+
+def minute_of(moment: datetime) -> int:
+    """The Unix time of the start of the minute bucket that ``moment`` falls in."""
+    return int(moment.timestamp()) // 60 * 60
 
 
 @dataclass(frozen=True, slots=True)

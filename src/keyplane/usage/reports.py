@@ -20,8 +20,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
-from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket
 

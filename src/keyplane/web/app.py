@@ -1,4 +1,4 @@
-"""``install_dashboard(app)``: the dashboard's pages, static files and HTML error pages."""
+"""``create_dashboard()``: the dashboard as its own app, with its pages and HTML error pages."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from keyplane.web.templating import STATIC, Pages
 PAGES = (access, projects, keys, usage, audit, members, admin_keys)
 
 
-def install_dashboard(app: FastAPI) -> None:
-    """Add the dashboard to ``app``; call it after the app's JSON error handlers exist."""
+def create_dashboard() -> FastAPI:
+    """The dashboard's app; its routes read the runtime from ``app.state.runtime``."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.pages = Pages()
     app.state.flashes = FlashStore()
     for module in PAGES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_html_errors(app)
+    return app

@@ -15,9 +15,9 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from keyplane.api.deps import ServicesDep, client_ip
-from keyplane.auth.actor import Actor
+from keyplane.audit.actor import Actor
 from keyplane.errors import PermissionDeniedError
+from keyplane.runtime.deps import SessionsDep, client_ip
 from keyplane.services.sessions import SignedIn
 
 SESSION_COOKIE = "kp_session"
@@ -37,9 +37,9 @@ def login_url(next_path: str) -> str:
     return f"/login?next={quote(next_path, safe='/')}" if next_path not in ("", "/") else "/login"
 
 
-async def signed_in(request: Request, services: ServicesDep) -> SignedIn:
+async def signed_in(request: Request, sessions: SessionsDep) -> SignedIn:
     """The session of the request, or a redirect to sign in."""
-    me = await services.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    me = await sessions.resolve(request.cookies.get(SESSION_COOKIE))
     if me is None:
         raise LoginRequiredError(request.url.path if request.method == "GET" else "/")
     return me

@@ -1,16 +1,14 @@
-"""Errors on dashboard pages render as HTML pages; everything else keeps its JSON envelope.
+"""The dashboard's errors: an HTML page for people, OpenAI's envelope for anything else.
 
-The app's handlers (``api.errors``) render OpenAI's envelope. The dashboard wraps each of
-them: a request that a dashboard route answered, or a browser's request for a path nobody
-serves outside ``/v1``, gets a page instead; any other request goes to the JSON handler.
+The dashboard is its own FastAPI app with these handlers. It serves every path the admin API
+does not, so a browser's request for an unknown page gets a page, while a script's request
+for an unknown path still gets the JSON envelope.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,13 +17,14 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.errors import KeyplaneError
+from keyplane.http.envelope import error_envelope, http_error, internal_error, store_unavailable
+from keyplane.store.database import STORE_UNREACHABLE
 from keyplane.web.auth import LoginRequiredError, login_url
 from keyplane.web.templating import pages_of
 
 logger = logging.getLogger(__name__)
 
 TAG = "dashboard"
-Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 _TITLES = {
     400: "That request was not right",
     401: "Please sign in",
@@ -37,6 +36,7 @@ _TITLES = {
     429: "Slow down",
     503: "keyplane is unavailable",
 }
+_OUR_SIDE = "Something went wrong on our side; the server log has the details."
 
 
 def is_dashboard(request: Request) -> bool:
@@ -49,32 +49,16 @@ def is_dashboard(request: Request) -> bool:
 
 
 def install_html_errors(app: FastAPI) -> None:
-    """Wrap the app's error handlers; call after the JSON ones are installed."""
-    for exc_class, handler in list(app.exception_handlers.items()):
-        app.exception_handlers[exc_class] = _wrapped(handler)
-    app.exception_handlers[LoginRequiredError] = _login_required
+    app.add_exception_handler(KeyplaneError, _keyplane_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for unreachable in STORE_UNREACHABLE:
+        app.add_exception_handler(unreachable, _store_unreachable)
+    app.add_exception_handler(LoginRequiredError, _login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
 
 
-def _wrapped(json_handler: Handler) -> Handler:
-    async def handler(request: Request, exc: Exception) -> Response:
-        if not is_dashboard(request):
-            return await _call(json_handler, request, exc)
-        return await error_page(request, exc, json_handler)
-
-    return handler
-
-
-async def _call(handler: Handler, request: Request, exc: Exception) -> Response:
-    result = handler(request, exc)
-    return await result if inspect.isawaitable(result) else result
-
-
-async def error_page(request: Request, exc: Exception, json_handler: Handler) -> Response:
-    status, message = _status_and_message(exc)
-    if status is None:
-        # Not one of ours: let the JSON handler log it and choose the status, then dress it.
-        status = (await _call(json_handler, request, exc)).status_code
-        message = "Something went wrong on our side; the server log has the details."
+def error_page(request: Request, status: int, message: str) -> Response:
     return pages_of(request).render(
         request,
         "error.html",
@@ -84,16 +68,43 @@ async def error_page(request: Request, exc: Exception, json_handler: Handler) ->
     )
 
 
-def _status_and_message(exc: Exception) -> tuple[int | None, str]:
-    if isinstance(exc, KeyplaneError) and exc.status < 500:
-        return exc.status, exc.message
-    if isinstance(exc, RequestValidationError):
-        return 400, "Some of the form's fields were missing or malformed; go back and retry."
-    if isinstance(exc, StarletteHTTPException) and exc.status_code < 500:
-        if exc.status_code in (404, 405):
-            return 404, "There is nothing at this address. Check the link, or start from Projects."
-        return exc.status_code, str(exc.detail)
-    return None, ""
+def _page_or(json: Callable[[], Response], request: Request, status: int, message: str) -> Response:
+    return error_page(request, status, message) if is_dashboard(request) else json()
+
+
+async def _keyplane_error(request: Request, exc: KeyplaneError) -> Response:
+    if exc.status >= 500:
+        return _page_or(lambda: error_envelope(exc), request, exc.status, _OUR_SIDE)
+    return _page_or(lambda: error_envelope(exc), request, exc.status, exc.message)
+
+
+async def _validation_error(request: Request, _exc: Exception) -> Response:
+    message = "Some of the form's fields were missing or malformed; go back and retry."
+    return _page_or(lambda: http_error(400, message), request, 400, message)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    def json() -> Response:
+        return http_error(exc.status_code, str(exc.detail), exc.headers)
+
+    if exc.status_code in (404, 405):
+        message = "There is nothing at this address. Check the link, or start from Projects."
+        return _page_or(json, request, 404, message)
+    if exc.status_code >= 500:
+        return _page_or(json, request, exc.status_code, _OUR_SIDE)
+    return _page_or(json, request, exc.status_code, str(exc.detail))
+
+
+async def _store_unreachable(request: Request, exc: Exception) -> Response:
+    logger.warning(
+        "store unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return _page_or(store_unavailable, request, 503, _OUR_SIDE)
+
+
+async def _unexpected(request: Request, _exc: Exception) -> Response:
+    # Starlette raises it on after this answer: the app's last-resort handler logs it.
+    return _page_or(internal_error, request, 500, _OUR_SIDE)
 
 
 async def _login_required(_request: Request, exc: LoginRequiredError) -> Response:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from keyplane.api.services import Services
-from keyplane.auth.actor import Actor
+from keyplane.audit.actor import Actor
 from keyplane.errors import ValidationFailedError
 from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import PermissionMode, Permissions
@@ -20,7 +19,8 @@ from keyplane.limits.policy import (
     parse_rate_limits,
     rate_limits_from_json,
 )
-from keyplane.services.api_keys import IssuedKey, KeyChanges, KeySpec
+from keyplane.services.api_keys import IssuedKey, KeyChanges, KeyService, KeySpec
+from keyplane.services.rotation import RotationService
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import ApiKey, Project
 from keyplane.web.forms import Form, day_start, parse_day
@@ -36,7 +36,7 @@ _RATES = {
 
 
 async def issue(
-    services: Services, me: SignedIn, project: Project, form: Form, actor: Actor
+    keys: KeyService, me: SignedIn, project: Project, form: Form, actor: Actor
 ) -> IssuedKey:
     owner = form.text("owner")
     spec = KeySpec(
@@ -48,12 +48,12 @@ async def issue(
         rate_limits=_rate_limits(form),
         budget=_budget(form, None),
     )
-    return await services.keys.create(
+    return await keys.create(
         organization_id=me.access.organization_id, project_id=project.id, spec=spec, actor=actor
     )
 
 
-async def update(services: Services, me: SignedIn, key: ApiKey, form: Form, actor: Actor) -> ApiKey:
+async def update(keys: KeyService, me: SignedIn, key: ApiKey, form: Form, actor: Actor) -> ApiKey:
     # An unchanged date keeps the exact expiry, which a day's midnight would move.
     unchanged = form.text("expires_on") == _day(key)
     changes = KeyChanges(
@@ -65,7 +65,7 @@ async def update(services: Services, me: SignedIn, key: ApiKey, form: Form, acto
         rate_limits=_rate_limits(form),
         budget=_budget(form, budget_from_json(key.budget)),
     )
-    return await services.keys.update(
+    return await keys.update(
         organization_id=me.access.organization_id,
         project_id=key.project_id or "",
         key_id=key.id,
@@ -75,9 +75,9 @@ async def update(services: Services, me: SignedIn, key: ApiKey, form: Form, acto
 
 
 async def rotate(
-    services: Services, me: SignedIn, key: ApiKey, form: Form, actor: Actor
+    rotation: RotationService, me: SignedIn, key: ApiKey, form: Form, actor: Actor
 ) -> IssuedKey:
-    return await services.rotation.rotate(
+    return await rotation.rotate(
         organization_id=me.access.organization_id,
         project_id=key.project_id or "",
         key_id=key.id,

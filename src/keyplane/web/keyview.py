@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from keyplane.api.services import Services
 from keyplane.keys.permissions import PermissionMode
 from keyplane.limits.policy import Period, budget_from_json, rate_limits_from_json
+from keyplane.services.members import MemberService
 from keyplane.store.models import ApiKey
 from keyplane.web.keyform import dollars
 
@@ -75,7 +75,7 @@ def creator_label(actor_id: str | None, creators: dict[str, str]) -> str:
     return "Admin key" if actor_id.startswith("key_") else "Former member"
 
 
-async def creators(services: Services, organization_id: str) -> dict[str, str]:
+async def creators(members: MemberService, organization_id: str) -> dict[str, str]:
     """Display names of the people who may have created keys, by user id."""
-    members = await services.members.all(organization_id=organization_id)
-    return {m.user.id: m.user.name or m.user.email for m in members}
+    everyone = await members.all(organization_id=organization_id)
+    return {m.user.id: m.user.name or m.user.email for m in everyone}

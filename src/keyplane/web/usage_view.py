@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
-from keyplane.api.services import Services
 from keyplane.errors import KeyplaneError
+from keyplane.services.api_keys import KeyService
 from keyplane.services.members import Access
-from keyplane.usage.reports import ReportRequest, Totals, UsageKind
+from keyplane.services.projects import ProjectService
+from keyplane.usage.reports import ReportRequest, Totals, UsageKind, UsageReports
 
 KINDS: tuple[UsageKind, ...] = ("completions", "embeddings")
 GROUPS = {"model": "model", "key": "api_key_id", "project": "project_id"}
@@ -68,7 +69,14 @@ class UsageData:
 
 
 async def load_usage(
-    services: Services, access: Access, *, start: int, end: int, width: str, group: str
+    reports: UsageReports,
+    names: Names,
+    access: Access,
+    *,
+    start: int,
+    end: int,
+    width: str,
+    group: str,
 ) -> UsageData:
     """Completions and embeddings usage of the range, as this person may see it."""
     column = GROUPS[group]
@@ -82,7 +90,7 @@ async def load_usage(
     for kind in KINDS:
         page: str | None = None
         for _ in range(MAX_PAGES):
-            report = await services.reports.usage(
+            report = await reports.usage(
                 organization_id=access.organization_id,
                 kind=kind,
                 request=ReportRequest(
@@ -104,29 +112,38 @@ async def load_usage(
             page = report.next_page
             if page is None:
                 break
-    await _label(services, access, data, group)
+    await names.label(access, data, group)
     return data
 
 
-async def _label(services: Services, access: Access, data: UsageData, group: str) -> None:
-    """Names for project and key ids; a deleted or unknown one keeps its id."""
-    groups = [g for g, _ in data.by_group()]
-    for value in groups:
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Where the labels of project and key ids come from."""
+
+    projects: ProjectService
+    keys: KeyService
+
+    async def label(self, access: Access, data: UsageData, group: str) -> None:
+        """Names for project and key ids; a deleted or unknown one keeps its id."""
+        for value in [g for g, _ in data.by_group()]:
+            await self._label(access, data, group, value)
+
+    async def _label(self, access: Access, data: UsageData, group: str, value: str) -> None:
         try:
             if group == "project":
-                project = await services.projects.get(
+                project = await self.projects.get(
                     organization_id=access.organization_id, project_id=value
                 )
                 data.labels[value] = project.name
             elif group == "key":
-                key = await services.keys.get(
+                key = await self.keys.get(
                     organization_id=access.organization_id,
                     project_id=data.labels.get("@" + value, ""),
                     key_id=value,
                 )
                 data.labels[value] = f"{key.name} ({key.redacted_value})"
         except KeyplaneError:
-            continue  # the id stays as its own label
+            return  # the id stays as its own label
 
 
 def day_label(start: int, width: int) -> str:

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
 from keyplane.errors import NotFoundError, ValidationFailedError
 from keyplane.store.database import Database
 from keyplane.store.models import Organization

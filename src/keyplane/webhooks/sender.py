@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
+from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings
-from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.webhooks.endpoint import load_target
 from keyplane.webhooks.event import WebhookEvent

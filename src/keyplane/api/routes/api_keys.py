@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 
-from keyplane.api.deps import AdminPrincipal, ServicesDep
+from keyplane.api.deps import AdminPrincipal
 from keyplane.api.schemas import (
     ApiKeyCreate,
     ApiKeyOut,
@@ -20,6 +20,7 @@ from keyplane.api.schemas import (
     from_unix,
 )
 from keyplane.keys.format import KeyKind
+from keyplane.runtime.deps import ClockDep, KeysDep, RotationDep
 from keyplane.services.api_keys import UNSET, KeyChanges, KeySpec
 
 router = APIRouter(prefix="/v1/organization/projects/{project_id}/api_keys", tags=["api keys"])
@@ -29,25 +30,26 @@ router = APIRouter(prefix="/v1/organization/projects/{project_id}/api_keys", tag
 async def list_keys(
     project_id: str,
     principal: AdminPrincipal,
-    services: ServicesDep,
+    clock: ClockDep,
+    keys: KeysDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,
     include_revoked: bool = False,
 ) -> ListOut[ApiKeyOut]:
-    page = await services.keys.list(
+    page = await keys.list(
         organization_id=principal.organization_id,
         project_id=project_id,
         limit=limit,
         after=after,
         include_revoked=include_revoked,
     )
-    now = services.clock()
+    now = clock()
     return ListOut.of(page, [ApiKeyOut.of(k, now=now) for k in page.items])
 
 
 @router.post("", status_code=201)
 async def create_key(
-    project_id: str, body: ApiKeyCreate, principal: AdminPrincipal, services: ServicesDep
+    project_id: str, body: ApiKeyCreate, principal: AdminPrincipal, keys: KeysDep, clock: ClockDep
 ) -> CreatedApiKeyOut:
     spec = KeySpec(
         name=body.name,
@@ -61,24 +63,24 @@ async def create_key(
         rate_limits=body.rate_limits.to_domain() if body.rate_limits else None,
         budget=body.budget.to_domain() if body.budget else None,
     )
-    issued = await services.keys.create(
+    issued = await keys.create(
         organization_id=principal.organization_id,
         project_id=project_id,
         spec=spec,
         actor=principal.actor,
     )
-    shown = ApiKeyOut.of(issued.key, now=services.clock())
+    shown = ApiKeyOut.of(issued.key, now=clock())
     return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
 
 
 @router.get("/{key_id}")
 async def get_key(
-    project_id: str, key_id: str, principal: AdminPrincipal, services: ServicesDep
+    project_id: str, key_id: str, principal: AdminPrincipal, keys: KeysDep, clock: ClockDep
 ) -> ApiKeyOut:
-    key = await services.keys.get(
+    key = await keys.get(
         organization_id=principal.organization_id, project_id=project_id, key_id=key_id
     )
-    return ApiKeyOut.of(key, now=services.clock())
+    return ApiKeyOut.of(key, now=clock())
 
 
 @router.post("/{key_id}")
@@ -87,7 +89,8 @@ async def update_key(
     key_id: str,
     body: ApiKeyUpdate,
     principal: AdminPrincipal,
-    services: ServicesDep,
+    keys: KeysDep,
+    clock: ClockDep,
 ) -> ApiKeyOut:
     given = body.model_fields_set
     changes = KeyChanges(
@@ -103,21 +106,21 @@ async def update_key(
         rate_limits=_limits(body.rate_limits, "rate_limits" in given),
         budget=_limits(body.budget, "budget" in given),
     )
-    key = await services.keys.update(
+    key = await keys.update(
         organization_id=principal.organization_id,
         project_id=project_id,
         key_id=key_id,
         changes=changes,
         actor=principal.actor,
     )
-    return ApiKeyOut.of(key, now=services.clock())
+    return ApiKeyOut.of(key, now=clock())
 
 
 @router.delete("/{key_id}")
 async def revoke_key(
-    project_id: str, key_id: str, principal: AdminPrincipal, services: ServicesDep
+    project_id: str, key_id: str, principal: AdminPrincipal, keys: KeysDep
 ) -> Deleted:
-    key = await services.keys.revoke(
+    key = await keys.revoke(
         organization_id=principal.organization_id,
         project_id=project_id,
         key_id=key_id,
@@ -131,11 +134,12 @@ async def rotate_key(
     project_id: str,
     key_id: str,
     principal: AdminPrincipal,
-    services: ServicesDep,
+    rotation: RotationDep,
+    clock: ClockDep,
     body: RotateRequest | None = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> CreatedApiKeyOut:
-    issued = await services.rotation.rotate(
+    issued = await rotation.rotate(
         organization_id=principal.organization_id,
         project_id=project_id,
         key_id=key_id,
@@ -143,7 +147,7 @@ async def rotate_key(
         idempotency_key=idempotency_key,
         actor=principal.actor,
     )
-    shown = ApiKeyOut.of(issued.key, now=services.clock())
+    shown = ApiKeyOut.of(issued.key, now=clock())
     return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
 
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from keyplane.api.deps import AdminPrincipal, ServicesDep
+from keyplane.api.deps import AdminPrincipal
 from keyplane.api.schemas import AuditEventOut, ListOut, from_unix
-from keyplane.audit.log import list_events
+from keyplane.runtime.deps import AuditLogDep
 
 router = APIRouter(prefix="/v1/organization/audit_logs", tags=["audit log"])
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/organization/audit_logs", tags=["audit log"])
 @router.get("")
 async def list_audit_logs(
     principal: AdminPrincipal,
-    services: ServicesDep,
+    audit_log: AuditLogDep,
     event_types: Annotated[list[str] | None, Query(alias="event_types[]")] = None,
     type: Annotated[list[str] | None, Query()] = None,
     actor_ids: Annotated[list[str] | None, Query(alias="actor_ids[]")] = None,
@@ -28,17 +28,15 @@ async def list_audit_logs(
     after: str | None = None,
     before: str | None = None,
 ) -> ListOut[AuditEventOut]:
-    async with services.database.session() as session:
-        page = await list_events(
-            session,
-            organization_id=principal.organization_id,
-            types=(event_types or []) + (type or []),
-            actor_ids=(actor_ids or []) + (actor_id or []),
-            target_id=target_id,
-            start=from_unix(effective_at_gte),
-            end=from_unix(effective_at_lt),
-            limit=limit,
-            after=after,
-            before=before,
-        )
+    page = await audit_log.events(
+        organization_id=principal.organization_id,
+        types=(event_types or []) + (type or []),
+        actor_ids=(actor_ids or []) + (actor_id or []),
+        target_id=target_id,
+        start=from_unix(effective_at_gte),
+        end=from_unix(effective_at_lt),
+        limit=limit,
+        after=after,
+        before=before,
+    )
     return ListOut.of(page, [AuditEventOut.of(e) for e in page.items])

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from keyplane.api.deps import ServicesDep
+from keyplane.runtime.deps import DatabaseDep
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -19,9 +19,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(services: ServicesDep) -> dict[str, str] | JSONResponse:
+async def readyz(database: DatabaseDep) -> dict[str, str] | JSONResponse:
     try:
-        await services.database.ping()
+        await database.ping()
     except Exception as exc:  # any failure to reach the store means not ready
         logger.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)

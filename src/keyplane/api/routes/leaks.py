@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from keyplane.api.deps import ServicesDep, client_ip
-from keyplane.auth.actor import Actor
+from keyplane.audit.actor import Actor
 from keyplane.leaks.github import KEY_ID_HEADER, SIGNATURE_HEADER
 from keyplane.leaks.report import Feedback, parse_report
+from keyplane.runtime.deps import LeaksDep, client_ip
 
 router = APIRouter(tags=["leaks"])
 
 
 @router.post("/v1/leaks/github")
-async def github_leak_report(request: Request, services: ServicesDep) -> list[Feedback]:
+async def github_leak_report(request: Request, leaks: LeaksDep) -> list[Feedback]:
     """Revoke the live keys GitHub found in public; label each reported token."""
     # The signature covers the raw bytes, so check it before anything parses them.
     body = await request.body()
-    services.leaks.trusted_keys.verify(
+    leaks.trusted_keys.verify(
         body,
         key_identifier=request.headers.get(KEY_ID_HEADER),
         signature=request.headers.get(SIGNATURE_HEADER),
@@ -29,4 +29,4 @@ async def github_leak_report(request: Request, services: ServicesDep) -> list[Fe
         ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-    return await services.leaks.report(tokens, actor=actor)
+    return await leaks.report(tokens, actor=actor)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from keyplane.api.deps import AdminPrincipal, ServicesDep
+from keyplane.api.deps import AdminPrincipal
 from keyplane.api.schemas import (
     BudgetIn,
     ListOut,
@@ -15,6 +15,7 @@ from keyplane.api.schemas import (
     ProjectUpdate,
     RateLimitsIn,
 )
+from keyplane.runtime.deps import ProjectsDep
 from keyplane.services.projects import UNCHANGED
 
 router = APIRouter(prefix="/v1/organization/projects", tags=["projects"])
@@ -25,12 +26,12 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 @router.get("")
 async def list_projects(
     principal: AdminPrincipal,
-    services: ServicesDep,
+    projects: ProjectsDep,
     limit: Limit = 20,
     after: str | None = None,
     include_archived: bool = False,
 ) -> ListOut[ProjectOut]:
-    page = await services.projects.list(
+    page = await projects.list(
         organization_id=principal.organization_id,
         limit=limit,
         after=after,
@@ -41,13 +42,13 @@ async def list_projects(
 
 @router.post("", status_code=201)
 async def create_project(
-    body: ProjectCreate, principal: AdminPrincipal, services: ServicesDep
+    body: ProjectCreate, principal: AdminPrincipal, projects: ProjectsDep
 ) -> ProjectOut:
-    project = await services.projects.create(
+    project = await projects.create(
         organization_id=principal.organization_id, name=body.name, actor=principal.actor
     )
     if body.rate_limits is not None or body.budget is not None:
-        project = await services.projects.set_limits(
+        project = await projects.set_limits(
             organization_id=principal.organization_id,
             project_id=project.id,
             rate_limits=body.rate_limits.to_domain() if body.rate_limits else None,
@@ -59,31 +60,27 @@ async def create_project(
 
 @router.get("/{project_id}")
 async def get_project(
-    project_id: str, principal: AdminPrincipal, services: ServicesDep
+    project_id: str, principal: AdminPrincipal, projects: ProjectsDep
 ) -> ProjectOut:
-    project = await services.projects.get(
-        organization_id=principal.organization_id, project_id=project_id
-    )
+    project = await projects.get(organization_id=principal.organization_id, project_id=project_id)
     return ProjectOut.of(project)
 
 
 @router.post("/{project_id}")
 async def update_project(
-    project_id: str, body: ProjectUpdate, principal: AdminPrincipal, services: ServicesDep
+    project_id: str, body: ProjectUpdate, principal: AdminPrincipal, projects: ProjectsDep
 ) -> ProjectOut:
     given = body.model_fields_set
-    project = await services.projects.get(
-        organization_id=principal.organization_id, project_id=project_id
-    )
+    project = await projects.get(organization_id=principal.organization_id, project_id=project_id)
     if body.name is not None:
-        project = await services.projects.rename(
+        project = await projects.rename(
             organization_id=principal.organization_id,
             project_id=project_id,
             name=body.name,
             actor=principal.actor,
         )
     if "rate_limits" in given or "budget" in given:
-        project = await services.projects.set_limits(
+        project = await projects.set_limits(
             organization_id=principal.organization_id,
             project_id=project_id,
             rate_limits=_given(body.rate_limits, "rate_limits" in given),
@@ -101,9 +98,9 @@ def _given(value: RateLimitsIn | BudgetIn | None, given: bool) -> object:
 
 @router.post("/{project_id}/archive")
 async def archive_project(
-    project_id: str, principal: AdminPrincipal, services: ServicesDep
+    project_id: str, principal: AdminPrincipal, projects: ProjectsDep
 ) -> ProjectOut:
-    project = await services.projects.archive(
+    project = await projects.archive(
         organization_id=principal.organization_id, project_id=project_id, actor=principal.actor
     )
     return ProjectOut.of(project)

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from keyplane.api.deps import AdminPrincipal, ServicesDep
-from keyplane.api.services import Services
-from keyplane.usage.reports import Report, ReportRequest, Result, UsageKind
+from keyplane.api.deps import AdminPrincipal
+from keyplane.runtime.deps import ReportsDep
+from keyplane.usage.reports import Report, ReportRequest, Result, UsageKind, UsageReports
 
 router = APIRouter(prefix="/v1/organization", tags=["usage"])
 
@@ -77,37 +77,33 @@ UsageParams = Annotated[ReportRequest, Depends(usage_request)]
 
 @router.get("/usage/completions")
 async def completions_usage(
-    principal: AdminPrincipal, services: ServicesDep, request: UsageParams
+    principal: AdminPrincipal, reports: ReportsDep, request: UsageParams
 ) -> dict[str, Any]:
     """Chat completions, completions and responses: requests and tokens per bucket."""
-    return await _usage(principal.organization_id, services, "completions", request)
+    return await _usage(principal.organization_id, reports, "completions", request)
 
 
 @router.get("/usage/embeddings")
 async def embeddings_usage(
-    principal: AdminPrincipal, services: ServicesDep, request: UsageParams
+    principal: AdminPrincipal, reports: ReportsDep, request: UsageParams
 ) -> dict[str, Any]:
     """Embeddings: requests and input tokens per bucket."""
-    return await _usage(principal.organization_id, services, "embeddings", request)
+    return await _usage(principal.organization_id, reports, "embeddings", request)
 
 
 @router.get("/costs")
 async def costs(
-    principal: AdminPrincipal, services: ServicesDep, request: ReportParams
+    principal: AdminPrincipal, reports: ReportsDep, request: ReportParams
 ) -> dict[str, Any]:
     """Daily cost in USD, by project and/or line item (the model)."""
-    report = await services.reports.costs(
-        organization_id=principal.organization_id, request=request
-    )
+    report = await reports.costs(organization_id=principal.organization_id, request=request)
     return _page(report, _cost_result)
 
 
 async def _usage(
-    organization_id: str, services: Services, kind: UsageKind, request: ReportRequest
+    organization_id: str, reports: UsageReports, kind: UsageKind, request: ReportRequest
 ) -> dict[str, Any]:
-    report = await services.reports.usage(
-        organization_id=organization_id, kind=kind, request=request
-    )
+    report = await reports.usage(organization_id=organization_id, kind=kind, request=request)
     if kind == "completions":
         return _page(report, _completions_result)
     return _page(report, _embeddings_result)

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from keyplane.api.deps import AdminPrincipal, ServicesDep
+from keyplane.api.deps import AdminPrincipal
+from keyplane.runtime.deps import WebhookEndpointsDep
 from keyplane.webhooks.endpoint import WebhookTarget
 
 router = APIRouter(prefix="/v1/organization/webhook", tags=["webhook"])
@@ -36,34 +37,38 @@ class WebhookOut(BaseModel):
 
 
 @router.get("")
-async def show_webhook(principal: AdminPrincipal, services: ServicesDep) -> WebhookOut:
-    target = await services.webhook_endpoints.get(organization_id=principal.organization_id)
+async def show_webhook(
+    principal: AdminPrincipal, webhook_endpoints: WebhookEndpointsDep
+) -> WebhookOut:
+    target = await webhook_endpoints.get(organization_id=principal.organization_id)
     return WebhookOut.of(target)
 
 
 @router.post("")
 async def set_webhook(
-    body: WebhookIn, principal: AdminPrincipal, services: ServicesDep
+    body: WebhookIn, principal: AdminPrincipal, webhook_endpoints: WebhookEndpointsDep
 ) -> WebhookOut:
     """Set the URL; the first time, a signing secret is made and shown once."""
-    target, created = await services.webhook_endpoints.set_url(
+    target, created = await webhook_endpoints.set_url(
         organization_id=principal.organization_id, url=body.url, actor=principal.actor
     )
     return WebhookOut.of(target, show_secret=created)
 
 
 @router.delete("")
-async def clear_webhook(principal: AdminPrincipal, services: ServicesDep) -> WebhookOut:
-    await services.webhook_endpoints.clear(
-        organization_id=principal.organization_id, actor=principal.actor
-    )
+async def clear_webhook(
+    principal: AdminPrincipal, webhook_endpoints: WebhookEndpointsDep
+) -> WebhookOut:
+    await webhook_endpoints.clear(organization_id=principal.organization_id, actor=principal.actor)
     return WebhookOut.of(None)
 
 
 @router.post("/rotate_secret")
-async def rotate_webhook_secret(principal: AdminPrincipal, services: ServicesDep) -> WebhookOut:
+async def rotate_webhook_secret(
+    principal: AdminPrincipal, webhook_endpoints: WebhookEndpointsDep
+) -> WebhookOut:
     """A new signing secret, shown once; the old one stops signing at once."""
-    target = await services.webhook_endpoints.rotate_secret(
+    target = await webhook_endpoints.rotate_secret(
         organization_id=principal.organization_id, actor=principal.actor
     )
     return WebhookOut.of(target, show_secret=True)

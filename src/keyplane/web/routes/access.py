@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from keyplane.api.deps import ServicesDep
 from keyplane.errors import KeyplaneError, NotFoundError, RateLimitedError
-from keyplane.services.bootstrap import current_instance
+from keyplane.runtime.deps import InvitesDep, SessionsDep, SettingsDep, UsersDep
+from keyplane.services.sessions import SessionService
 from keyplane.services.users import NewAccount
 from keyplane.store.models import User
 from keyplane.web.auth import (
@@ -31,32 +31,32 @@ router = APIRouter(tags=[TAG], include_in_schema=False)
 
 
 @router.get("/")
-async def home(request: Request, services: ServicesDep) -> Response:
-    if await services.sessions.resolve(request.cookies.get(SESSION_COOKIE)):
+async def home(request: Request, sessions: SessionsDep, users: UsersDep) -> Response:
+    if await sessions.resolve(request.cookies.get(SESSION_COOKIE)):
         return RedirectResponse("/projects", status_code=303)
-    if not await services.users.owner_exists():
+    if not await users.owner_exists():
         return _anonymous(request, "not_setup.html")
     return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/setup")
-async def setup_form(request: Request, services: ServicesDep, token: str = "") -> Response:
-    if not await services.users.setup_token_valid(token):
+async def setup_form(request: Request, users: UsersDep, token: str = "") -> Response:
+    if not await users.setup_token_valid(token):
         raise NotFoundError("This setup link is not valid or was already used.")
     return _anonymous(request, "setup.html", token=token, form=Form())
 
 
 @router.post("/setup")
-async def setup(request: Request, services: ServicesDep) -> Response:
+async def setup(request: Request, users: UsersDep, sessions: SessionsDep) -> Response:
     await check_anonymous_csrf(request)
     form = await Form.read(request)
     token = form.text("token")
     user = await form.attempt(
-        services.users.create_owner(token=token, account=_account(form), actor=actor_of(request))
+        users.create_owner(token=token, account=_account(form), actor=actor_of(request))
     )
     if user is None:
         return _anonymous(request, "setup.html", status=422, token=token, form=form)
-    return await _sign_in(request, services, user, "/projects?welcome=1")
+    return await _sign_in(request, sessions, user, "/projects?welcome=1")
 
 
 @router.get("/login")
@@ -65,12 +65,14 @@ async def login_form(request: Request, next: str = "/projects") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, services: ServicesDep) -> Response:
+async def login(
+    request: Request, users: UsersDep, sessions: SessionsDep, settings: SettingsDep
+) -> Response:
     await check_anonymous_csrf(request)
     form = await Form.read(request)
     next_path = _local(form.text("next"))
     try:
-        user = await services.users.authenticate(
+        user = await users.authenticate(
             email=form.text("email"), password=form.text("password"), actor=actor_of(request)
         )
     except KeyplaneError as exc:
@@ -78,39 +80,37 @@ async def login(request: Request, services: ServicesDep) -> Response:
             raise
         if not isinstance(exc, RateLimitedError):
             # A small delay on every failure makes guessing slow without locking anyone out.
-            await asyncio.sleep(services.settings.login_failure_delay_seconds)
+            await asyncio.sleep(settings.login_failure_delay_seconds)
         form.errors["_form"] = exc.message
         return _anonymous(request, "login.html", status=exc.status, form=form, next=next_path)
-    return await _sign_in(request, services, user, next_path)
+    return await _sign_in(request, sessions, user, next_path)
 
 
 @router.post("/logout", dependencies=[Depends(csrf_checked)])
-async def logout(request: Request, services: ServicesDep) -> Response:
-    await services.sessions.end(request.cookies.get(SESSION_COOKIE))
+async def logout(request: Request, sessions: SessionsDep) -> Response:
+    await sessions.end(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     clear_session(response)
     return response
 
 
 @router.get("/invite")
-async def invite_form(request: Request, services: ServicesDep, token: str = "") -> Response:
-    invite = await services.invites.find(token)
+async def invite_form(request: Request, invites: InvitesDep, token: str = "") -> Response:
+    invite = await invites.find(token)
     return _anonymous(request, "invite.html", token=token, invite=invite, form=Form())
 
 
 @router.post("/invite")
-async def accept_invite(request: Request, services: ServicesDep) -> Response:
+async def accept_invite(request: Request, invites: InvitesDep, sessions: SessionsDep) -> Response:
     await check_anonymous_csrf(request)
     form = await Form.read(request)
     token = form.text("token")
-    invite = await services.invites.find(token)
+    invite = await invites.find(token)
     account = _account(form, email=invite.email)
-    user = await form.attempt(
-        services.invites.accept(token=token, account=account, actor=actor_of(request))
-    )
+    user = await form.attempt(invites.accept(token=token, account=account, actor=actor_of(request)))
     if user is None:
         return _anonymous(request, "invite.html", status=422, token=token, invite=invite, form=form)
-    return await _sign_in(request, services, user, "/projects")
+    return await _sign_in(request, sessions, user, "/projects")
 
 
 def _account(form: Form, *, email: str | None = None) -> NewAccount:
@@ -121,17 +121,14 @@ def _account(form: Form, *, email: str | None = None) -> NewAccount:
     )
 
 
-async def _sign_in(request: Request, services: ServicesDep, user: User, to: str) -> Response:
-    instance = await current_instance(services.database)
-    assert instance is not None  # a user exists, so bootstrapping has happened
-    token = await services.sessions.start(
+async def _sign_in(request: Request, sessions: SessionService, user: User, to: str) -> Response:
+    token = await sessions.sign_in(
         user_id=user.id,
-        organization_id=instance.organization_id,
         ip_address=actor_of(request).ip_address,
         user_agent=request.headers.get("user-agent"),
     )
     response = RedirectResponse(to, status_code=303)
-    set_session(request, response, token, max_age=services.settings.session_ttl_seconds)
+    set_session(request, response, token, max_age=sessions.max_age_seconds)
     return response
 
 

@@ -7,9 +7,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from keyplane.api.deps import ServicesDep
-from keyplane.audit.log import list_events
 from keyplane.errors import PermissionDeniedError
+from keyplane.runtime.deps import AuditLogDep, MembersDep, NowDep
 from keyplane.web.auth import Viewer
 from keyplane.web.errors import TAG
 from keyplane.web.forms import day_start, parse_day
@@ -43,7 +42,9 @@ EVENT_TYPES = (
 @router.get("")
 async def audit_log(
     request: Request,
-    services: ServicesDep,
+    audit_log: AuditLogDep,
+    members: MembersDep,
+    now: NowDep,
     me: Viewer,
     type: str = "",
     actor: str = "",
@@ -56,19 +57,17 @@ async def audit_log(
         raise PermissionDeniedError("The audit log is for owners, admins and readers.")
     first = parse_day(start, param="start")
     last = parse_day(end, param="end")
-    async with services.database.session() as session:
-        page = await list_events(
-            session,
-            organization_id=me.access.organization_id,
-            types=[type] if type else None,
-            actor_ids=[actor] if actor else None,
-            start=day_start(first) if first else None,
-            end=day_start(last) + timedelta(days=1) if last else None,
-            limit=PAGE,
-            after=after,
-            before=before,
-        )
-    members = await services.members.all(organization_id=me.access.organization_id)
+    page = await audit_log.events(
+        organization_id=me.access.organization_id,
+        types=[type] if type else None,
+        actor_ids=[actor] if actor else None,
+        start=day_start(first) if first else None,
+        end=day_start(last) + timedelta(days=1) if last else None,
+        limit=PAGE,
+        after=after,
+        before=before,
+    )
+    everyone = await members.all(organization_id=me.access.organization_id)
     filters = {"type": type, "actor": actor, "start": start, "end": end}
     return pages_of(request).render(
         request,
@@ -82,6 +81,6 @@ async def audit_log(
         filters=filters,
         query={k: v for k, v in filters.items() if v},
         event_types=EVENT_TYPES,
-        people=[(m.user.id, m.user.email) for m in members],
-        now=services.clock(),
+        people=[(m.user.id, m.user.email) for m in everyone],
+        now=now,
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from keyplane.api.deps import ServicesDep
 from keyplane.keys.permissions import SCOPES
-from keyplane.services.api_keys import IssuedKey
+from keyplane.runtime.deps import KeysDep, MembersDep, NowDep, ProjectsDep, RotationDep
+from keyplane.services.api_keys import IssuedKey, KeyService
+from keyplane.services.members import MemberService
+from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import ApiKey, Project
 from keyplane.web import keyform
@@ -25,11 +29,38 @@ router = APIRouter(prefix="/projects/{project_id}", tags=[TAG], include_in_schem
 PAGE = 100
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectKeys:
+    """A project's keys, as the signed-in person may see them."""
+
+    projects: ProjectService
+    keys: KeyService
+    members: MemberService
+
+    async def project(self, me: SignedIn, project_id: str) -> Project:
+        return await visible_project(self.projects, me, project_id)
+
+    async def key(self, me: SignedIn, project_id: str, key_id: str) -> tuple[Project, ApiKey]:
+        project = await self.project(me, project_id)
+        key = await self.keys.get(
+            organization_id=me.access.organization_id, project_id=project.id, key_id=key_id
+        )
+        return project, key
+
+
+def _project_keys(projects: ProjectsDep, keys: KeysDep, members: MembersDep) -> ProjectKeys:
+    return ProjectKeys(projects, keys, members)
+
+
+ProjectKeysDep = Annotated[ProjectKeys, Depends(_project_keys)]
+
+
 @router.get("")
 async def key_list(
     request: Request,
     project_id: str,
-    services: ServicesDep,
+    catalog: ProjectKeysDep,
+    now: NowDep,
     me: Viewer,
     after: str | None = None,
     gone: bool = False,
@@ -39,24 +70,26 @@ async def key_list(
         notice = (
             "That secret was shown once and is no longer available. Rotate the key for a new one."
         )
-    return await _keys_page(request, services, me, project_id, after=after, notice=notice)
+    return await _keys_page(request, catalog, now, me, project_id, after=after, notice=notice)
 
 
 @router.get("/keys/new")
 async def new_key_form(
-    request: Request, project_id: str, services: ServicesDep, me: Viewer
+    request: Request, project_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
-    project = await visible_project(services, me, project_id)
+    project = await catalog.project(me, project_id)
     return _key_form(request, me, project, Form(), key=None)
 
 
 @router.post("/keys")
 async def create_key(
-    request: Request, project_id: str, services: ServicesDep, me: Editor
+    request: Request, project_id: str, catalog: ProjectKeysDep, me: Editor
 ) -> Response:
-    project = await visible_project(services, me, project_id)
+    project = await catalog.project(me, project_id)
     form = await Form.read(request)
-    issued = await form.attempt(keyform.issue(services, me, project, form, actor_of(request, me)))
+    issued = await form.attempt(
+        keyform.issue(catalog.keys, me, project, form, actor_of(request, me))
+    )
     if issued is None:
         return _key_form(request, me, project, form, key=None, status=422)
     return _show_once(request, me, issued, action="created")
@@ -64,19 +97,19 @@ async def create_key(
 
 @router.get("/keys/{key_id}")
 async def edit_key_form(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer
+    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
-    project, key = await _visible_key(services, me, project_id, key_id)
+    project, key = await catalog.key(me, project_id, key_id)
     return _key_form(request, me, project, Form(), key=key)
 
 
 @router.post("/keys/{key_id}")
 async def update_key(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Editor
+    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Editor
 ) -> Response:
-    project, key = await _visible_key(services, me, project_id, key_id)
+    project, key = await catalog.key(me, project_id, key_id)
     form = await Form.read(request)
-    updated = await form.attempt(keyform.update(services, me, key, form, actor_of(request, me)))
+    updated = await form.attempt(keyform.update(catalog.keys, me, key, form, actor_of(request, me)))
     if updated is None:
         return _key_form(request, me, project, form, key=key, status=422)
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
@@ -84,19 +117,24 @@ async def update_key(
 
 @router.get("/keys/{key_id}/rotate")
 async def rotate_form(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer
+    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
-    project, key = await _visible_key(services, me, project_id, key_id)
+    project, key = await catalog.key(me, project_id, key_id)
     return _rotate_page(request, me, project, key, Form())
 
 
 @router.post("/keys/{key_id}/rotate")
 async def rotate_key(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Editor
+    request: Request,
+    project_id: str,
+    key_id: str,
+    catalog: ProjectKeysDep,
+    rotation: RotationDep,
+    me: Editor,
 ) -> Response:
-    project, key = await _visible_key(services, me, project_id, key_id)
+    project, key = await catalog.key(me, project_id, key_id)
     form = await Form.read(request)
-    issued = await form.attempt(keyform.rotate(services, me, key, form, actor_of(request, me)))
+    issued = await form.attempt(keyform.rotate(rotation, me, key, form, actor_of(request, me)))
     if issued is None:
         return _rotate_page(request, me, project, key, form, status=422)
     grace = keyform.grace(form.text("grace"))
@@ -105,18 +143,18 @@ async def rotate_key(
 
 @router.get("/keys/{key_id}/revoke")
 async def revoke_form(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer
+    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
-    project, key = await _visible_key(services, me, project_id, key_id)
+    project, key = await catalog.key(me, project_id, key_id)
     return pages_of(request).render(request, "revoke.html", me=me, project=project, key=key)
 
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Editor
+    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Editor
 ) -> Response:
-    project, key = await _visible_key(services, me, project_id, key_id)
-    await services.keys.revoke(
+    project, key = await catalog.key(me, project_id, key_id)
+    await catalog.keys.revoke(
         organization_id=me.access.organization_id,
         project_id=project.id,
         key_id=key.id,
@@ -127,14 +165,20 @@ async def revoke_key(
 
 @router.get("/keys/{key_id}/secret")
 async def show_secret(
-    request: Request, project_id: str, key_id: str, services: ServicesDep, me: Viewer, f: str = ""
+    request: Request,
+    project_id: str,
+    key_id: str,
+    catalog: ProjectKeysDep,
+    now: NowDep,
+    me: Viewer,
+    f: str = "",
 ) -> Response:
     """The new secret, once: the flash is gone after this read, and the page is not cached."""
-    project, key = await _visible_key(services, me, project_id, key_id)
+    project, key = await catalog.key(me, project_id, key_id)
     secret = flashes_of(request).pop(me.session_id, f)
     if secret is None or secret.get("key_id") != key.id:
         return RedirectResponse(f"/projects/{project.id}?gone=1", status_code=303)
-    return await _keys_page(request, services, me, project.id, secret=secret)
+    return await _keys_page(request, catalog, now, me, project.id, secret=secret)
 
 
 def _rotate_page(
@@ -181,7 +225,8 @@ def _show_once(
 
 async def _keys_page(
     request: Request,
-    services: ServicesDep,
+    catalog: ProjectKeys,
+    now: datetime,
     me: SignedIn,
     project_id: str,
     *,
@@ -189,16 +234,15 @@ async def _keys_page(
     notice: str | None = None,
     secret: dict[str, Any] | None = None,
 ) -> Response:
-    project = await visible_project(services, me, project_id)
-    page = await services.keys.list(
+    project = await catalog.project(me, project_id)
+    page = await catalog.keys.list(
         organization_id=me.access.organization_id,
         project_id=project.id,
         limit=PAGE,
         after=after,
         include_revoked=True,
     )
-    now = services.clock()
-    names = await creators(services, me.access.organization_id)
+    names = await creators(catalog.members, me.access.organization_id)
     rows = [KeyRow.of(key, now=now, creators=names) for key in page.items]
     rows.sort(key=lambda row: row.state in ("revoked", "leaked"))
     return pages_of(request).render(
@@ -236,13 +280,3 @@ def _key_form(
         scopes=SCOPES,
         values=keyform.values(form, key),
     )
-
-
-async def _visible_key(
-    services: ServicesDep, me: SignedIn, project_id: str, key_id: str
-) -> tuple[Project, ApiKey]:
-    project = await visible_project(services, me, project_id)
-    key = await services.keys.get(
-        organization_id=me.access.organization_id, project_id=project.id, key_id=key_id
-    )
-    return project, key

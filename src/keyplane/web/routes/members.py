@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from keyplane.api.deps import ServicesDep
-from keyplane.services.members import ROLES
+from keyplane.runtime.deps import InvitesDep, MembersDep, ProjectsDep
+from keyplane.services.invites import InviteService
+from keyplane.services.members import ROLES, MemberService
+from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
 from keyplane.web.auth import Editor, Viewer, actor_of
 from keyplane.web.errors import TAG
@@ -18,22 +23,38 @@ from keyplane.web.templating import pages_of
 router = APIRouter(prefix="/members", tags=[TAG], include_in_schema=False)
 
 
+@dataclass(frozen=True, slots=True)
+class People:
+    """What the members page shows: the members, pending invites and projects to grant."""
+
+    projects: ProjectService
+    members: MemberService
+    invites: InviteService
+
+
+def _people(projects: ProjectsDep, members: MembersDep, invites: InvitesDep) -> People:
+    return People(projects, members, invites)
+
+
+PeopleDep = Annotated[People, Depends(_people)]
+
+
 @router.get("")
-async def member_list(request: Request, services: ServicesDep, me: Viewer, f: str = "") -> Response:
+async def member_list(request: Request, people: PeopleDep, me: Viewer, f: str = "") -> Response:
     me.access.require_manager()
     invite_link = None
     if f:
         flash = flashes_of(request).pop(me.session_id, f)
         invite_link = flash.get("link") if flash else None
-    return await _page(request, services, me, Form(), invite_link=invite_link)
+    return await _page(request, people, me, Form(), invite_link=invite_link)
 
 
 @router.post("/invite")
-async def invite(request: Request, services: ServicesDep, me: Editor) -> Response:
+async def invite(request: Request, people: PeopleDep, me: Editor) -> Response:
     me.access.require_manager()
     form = await Form.read(request)
     issued = await form.attempt(
-        services.invites.create(
+        people.invites.create(
             organization_id=me.access.organization_id,
             email=form.text("email"),
             role=form.text("role", "member"),
@@ -43,7 +64,7 @@ async def invite(request: Request, services: ServicesDep, me: Editor) -> Respons
         )
     )
     if issued is None:
-        return await _page(request, services, me, form, status=422)
+        return await _page(request, people, me, form, status=422)
     link = f"{str(request.base_url).rstrip('/')}/invite?token={issued.token}"
     flash_id = flashes_of(request).put(me.session_id, {"link": link})
     return RedirectResponse(f"/members?f={flash_id}", status_code=303)
@@ -51,9 +72,9 @@ async def invite(request: Request, services: ServicesDep, me: Editor) -> Respons
 
 @router.post("/invites/{invite_id}/revoke")
 async def revoke_invite(
-    request: Request, invite_id: str, services: ServicesDep, me: Editor
+    request: Request, invite_id: str, invites: InvitesDep, me: Editor
 ) -> Response:
-    await services.invites.revoke(
+    await invites.revoke(
         organization_id=me.access.organization_id,
         invite_id=invite_id,
         actor=actor_of(request, me),
@@ -63,11 +84,9 @@ async def revoke_invite(
 
 
 @router.post("/{user_id}/role")
-async def change_role(
-    request: Request, user_id: str, services: ServicesDep, me: Editor
-) -> Response:
+async def change_role(request: Request, user_id: str, members: MembersDep, me: Editor) -> Response:
     form = await Form.read(request)
-    await services.members.change_role(
+    await members.change_role(
         organization_id=me.access.organization_id,
         user_id=user_id,
         role=form.text("role"),
@@ -78,11 +97,9 @@ async def change_role(
 
 
 @router.post("/{user_id}/projects")
-async def set_projects(
-    request: Request, user_id: str, services: ServicesDep, me: Editor
-) -> Response:
+async def set_projects(request: Request, user_id: str, members: MembersDep, me: Editor) -> Response:
     form = await Form.read(request)
-    await services.members.set_projects(
+    await members.set_projects(
         organization_id=me.access.organization_id,
         user_id=user_id,
         project_ids=form.texts("projects"),
@@ -93,8 +110,8 @@ async def set_projects(
 
 
 @router.post("/{user_id}/remove")
-async def remove(request: Request, user_id: str, services: ServicesDep, me: Editor) -> Response:
-    await services.members.remove(
+async def remove(request: Request, user_id: str, members: MembersDep, me: Editor) -> Response:
+    await members.remove(
         organization_id=me.access.organization_id,
         user_id=user_id,
         actor=actor_of(request, me),
@@ -105,7 +122,7 @@ async def remove(request: Request, user_id: str, services: ServicesDep, me: Edit
 
 async def _page(
     request: Request,
-    services: ServicesDep,
+    people: People,
     me: SignedIn,
     form: Form,
     *,
@@ -113,14 +130,14 @@ async def _page(
     status: int = 200,
 ) -> Response:
     org = me.access.organization_id
-    projects, _ = await visible_projects(services, me, limit=100)
+    projects, _ = await visible_projects(people.projects, me, limit=100)
     return pages_of(request).render(
         request,
         "members.html",
         status=status,
         me=me,
-        members=await services.members.all(organization_id=org),
-        invites=await services.invites.pending(organization_id=org),
+        members=await people.members.all(organization_id=org),
+        invites=await people.invites.pending(organization_id=org),
         projects=projects,
         project_names={p.id: p.name for p in projects},
         roles=ROLES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from keyplane.api.deps import ServicesDep
+from keyplane.runtime.deps import ProjectsDep
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import Project
 from keyplane.web.auth import Editor, Viewer, actor_of
@@ -20,38 +20,38 @@ PAGE = 50
 @router.get("")
 async def project_list(
     request: Request,
-    services: ServicesDep,
+    projects: ProjectsDep,
     me: Viewer,
     after: str | None = None,
     archived: bool = False,
     welcome: bool = False,
 ) -> Response:
     return await _list_page(
-        request, services, me, Form(), after=after, archived=archived, welcome=welcome
+        request, projects, me, Form(), after=after, archived=archived, welcome=welcome
     )
 
 
 @router.post("")
-async def create_project(request: Request, services: ServicesDep, me: Editor) -> Response:
+async def create_project(request: Request, projects: ProjectsDep, me: Editor) -> Response:
     me.access.require_manager()
     form = await Form.read(request)
     project = await form.attempt(
-        services.projects.create(
+        projects.create(
             organization_id=me.access.organization_id,
             name=form.text("name"),
             actor=actor_of(request, me),
         )
     )
     if project is None:
-        return await _list_page(request, services, me, form, status=422)
+        return await _list_page(request, projects, me, form, status=422)
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
 
 @router.get("/{project_id}/settings")
 async def project_settings(
-    request: Request, project_id: str, services: ServicesDep, me: Viewer
+    request: Request, project_id: str, projects: ProjectsDep, me: Viewer
 ) -> Response:
-    project = await visible_project(services, me, project_id)
+    project = await visible_project(projects, me, project_id)
     return pages_of(request).render(
         request, "project_settings.html", me=me, project=project, form=Form()
     )
@@ -59,13 +59,13 @@ async def project_settings(
 
 @router.post("/{project_id}/rename")
 async def rename_project(
-    request: Request, project_id: str, services: ServicesDep, me: Editor
+    request: Request, project_id: str, projects: ProjectsDep, me: Editor
 ) -> Response:
     me.access.require_manager()
-    project = await visible_project(services, me, project_id)
+    project = await visible_project(projects, me, project_id)
     form = await Form.read(request)
     renamed = await form.attempt(
-        services.projects.rename(
+        projects.rename(
             organization_id=me.access.organization_id,
             project_id=project.id,
             name=form.text("name"),
@@ -81,10 +81,10 @@ async def rename_project(
 
 @router.post("/{project_id}/archive")
 async def archive_project(
-    request: Request, project_id: str, services: ServicesDep, me: Editor
+    request: Request, project_id: str, projects: ProjectsDep, me: Editor
 ) -> Response:
     me.access.require_manager()
-    await services.projects.archive(
+    await projects.archive(
         organization_id=me.access.organization_id,
         project_id=project_id,
         actor=actor_of(request, me),
@@ -92,16 +92,14 @@ async def archive_project(
     return RedirectResponse("/projects?archived=1", status_code=303)
 
 
-async def visible_project(services: ServicesDep, me: SignedIn, project_id: str) -> Project:
+async def visible_project(projects: ProjectsDep, me: SignedIn, project_id: str) -> Project:
     """The project, when this person may see it; the same 404 as a missing one otherwise."""
     me.access.require_project(project_id)
-    return await services.projects.get(
-        organization_id=me.access.organization_id, project_id=project_id
-    )
+    return await projects.get(organization_id=me.access.organization_id, project_id=project_id)
 
 
 async def visible_projects(
-    services: ServicesDep,
+    projects: ProjectsDep,
     me: SignedIn,
     *,
     after: str | None = None,
@@ -110,7 +108,7 @@ async def visible_projects(
 ) -> tuple[list[Project], bool]:
     """A page of the projects this person sees, and whether more follow."""
     if me.access.sees_all_projects:
-        page = await services.projects.list(
+        page = await projects.list(
             organization_id=me.access.organization_id,
             limit=limit,
             after=after,
@@ -118,7 +116,7 @@ async def visible_projects(
         )
         return page.items, page.has_more
     own = [
-        await services.projects.get(organization_id=me.access.organization_id, project_id=p)
+        await projects.get(organization_id=me.access.organization_id, project_id=p)
         for p in sorted(me.access.project_ids)
     ]
     shown = [p for p in own if archived or p.status == "active"]
@@ -127,7 +125,7 @@ async def visible_projects(
 
 async def _list_page(
     request: Request,
-    services: ServicesDep,
+    projects: ProjectsDep,
     me: SignedIn,
     form: Form,
     *,
@@ -136,13 +134,13 @@ async def _list_page(
     welcome: bool = False,
     status: int = 200,
 ) -> Response:
-    projects, has_more = await visible_projects(services, me, after=after, archived=archived)
+    shown, has_more = await visible_projects(projects, me, after=after, archived=archived)
     return pages_of(request).render(
         request,
         "projects.html",
         status=status,
         me=me,
-        projects=projects,
+        projects=shown,
         has_more=has_more,
         archived=archived,
         form=form,

@@ -12,15 +12,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from keyplane.api.deps import ServicesDep
 from keyplane.errors import ValidationFailedError
-from keyplane.services.sessions import SignedIn
+from keyplane.runtime.deps import KeysDep, NowDep, ProjectsDep, ReportsDep
 from keyplane.web.auth import Viewer
 from keyplane.web.charts import PALETTE, Series, bar_chart
 from keyplane.web.errors import TAG
 from keyplane.web.forms import day_start, parse_day
 from keyplane.web.templating import number, pages_of, usd
-from keyplane.web.usage_view import GROUPS, UsageData, day_label, load_usage
+from keyplane.web.usage_view import GROUPS, Names, UsageData, day_label, load_usage
 
 router = APIRouter(prefix="/usage", tags=[TAG], include_in_schema=False)
 PRESETS = {"1d": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
@@ -87,10 +86,19 @@ class UsageQuery:
 Query = Annotated[UsageQuery, Depends()]
 
 
-async def load(services: ServicesDep, me: SignedIn, query: UsageQuery) -> tuple[Range, UsageData]:
-    span = pick_range(query.range, query.start, query.end, services.clock())
+async def load(
+    reports: ReportsDep,
+    projects: ProjectsDep,
+    keys: KeysDep,
+    now: NowDep,
+    me: Viewer,
+    query: Query,
+) -> tuple[Range, UsageData]:
+    """The range asked for and its usage, as this person may see it."""
+    span = pick_range(query.range, query.start, query.end, now)
     data = await load_usage(
-        services,
+        reports,
+        Names(projects, keys),
         me.access,
         start=span.start,
         end=span.end,
@@ -100,9 +108,12 @@ async def load(services: ServicesDep, me: SignedIn, query: UsageQuery) -> tuple[
     return span, data
 
 
+Loaded = Annotated[tuple[Range, UsageData], Depends(load)]
+
+
 @router.get("")
-async def usage_page(request: Request, services: ServicesDep, me: Viewer, query: Query) -> Response:
-    span, data = await load(services, me, query)
+async def usage_page(request: Request, me: Viewer, query: Query, loaded: Loaded) -> Response:
+    span, data = loaded
     custom = query.range == "custom" or (
         query.range not in PRESETS and bool(query.start or query.end)
     )
@@ -124,8 +135,8 @@ async def usage_page(request: Request, services: ServicesDep, me: Viewer, query:
 
 
 @router.get(".csv")
-async def usage_csv(services: ServicesDep, me: Viewer, query: Query) -> Response:
-    span, data = await load(services, me, query)
+async def usage_csv(query: Query, loaded: Loaded) -> Response:
+    span, data = loaded
     group = query.grouping
     out = io.StringIO()
     writer = csv.writer(out)

@@ -1,22 +1,25 @@
-"""The services an app holds on ``app.state``, built in its lifespan."""
+"""``Runtime``: the parts every surface shares, built and started once, stopped in order."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from keyplane.audit.log import AuditLog
+from keyplane.auth.cache import KeyCache
 from keyplane.auth.last_used import LastUsedTracker
+from keyplane.auth.principal import AdminAuthenticator
+from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings
-from keyplane.gateway.assembly import build_gateway
-from keyplane.gateway.proxy import Gateway
 from keyplane.leaks.github import TrustedKeys
-from keyplane.leaks.service import LeakService
-from keyplane.limits.assembly import build_limits
 from keyplane.limits.service import Limits
+from keyplane.runtime.limits import build_limits
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.api_keys import KeyService
-from keyplane.services.clock import Clock, system_clock
 from keyplane.services.invites import InviteService
+from keyplane.services.leaks import LeakService
 from keyplane.services.members import MemberService
 from keyplane.services.passwords import Passwords
 from keyplane.services.projects import ProjectService
@@ -26,32 +29,40 @@ from keyplane.services.sessions import SessionService
 from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
 from keyplane.store.database import Database
+from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.reports import UsageReports
 from keyplane.webhooks.endpoint import WebhookEndpoints
 from keyplane.webhooks.sender import RetryPolicy, WebhookSender
 
 
-@dataclass
-class Services:
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """One per app. Surfaces never take the whole of it: ``deps`` hands out its parts."""
+
     settings: Settings
-    database: Database
     clock: Clock
+    database: Database
+    prices: PriceTable
+    # Usage of every call, summed in memory and written in batches (the gateway's and verify's).
+    meter: Meter
+    # Keys of gateway calls, cached for at most a second (revocation shows within it).
+    key_cache: KeyCache
+    last_used: LastUsedTracker
+    # Rate limits and budgets: the gateway's admission, and /v1/keys/verify's.
+    limits: Limits
+    admin_auth: AdminAuthenticator
+    audit_log: AuditLog
     projects: ProjectService
     keys: KeyService
     rotation: RotationService
     admin_keys: AdminKeyService
-    verify: VerifyService
-    last_used: LastUsedTracker
-    # Signed webhooks: ``await services.webhooks.enqueue(org_id, event_type, data)``.
+    verification: VerifyService
+    reports: UsageReports
+    # Signed webhooks: ``await webhooks.enqueue(org_id, event_type, data)``.
     webhooks: WebhookSender
     webhook_endpoints: WebhookEndpoints
     leaks: LeakService
-    reports: UsageReports
-    # Rate limits and budgets: the gateway's admission, and /v1/keys/verify's.
-    limits: Limits
-    # The OpenAI-compatible gateway; its ``admission`` is where limits plug in.
-    gateway: Gateway
     # People: accounts, members and invites, and the dashboard's sessions.
     users: UserService
     members: MemberService
@@ -59,20 +70,29 @@ class Services:
     sessions: SessionService
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Services:
+    def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+        """Every part, wired; nothing connects or runs until ``start``."""
         database = Database(settings.resolved_database_url)
         brand = settings.key_brand
+        prices = PriceTable.load(settings.prices_file)
+        meter = Meter(database, interval_seconds=settings.usage_flush_seconds)
         webhooks = WebhookSender(database, policy=RetryPolicy.of(settings), clock=clock)
         last_used = LastUsedTracker(database)
-        prices = PriceTable.load(settings.prices_file)
         limits = build_limits(
             settings, database=database, prices=prices, webhooks=webhooks, clock=clock
         )
         passwords = Passwords.of(settings)
         return cls(
             settings=settings,
-            database=database,
             clock=clock,
+            database=database,
+            prices=prices,
+            meter=meter,
+            key_cache=KeyCache(database, brand=brand, ttl_seconds=settings.key_cache_ttl_seconds),
+            last_used=last_used,
+            limits=limits,
+            admin_auth=AdminAuthenticator(database, brand=brand, last_used=last_used, clock=clock),
+            audit_log=AuditLog(database),
             projects=ProjectService(database, clock=clock),
             keys=KeyService(database, brand=brand, clock=clock),
             rotation=RotationService(
@@ -83,8 +103,10 @@ class Services:
                 clock=clock,
             ),
             admin_keys=AdminKeyService(database, brand=brand, clock=clock),
-            verify=VerifyService(database, brand=brand, clock=clock),
-            last_used=last_used,
+            verification=VerifyService(
+                database, brand=brand, limits=limits, meter=meter, last_used=last_used, clock=clock
+            ),
+            reports=UsageReports(database, clock=clock),
             webhooks=webhooks,
             webhook_endpoints=WebhookEndpoints(database),
             leaks=LeakService(
@@ -94,21 +116,8 @@ class Services:
                 webhooks=webhooks,
                 clock=clock,
             ),
-            reports=UsageReports(database, clock=clock),
-            limits=limits,
-            gateway=build_gateway(
-                settings,
-                database=database,
-                last_used=last_used,
-                clock=clock,
-                prices=prices,
-                admission=limits,
-            ),
             users=UserService(
-                database,
-                clock=clock,
-                policy=LoginPolicy.of(settings),
-                passwords=passwords,
+                database, clock=clock, policy=LoginPolicy.of(settings), passwords=passwords
             ),
             members=MemberService(database, clock=clock),
             invites=InviteService(
@@ -121,3 +130,23 @@ class Services:
                 database, clock=clock, lifetime=timedelta(seconds=settings.session_ttl_seconds)
             ),
         )
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, settings: Settings, *, clock: Clock = system_clock
+    ) -> AsyncIterator[Runtime]:
+        """A started runtime; on the way out, pending usage and last-used times are written."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        runtime = cls.build(settings, clock=clock)
+        runtime.last_used.start()
+        runtime.webhooks.start()
+        runtime.meter.start()
+        try:
+            yield runtime
+        finally:
+            await runtime.meter.stop()
+            await runtime.limits.close()
+            await runtime.webhooks.stop()
+            await runtime.last_used.stop()
+            await runtime.database.close()

@@ -10,7 +10,9 @@ import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -132,3 +134,12 @@ class MetricsMiddleware:
             self.metrics.observe(
                 route_group(scope["path"]), scope["method"], status, time.perf_counter() - started
             )
+
+
+def metrics_of(request: Request) -> Metrics:
+    """The app's metrics (``app.state.metrics``), for the ``/metrics`` route."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(metrics_of)]

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
-from keyplane.auth.actor import Actor
 from keyplane.auth.resolve import resolve_key
+from keyplane.clock import Clock, system_clock
 from keyplane.leaks.github import TrustedKeys
 from keyplane.leaks.report import Feedback, Label, ReportedToken
 from keyplane.services.api_keys import revoke_in
-from keyplane.services.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, ApiKeySecret, Membership, Organization
 from keyplane.webhooks.sender import WebhookSender

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from keyplane.clock import Clock
 from keyplane.config import Settings
 from keyplane.limits.alerts import BudgetAlerts
 from keyplane.limits.backend import LimitBackend
 from keyplane.limits.memory import MemoryBackend
 from keyplane.limits.service import Limits
-from keyplane.services.clock import Clock
 from keyplane.store.database import Database
 from keyplane.usage.prices import PriceTable
 from keyplane.webhooks.sender import WebhookSender

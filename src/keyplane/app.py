@@ -1,0 +1,74 @@
+"""``create_app(settings)``: the one ASGI app, for the tests and ``keyplane serve`` alike.
+
+The stack, outermost first:
+
+    server errors   Starlette's last resort, rendering OpenAI's envelope as a 500
+    metrics         every request counted by route group, for ``/metrics``
+    gateway router  ``/v1/chat/completions`` and the rest, before any of FastAPI's stack
+    admin API       FastAPI: ``/v1/organization/...``, verify, leaks, health, ``/docs``
+    dashboard       its own FastAPI app with HTML error pages, serving every path the API
+                    does not (the API router's fallback, so the API keeps its own 405s)
+
+Nothing connects until the lifespan starts; the runtime is built there, once, and each
+surface reads it from its app's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from keyplane.api.app import create_api
+from keyplane.clock import Clock, system_clock
+from keyplane.config import Settings, load_settings
+from keyplane.gateway.assembly import build_gateway
+from keyplane.gateway.routes import GatewayRouter
+from keyplane.http.metrics import Metrics, MetricsMiddleware
+from keyplane.runtime import Runtime
+from keyplane.web.app import create_dashboard
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
+    dashboard = create_dashboard()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Runtime.running(settings, clock=clock) as runtime:
+            gateway = build_gateway(runtime)
+            await gateway.start()
+            app.state.runtime = dashboard.state.runtime = runtime
+            app.state.gateway = gateway
+            try:
+                yield
+            finally:
+                await gateway.stop()
+
+    app = create_api(lifespan=lifespan)
+    app.state.metrics = _metrics(app)
+    app.add_middleware(GatewayRouter)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.router.default = dashboard
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings from the environment and ``.env``: uvicorn's factory for ``serve``."""
+    return create_app(load_settings())
+
+
+def _metrics(app: FastAPI) -> Metrics:
+    """The process's metrics, with gauges that read the runtime once the lifespan built it."""
+    metrics = Metrics()
+
+    def pending_usage() -> float:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return float(runtime.meter.pending) if runtime else 0.0
+
+    metrics.gauge(
+        "keyplane_usage_pending_buckets",
+        "Usage buckets counted in memory and not yet written to the store.",
+        pending_usage,
+    )
+    return metrics
