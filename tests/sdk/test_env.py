@@ -61,6 +61,16 @@ def test_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert setting("KEYPLANE_ADMIN_KEY", env_file=env_file) == "kp_admin_file"
 
 
+def test_empty_environment_variable_falls_back_to_env_file_as_on_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("KEYPLANE_URL=http://from-file:1\n")
+    monkeypatch.setenv("KEYPLANE_URL", "")
+    assert setting("KEYPLANE_URL", env_file=env_file) == "http://from-file:1"
+    assert ClientSettings(_env_file=env_file).url == "http://from-file:1"
+
+
 def test_missing_or_undecodable_env_file_gives_no_values(tmp_path: Path) -> None:
     not_utf8 = tmp_path / "latin1.env"
     not_utf8.write_bytes(b"KEYPLANE_URL=http://\xe9:1\n")

@@ -37,8 +37,8 @@ def _assigned(values: dict[str, str | None]) -> dict[str, str]:
 
 
 def setting(name: str, *, env_file: str | Path | None = ".env") -> str | None:
-    """``name`` from the environment, else from ``env_file``; ``None`` when unset or empty."""
-    value = os.environ.get(name)
-    if value is None:
-        value = read_env_file(env_file).get(name)
-    return value or None
+    """``name`` from the environment, else from ``env_file``; ``None`` when unset or empty.
+
+    An empty environment variable counts as unset, as the server's ``env_ignore_empty`` has it.
+    """
+    return os.environ.get(name) or read_env_file(env_file).get(name) or None
