@@ -183,6 +183,32 @@ def test_python_dash_m_and_version(shared_server: ServerProcess) -> None:
     assert os.path.exists(shared_server.workdir / ".keyplane" / "keyplane.db")
 
 
+def test_help_lists_every_command_including_scan_and_doctor(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*_python_keyplane(), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.partition("Commands:")[2]
+    listed = {line.split()[0] for line in commands.splitlines() if line.strip()}
+    assert listed == {
+        "admin-keys",
+        "audit",
+        "doctor",
+        "init",
+        "keys",
+        "projects",
+        "scan",
+        "serve",
+        "usage",
+        "webhook",
+    }
+
+
 def test_limits_and_budget_flags_on_keys_and_projects(shared_server: ServerProcess) -> None:
     created = run_json(
         shared_server,

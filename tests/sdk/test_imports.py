@@ -1,4 +1,4 @@
-"""``keyplane.sdk`` stands alone: it needs httpx and pydantic, and nothing of the server."""
+"""``keyplane.sdk`` stands alone: httpx, pydantic and python-dotenv, nothing of the server."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ SERVER_PACKAGES = (
     "alembic",
     "click",
     "pydantic_settings",
-    "dotenv",
     "uvicorn",
     "asyncpg",
     "aiosqlite",
@@ -95,7 +94,7 @@ def test_base_dependencies_are_the_sdks_only() -> None:
         dep.split(">")[0].split("=")[0].split("[")[0]
         for dep in pyproject["project"]["dependencies"]
     }
-    assert names == {"httpx", "pydantic"}
+    assert names == {"httpx", "pydantic", "python-dotenv"}
 
 
 def test_public_names_resolve() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from keyplane.store.database import Database
-from keyplane.store.migrate import upgrade_to_head
+from keyplane.store.migrate import head_revision, upgrade_to_head
 from keyplane.store.models import Base
 from support.postgres import PostgresDatabases
 
@@ -46,6 +49,54 @@ async def test_upgrade_to_head_then_autogenerate_finds_no_difference(empty_url: 
 def test_head_is_read_from_the_files_as_alembic_sees_it() -> None:
     from alembic.script import ScriptDirectory
 
-    from keyplane.store.migrate import alembic_config, head_revision
+    from keyplane.store.migrate import alembic_config
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+# A history that branches after "base" and merges again, written every way Alembic allows.
+BRANCH_AND_MERGE = {
+    "base.py": "revision: str = 'base'\ndown_revision: str | None = None\n",
+    "left.py": 'revision = "left"\ndown_revision = "base"\n',
+    "right.py": "revision: str = 'right'\ndown_revision: str | None = 'base'\n",
+    "merge.py": 'revision = "merge"\ndown_revision = ("left", "right")\n',
+}
+
+
+def versions(tmp_path: Path, files: dict[str, str]) -> Path:
+    directory = tmp_path / "versions"
+    directory.mkdir()
+    for name, body in files.items():
+        (directory / name).write_text(
+            f'"""{name}"""\n\n{body}\n\ndef upgrade() -> None:\n    pass\n'
+        )
+    return directory
+
+
+@pytest.mark.parametrize("parents", ['("left", "right")', "['left', 'right']"])
+def test_if_branches_are_merged_then_the_merge_is_the_one_head(
+    tmp_path: Path, parents: str
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    merge = f'revision = "merge"\ndown_revision = {parents}\n'
+    directory = versions(tmp_path, {**BRANCH_AND_MERGE, "merge.py": merge})
+    assert head_revision(directory) == "merge"
+    assert ScriptDirectory(str(tmp_path)).get_current_head() == "merge"
+
+
+def test_if_branches_are_not_merged_then_two_heads_raise(tmp_path: Path) -> None:
+    unmerged = {name: body for name, body in BRANCH_AND_MERGE.items() if name != "merge.py"}
+    with pytest.raises(RuntimeError, match=r"one migration head .* found \['left', 'right'\]"):
+        head_revision(versions(tmp_path, unmerged))
+
+
+def test_reading_the_head_imports_no_alembic() -> None:
+    probe = (
+        "import sys; from keyplane.store.migrate import head_revision; head_revision(); "
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

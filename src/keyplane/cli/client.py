@@ -13,7 +13,13 @@ from keyplane.config import ClientSettings
 class AdminClient:
     """Talks to ``KEYPLANE_URL`` with ``KEYPLANE_ADMIN_KEY``; every failure is a ``CliError``."""
 
-    def __init__(self, settings: ClientSettings, *, require_key: bool = True) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        require_key: bool = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = settings.url.rstrip("/")
         headers = {"User-Agent": "keyplane-cli"}
         if settings.admin_key is not None:
@@ -24,7 +30,10 @@ class AdminClient:
                 "(keyplane init prints the first one)"
             )
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=settings.timeout_seconds
+            base_url=self.base_url,
+            headers=headers,
+            timeout=settings.timeout_seconds,
+            transport=transport,
         )
 
     def __enter__(self) -> AdminClient:
@@ -57,7 +66,7 @@ class AdminClient:
             ) from None
         if response.is_success:
             return response.json() if response.content else None
-        raise CliError(_error_line(response))
+        raise CliError(_error_line(response), status=response.status_code)
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}

@@ -61,7 +61,9 @@ def find_key_project(client: AdminClient, key_id: str, project: str | None) -> s
     for candidate in iter_pages(client, "/v1/organization/projects", include_archived="true"):
         try:
             client.request("GET", f"/v1/organization/projects/{candidate['id']}/api_keys/{key_id}")
-        except CliError:
-            continue
+        except CliError as exc:
+            if exc.status == 404:
+                continue  # not in this project
+            raise  # a refused admin key or a failing server is not "no such key"
         return str(candidate["id"])
     raise CliError(f"no API key with id {key_id!r} in any project")

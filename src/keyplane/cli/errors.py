@@ -7,12 +7,18 @@ from pydantic import ValidationError
 
 
 class CliError(click.ClickException):
-    """An expected failure. Click prints ``Error: <message>`` on stderr and exits 1."""
+    """An expected failure. Click prints ``Error: <message>`` on stderr and exits 1.
+
+    ``status`` is the HTTP status when the server refused the request, else ``None``.
+    """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, exit_code: int | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
+        self.status = status
         if exit_code is not None:
             self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 

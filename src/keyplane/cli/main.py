@@ -11,6 +11,7 @@ from keyplane.cli.admin_keys import admin_keys
 from keyplane.cli.audit import audit
 from keyplane.cli.keys import keys
 from keyplane.cli.projects import projects
+from keyplane.cli.scan import doctor_command, scan_command
 from keyplane.cli.server import init, serve
 from keyplane.cli.usage import usage
 from keyplane.cli.webhook import webhook
@@ -22,22 +23,19 @@ def cli() -> None:
     """keyplane: issue, scope, limit, meter, rotate and revoke API keys."""
 
 
-for command in (serve, init, projects, keys, admin_keys, audit, usage):
+for command in (
+    serve,
+    init,
+    projects,
+    keys,
+    admin_keys,
+    audit,
+    usage,
+    webhook,
+    scan_command,
+    doctor_command,
+):
     cli.add_command(command)
-cli.add_command(webhook)
-
-
-def _optional_commands() -> None:
-    """Commands that live in packages built alongside; absent ones are simply not offered."""
-    try:
-        from keyplane.cli.scan import doctor_command, scan_command
-    except ImportError:
-        return
-    cli.add_command(scan_command)
-    cli.add_command(doctor_command)
-
-
-_optional_commands()
 
 
 def main() -> None:

@@ -1,35 +1,24 @@
-"""Settings from the environment or a ``.env`` file, without pydantic-settings or python-dotenv.
+"""Settings from the environment or a ``.env`` file, read as the server reads them.
 
-A real environment variable wins over ``.env``, as everywhere in keyplane.
+The ``.env`` syntax is python-dotenv's, the parser the server's pydantic-settings uses, so a
+file means the same to the SDK and to ``keyplane serve``. A real environment variable wins
+over ``.env``, as everywhere in keyplane.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def parse_env(text: str) -> dict[str, str]:
-    """``NAME=value`` lines; blank lines, ``#`` comments and an ``export`` prefix are allowed."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ").lstrip()
-        name, sep, value = line.partition("=")
-        if sep and name.strip():
-            values[name.strip()] = _unquote(value.strip())
-    return values
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    # An unquoted value ends where a comment starts, as in python-dotenv.
-    return value.split(" #", 1)[0].rstrip()
+    """The ``NAME=value`` pairs of ``.env`` text; a bare ``NAME`` without ``=`` is left out."""
+    return _assigned(dotenv_values(stream=io.StringIO(text)))
 
 
 def read_env_file(path: str | Path | None) -> dict[str, str]:
@@ -37,14 +26,19 @@ def read_env_file(path: str | Path | None) -> dict[str, str]:
     if path is None:
         return {}
     try:
-        return parse_env(Path(path).read_text(encoding="utf-8"))
+        # Same call as pydantic-settings, so ${VAR} expands the same way too.
+        return _assigned(dotenv_values(path, encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return {}
 
 
+def _assigned(values: dict[str, str | None]) -> dict[str, str]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def setting(name: str, *, env_file: str | Path | None = ".env") -> str | None:
-    """``name`` from the environment, else from ``env_file``; ``None`` when unset or empty."""
-    value = os.environ.get(name)
-    if value is None:
-        value = read_env_file(env_file).get(name)
-    return value or None
+    """``name`` from the environment, else from ``env_file``; ``None`` when unset or empty.
+
+    An empty environment variable counts as unset, as the server's ``env_ignore_empty`` has it.
+    """
+    return os.environ.get(name) or read_env_file(env_file).get(name) or None

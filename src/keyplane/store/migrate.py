@@ -6,7 +6,7 @@ already at head starts faster and keeps ~12 MB less resident memory.
 
 from __future__ import annotations
 
-import re
+import ast
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_REVISION = re.compile(r"^revision(?:: str)? = ['\"](\w+)['\"]", re.MULTILINE)
-_DOWN = re.compile(r"^down_revision(?:: [\w| ]+)? = ['\"](\w+)['\"]", re.MULTILINE)
+VERSIONS = MIGRATIONS / "versions"
 
 
 def alembic_config(url: str = "") -> Config:
@@ -35,17 +34,51 @@ def alembic_config(url: str = "") -> Config:
 
 
 @cache
-def head_revision() -> str:
-    """The newest revision, read from the migration files without importing Alembic."""
-    revisions, parents = set(), set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        source = path.read_text("utf-8")
-        revisions.update(_REVISION.findall(source))
-        parents.update(_DOWN.findall(source))
+def head_revision(directory: Path = VERSIONS) -> str:
+    """The newest revision, read from the migration files without importing Alembic.
+
+    Raises:
+        RuntimeError: the files have no single head, or one names no revision.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("__init__"):
+            continue  # Alembic skips it too
+        revision, down = _revision_of(path)
+        revisions.add(revision)
+        parents.update(down)
     heads = revisions - parents
     if len(heads) != 1:
-        raise RuntimeError(f"expected one migration head, found {sorted(heads)}")
-    return str(heads.pop())
+        raise RuntimeError(f"expected one migration head in {directory}, found {sorted(heads)}")
+    return heads.pop()
+
+
+def _revision_of(path: Path) -> tuple[str, tuple[str, ...]]:
+    """A migration's ``revision`` and its parents: ``down_revision`` as a tuple."""
+    assigned: dict[str, object] = {}
+    for node in ast.parse(path.read_text("utf-8"), filename=str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            try:
+                assigned[target.id] = ast.literal_eval(value)
+            except ValueError:
+                raise RuntimeError(f"{path.name}: {target.id} is not a literal") from None
+    revision, down = assigned.get("revision"), assigned.get("down_revision")
+    if not isinstance(revision, str):
+        raise RuntimeError(f"{path.name}: no revision = '...' string")
+    if down is None:
+        return revision, ()
+    if isinstance(down, str):
+        return revision, (down,)
+    if isinstance(down, tuple | list) and all(isinstance(parent, str) for parent in down):
+        return revision, tuple(down)
+    raise RuntimeError(f"{path.name}: down_revision is not a string, a tuple of them or None")
 
 
 async def current_revision(database: Database) -> str | None:
