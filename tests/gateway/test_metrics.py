@@ -32,9 +32,9 @@ def test_histogram_buckets_are_cumulative() -> None:
     metrics.observe("verify", "POST", 200, 0.003)
     metrics.observe("verify", "POST", 200, 0.2)
     text = metrics.render()
-    assert 'keyplane_http_request_duration_seconds_bucket{route="verify",le="0.005"} 1' in text
-    assert 'keyplane_http_request_duration_seconds_bucket{route="verify",le="+Inf"} 2' in text
-    assert 'keyplane_http_requests_total{route="verify",method="POST",status="200"} 2' in text
+    assert 'keyplane_http_request_duration_seconds_bucket{le="0.005",route="verify"} 1.0' in text
+    assert 'keyplane_http_request_duration_seconds_bucket{le="+Inf",route="verify"} 2.0' in text
+    assert 'keyplane_http_requests_total{method="POST",route="verify",status="200"} 2.0' in text
 
 
 def test_metrics_count_gateway_and_admin_calls_without_naming_keys(
@@ -56,8 +56,8 @@ def test_metrics_count_gateway_and_admin_calls_without_naming_keys(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert 'route="gateway_chat_completions",method="POST",status="200"' in text
-    assert 'route="gateway_chat_completions",method="POST",status="401"' in text
-    assert 'route="admin_api",method="POST",status="201"' in text
+    assert 'method="POST",route="gateway_chat_completions",status="200"' in text
+    assert 'method="POST",route="gateway_chat_completions",status="401"' in text
+    assert 'method="POST",route="admin_api",status="201"' in text
     assert "keyplane_usage_pending_buckets" in text
     assert secret not in text and "key_" not in text and "kp_" not in text

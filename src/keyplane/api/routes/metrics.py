@@ -10,5 +10,5 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
-    text = request.app.state.metrics.render()
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    registry = request.app.state.metrics
+    return PlainTextResponse(registry.render(), media_type=registry.content_type)
