@@ -6,13 +6,22 @@ with an id in it — so nothing secret and no unbounded label set reaches a metr
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -41,71 +50,59 @@ def route_group(path: str) -> str:
     return "other_v1" if path.startswith("/v1/") else "dashboard"
 
 
-@dataclass
-class _Histogram:
-    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
-    total: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-        self.total += seconds
-
-
 class Metrics:
-    """Counters kept in memory; one per process, rendered in Prometheus' text format."""
+    """Request counts, latency and gauges for one app, on a registry of its own.
+
+    Not prometheus_client's global registry: tests build many apps in one process, and a
+    registry refuses a metric name twice. Process, platform and GC metrics come along.
+    """
+
+    content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
         self.started = time.time()
-        self.requests: dict[tuple[str, str, str], int] = {}
-        self.latency: dict[str, _Histogram] = {}
-        self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self._requests = Counter(
+            "keyplane_http_requests_total",
+            "HTTP requests answered, by route group.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "keyplane_http_request_duration_seconds",
+            "Time to answer, by route group.",
+            ("route",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        Gauge(
+            "keyplane_process_start_time_seconds",
+            "Unix time the process started.",
+            registry=self.registry,
+        ).set(self.started)
+        # labels() takes a lock and builds a key each call; the hot path reuses the children.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, group: str, method: str, status: int, seconds: float) -> None:
-        key = (group, method, str(status))
-        self.requests[key] = self.requests.get(key, 0) + 1
-        histogram = self.latency.get(group)
-        if histogram is None:
-            histogram = self.latency[group] = _Histogram()
-        histogram.observe(seconds)
+        key = (group, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self._requests.labels(group, method, str(status)),
+                self._latency.labels(group),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        self.gauges[name] = (help_text, read)
+        """A gauge whose value ``read`` returns at each scrape."""
+        Gauge(name, help_text, registry=self.registry).set_function(read)
 
     def render(self) -> str:
-        lines = [
-            "# HELP keyplane_http_requests_total HTTP requests answered, by route group.",
-            "# TYPE keyplane_http_requests_total counter",
-        ]
-        for (group, method, status), count in sorted(self.requests.items()):
-            labels = f'route="{group}",method="{method}",status="{status}"'
-            lines.append(f"keyplane_http_requests_total{{{labels}}} {count}")
-        lines += [
-            "# HELP keyplane_http_request_duration_seconds Time to answer, by route group.",
-            "# TYPE keyplane_http_request_duration_seconds histogram",
-        ]
-        for group, histogram in sorted(self.latency.items()):
-            running = 0
-            for bound, count in zip((*BUCKETS, float("inf")), histogram.counts, strict=True):
-                running += count
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                lines.append(
-                    f'keyplane_http_request_duration_seconds_bucket{{route="{group}",le="{le}"}} '
-                    f"{running}"
-                )
-            lines.append(
-                f'keyplane_http_request_duration_seconds_sum{{route="{group}"}} {histogram.total}'
-            )
-            lines.append(
-                f'keyplane_http_request_duration_seconds_count{{route="{group}"}} {running}'
-            )
-        lines += [
-            "# HELP keyplane_process_start_time_seconds Unix time the process started.",
-            "# TYPE keyplane_process_start_time_seconds gauge",
-            f"keyplane_process_start_time_seconds {self.started}",
-        ]
-        for name, (help_text, read) in sorted(self.gauges.items()):
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {read()}"]
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()
 
 
 class MetricsMiddleware:

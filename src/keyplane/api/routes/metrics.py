@@ -12,5 +12,4 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(registry: MetricsDep) -> PlainTextResponse:
-    text = registry.render()
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return PlainTextResponse(registry.render(), media_type=registry.content_type)
