@@ -12,10 +12,10 @@ test: $(VENV)/.test-installed  ## install test dependencies, start services, run
 	scripts/services.sh
 	$(BIN)/pytest -q
 
-lint: $(VENV)/.test-installed  ## ruff and mypy, as CI runs them
-	$(BIN)/ruff check src tests bench $(wildcard examples)
-	$(BIN)/ruff format --check src tests bench $(wildcard examples)
-	$(BIN)/mypy src
+lint: $(VENV)/.test-installed  ## ruff, mypy and the package layers, as CI runs them
+	$(BIN)/ruff check src tests bench scripts $(wildcard examples)
+	$(BIN)/ruff format --check src tests bench scripts $(wildcard examples)
+	$(BIN)/mypy src tests
 	$(BIN)/lint-imports
 
 check: lint test

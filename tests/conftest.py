@@ -60,7 +60,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=tmp_path / "data",
         database_url=database_url,
         secret_key="test-server-secret",

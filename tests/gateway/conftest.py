@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +97,7 @@ class ExactCall:
     cost: int  # micro-USD: the reservation, and the settled cost
 
 
-def exact_call(max_tokens: int = 10, **headers: str) -> ExactCall:
+def exact_call(max_tokens: int = 10, headers: Mapping[str, str] | None = None) -> ExactCall:
     body = {
         "model": LIMITS_MODEL,
         "messages": [{"role": "user", "content": "hi"}],
@@ -109,7 +109,7 @@ def exact_call(max_tokens: int = 10, **headers: str) -> ExactCall:
         PriceTable.load(), LIMITS_MODEL, input_tokens=prompt, output_tokens=output
     )
     usage = f"prompt={prompt},completion={output},cached=0"
-    return ExactCall(body, {"x-test-usage": usage, **headers}, cost)
+    return ExactCall(body, {"x-test-usage": usage, **(headers or {})}, cost)
 
 
 async def fire(sdk: openai.AsyncOpenAI, call: ExactCall, count: int) -> Counter[str]:
@@ -173,7 +173,7 @@ def metered_cost(server: ServerProcess, project_id: str, expected: int) -> int:
             timeout=10,
         )
         assert response.status_code == 200, response.text
-        total = sum(
+        total: int = sum(
             result["amount"]["value_micro_usd"]
             for bucket in response.json()["data"]
             for result in bucket["results"]
@@ -198,7 +198,8 @@ class LocalGateway:
             api_key=key,
             max_retries=0,
             timeout=30,
-            http_client=self.http,
+            # The SDK accepts any httpx-compatible client; its stubs name their own vendored one.
+            http_client=self.http,  # type: ignore[arg-type]
         )
 
     async def create_key(self, **fields: Any) -> str:
@@ -219,7 +220,7 @@ async def local_gateway(
     """A running in-process keyplane on ``database_url`` (already migrated), with ``clock``."""
     app = create_app(
         Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             data_dir=data_dir,
             database_url=database_url,
             secret_key="test-server-secret",

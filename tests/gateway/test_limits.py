@@ -55,7 +55,9 @@ async def test_if_calls_use_more_than_reserved_then_overshoot_is_bounded_by_call
     prompt, output = (
         int(part.split("=")[1]) for part in call.headers["x-test-usage"].split(",")[:2]
     )
-    heavy = exact_call(**{"x-test-usage": f"prompt={3 * prompt},completion={3 * output},cached=0"})
+    heavy = exact_call(
+        headers={"x-test-usage": f"prompt={3 * prompt},completion={3 * output},cached=0"}
+    )
     price = PriceTable.load().price(LIMITS_MODEL)
     assert price is not None
     actual = price.cost(input_tokens=3 * prompt, cached_tokens=0, output_tokens=3 * output)
@@ -118,7 +120,7 @@ async def test_if_upstream_fails_then_the_reservation_is_given_back(
 ) -> None:
     call = exact_call()
     key = create_key(gateway, budget={"limit_usd": 2 * call.cost / 1_000_000, "period": "day"})
-    failing = exact_call(**{"x-test-status": "500"})
+    failing = exact_call(headers={"x-test-status": "500"})
     async with sdk(gateway, key) as client:
         assert await fire(client, failing, 2) == {"500": 2}  # both fit: 2 reservations
         assert settled_budget(gateway, key)["spent_micro_usd"] == 0
@@ -129,7 +131,7 @@ async def test_if_calls_overlap_then_at_most_max_parallel_succeed(
     gateway: ServerProcess,
 ) -> None:
     key = create_key(gateway, rate_limits={"max_parallel_requests": 5})
-    slow = exact_call(**{"x-test-delay-ms": "1500"})
+    slow = exact_call(headers={"x-test-delay-ms": "1500"})
     async with sdk(gateway, key) as client:
         outcomes = await fire(client, slow, 30)
         assert outcomes == {"ok": 5, "rate_limit_exceeded": 25}

@@ -95,6 +95,6 @@ async def test_if_two_servers_share_redis_then_max_parallel_holds_across_both(
     pair: Pair,
 ) -> None:
     key = create_key(pair[1], rate_limits={"max_parallel_requests": 4})
-    slow = exact_call(**{"x-test-delay-ms": "1500"})
+    slow = exact_call(headers={"x-test-delay-ms": "1500"})
     outcomes = await fire_across(pair, key, slow, 24)
     assert outcomes == {"ok": 4, "rate_limit_exceeded": 20}

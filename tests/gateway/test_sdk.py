@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,7 +15,10 @@ from gateway.conftest import UPSTREAM_KEY, create_key, upstream_log
 from keyplane.testing import UpstreamProcess
 from support.server import ServerProcess
 
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "two words"}]}
+CHAT: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "two words"}],
+}
 
 
 def client(server: ServerProcess, key: str) -> openai.OpenAI:
@@ -48,11 +52,12 @@ def test_completions_embeddings_and_responses_pass_through(
     gateway: ServerProcess, upstream: UpstreamProcess, key: str
 ) -> None:
     sdk, plain = client(gateway, key), direct(upstream)
-    for call in (
+    calls: tuple[Callable[[openai.OpenAI], Any], ...] = (
         lambda c: c.completions.create(model="gpt-3.5-turbo-instruct", prompt="a b c"),
         lambda c: c.embeddings.create(model="text-embedding-3-small", input=["x y", "z"]),
         lambda c: c.responses.create(model="gpt-4o", input="hello there", max_output_tokens=5),
-    ):
+    )
+    for call in calls:
         through, straight = call(sdk).model_dump(), call(plain).model_dump()
         through.pop("output", None), straight.pop("output", None)  # message ids differ
         assert _stable(through) == _stable(straight)

@@ -147,6 +147,7 @@ async def test_if_token_is_not_ours_then_false_positive_and_nothing_changes(
 async def test_if_leaked_key_is_the_last_admin_key_then_it_is_revoked_too(
     client: httpx.AsyncClient, admin_headers: Headers, booted: Bootstrap, github: GithubSigner
 ) -> None:
+    assert booted.admin_key is not None
     response = await github.report(client, booted.admin_key)
     assert response.json()[0]["label"] == "true_positive"
     refused = await client.get("/v1/organization/projects", headers=admin_headers)

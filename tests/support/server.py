@@ -45,7 +45,7 @@ class ServerProcess:
 
     def keyplane(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         """Run the CLI in this server's working directory and environment."""
-        return subprocess.run(
+        done: subprocess.CompletedProcess[str] = subprocess.run(
             [sys.executable, "-m", "keyplane", *args],
             cwd=kwargs.pop("cwd", self.workdir),
             env={**self.env, **kwargs.pop("env", {})},  # type: ignore[dict-item]
@@ -55,6 +55,7 @@ class ServerProcess:
             check=False,
             **kwargs,  # type: ignore[call-overload]
         )
+        return done
 
     def init(self) -> None:
         result = self.keyplane("init", "--json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -199,9 +200,7 @@ def test_if_start_is_after_now_and_no_end_then_page_is_empty() -> None:
         ({"page": encode_page(T0 + 40 * DAY)}, "page"),
     ],
 )
-def test_if_parameter_is_out_of_range_then_422_names_it(
-    fields: dict[str, object], param: str
-) -> None:
+def test_if_parameter_is_out_of_range_then_422_names_it(fields: dict[str, Any], param: str) -> None:
     with pytest.raises(ValidationFailedError) as raised:
         plan(**fields)
     assert raised.value.param == param

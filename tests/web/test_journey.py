@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import openai
 import pytest
@@ -17,6 +18,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from keyplane.testing import UpstreamProcess, start_upstream_process
 from support.server import ServerProcess, server_env
+
+if TYPE_CHECKING:
+    from playwright._impl._api_structures import SetCookieParam
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -133,7 +137,7 @@ def test_setup_key_call_usage_rotate_revoke(
 
     # The same page on a phone: the table scrolls sideways, the navigation stays on top.
     phone = browser.new_page(viewport={"width": 390, "height": 844})
-    phone.context.add_cookies(page.context.cookies())
+    phone.context.add_cookies(cast("list[SetCookieParam]", page.context.cookies()))
     phone.goto(keys_url)
     phone.screenshot(path=ARTIFACTS / "keys-phone.png")
 

@@ -17,7 +17,7 @@ def dashboard_posts() -> list[str]:
         route.path
         for module in PAGES
         for route in module.router.routes
-        if isinstance(route, APIRoute) and "POST" in route.methods
+        if isinstance(route, APIRoute) and "POST" in (route.methods or set())
     )
 
 

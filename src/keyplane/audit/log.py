@@ -41,36 +41,6 @@ def record(
     return event
 
 
-async def list_events(
-    session: AsyncSession,
-    *,
-    organization_id: str,
-    types: list[str] | None = None,
-    actor_ids: list[str] | None = None,
-    target_id: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 20,
-    after: str | None = None,
-    before: str | None = None,
-) -> Page[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
-    if types:
-        query = query.where(AuditEvent.type.in_(types))
-    if actor_ids:
-        query = query.where(AuditEvent.actor_id.in_(actor_ids))
-    if target_id:
-        query = query.where(AuditEvent.target_id == target_id)
-    if start:
-        query = query.where(AuditEvent.created_at >= start)
-    if end:
-        query = query.where(AuditEvent.created_at < end)
-    # Newest first, as people read an audit log.
-    return await paginate(
-        session, query, AuditEvent, limit=limit, after=after, before=before, newest_first=True
-    )
-
-
 class AuditLog:
     """The audit log as the surfaces read it; writes go through ``record`` in a transaction."""
 
@@ -90,16 +60,25 @@ class AuditLog:
         after: str | None = None,
         before: str | None = None,
     ) -> Page[AuditEvent]:
+        query = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+        if types:
+            query = query.where(AuditEvent.type.in_(types))
+        if actor_ids:
+            query = query.where(AuditEvent.actor_id.in_(actor_ids))
+        if target_id:
+            query = query.where(AuditEvent.target_id == target_id)
+        if start:
+            query = query.where(AuditEvent.created_at >= start)
+        if end:
+            query = query.where(AuditEvent.created_at < end)
         async with self.db.session() as session:
-            return await list_events(
+            # Newest first, as people read an audit log.
+            return await paginate(
                 session,
-                organization_id=organization_id,
-                types=types,
-                actor_ids=actor_ids,
-                target_id=target_id,
-                start=start,
-                end=end,
+                query,
+                AuditEvent,
                 limit=limit,
                 after=after,
                 before=before,
+                newest_first=True,
             )

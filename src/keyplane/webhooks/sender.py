@@ -157,7 +157,7 @@ class WebhookSender:
             # Read the target at each attempt, so a rotated secret or a cleared URL applies.
             async with self.db.session() as session:
                 target = await load_target(session, event.organization_id)
-        except Exception as exc:  # a store outage is one more failed attempt, not the end
+        except Exception as exc:  # noqa: BLE001 -- a store outage is one more failed attempt
             return f"store unreachable: {type(exc).__name__}"
         if target is None:
             logger.info("webhook %s %s: organisation has no webhook", event.type, event.id)

@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(database: DatabaseDep) -> dict[str, str] | JSONResponse:
     try:
         await database.ping()
-    except Exception as exc:  # any failure to reach the store means not ready
+    except Exception as exc:  # noqa: BLE001 -- any failure to reach the store means not ready
         logger.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
     return {"status": "ok", "store": "ok"}
