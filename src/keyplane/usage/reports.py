@@ -120,7 +120,7 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class BucketPage:
     """The buckets of one page, and the part of the query range they cover."""
 
     first: int
@@ -155,20 +155,20 @@ class UsageReports:
         self, *, organization_id: str, kind: UsageKind, request: ReportRequest
     ) -> Report:
         """Completions or embeddings usage, grouped by project, key and/or model."""
-        window = plan_window(request, USAGE_WIDTHS, now=self._now())
+        page = plan_page(request, USAGE_WIDTHS, now=self._now())
         groups = _groups(request.group_by, USAGE_GROUPS)
         filters: list[ColumnElement[bool]] = [UsageBucket.endpoint.in_(ENDPOINTS[kind])]
         filters += _in(UsageBucket.project_id, request.project_ids)
         filters += _in(UsageBucket.api_key_id, request.api_key_ids)
         filters += _in(UsageBucket.model, request.models)
-        return await self._report(organization_id, window, groups, USAGE_GROUPS, filters)
+        return await self._report(organization_id, page, groups, USAGE_GROUPS, filters)
 
     async def costs(self, *, organization_id: str, request: ReportRequest) -> Report:
         """Daily cost of every endpoint, grouped by project and/or line item (model)."""
-        window = plan_window(request, COST_WIDTHS, now=self._now())
+        page = plan_page(request, COST_WIDTHS, now=self._now())
         groups = _groups(request.group_by, COST_GROUPS)
         filters = _in(UsageBucket.project_id, request.project_ids)
-        return await self._report(organization_id, window, groups, COST_GROUPS, filters)
+        return await self._report(organization_id, page, groups, COST_GROUPS, filters)
 
     def _now(self) -> int:
         return int(self.clock().timestamp())
@@ -176,31 +176,31 @@ class UsageReports:
     async def _report(
         self,
         organization_id: str,
-        window: Window,
+        page: BucketPage,
         groups: list[str],
         columns: Mapping[str, Any],
         filters: list[ColumnElement[bool]],
     ) -> Report:
-        results = await self._aggregate(organization_id, window, groups, columns, filters)
+        results = await self._aggregate(organization_id, page, groups, columns, filters)
         buckets = [
-            Bucket(start_time=start, end_time=start + window.width, results=results.get(i, []))
-            for i, start in enumerate(window.bucket_starts)
+            Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
+            for i, start in enumerate(page.bucket_starts)
         ]
-        return Report(buckets=buckets, has_more=window.has_more, next_page=window.next_page)
+        return Report(buckets=buckets, has_more=page.has_more, next_page=page.next_page)
 
     async def _aggregate(
         self,
         organization_id: str,
-        window: Window,
+        page: BucketPage,
         groups: list[str],
         columns: Mapping[str, Any],
         filters: list[ColumnElement[bool]],
     ) -> dict[int, list[Result]]:
         """Sums per bucket index and group, computed by the database."""
-        low, high = window.data_range
-        if window.count == 0 or low >= high:
+        low, high = page.data_range
+        if page.count == 0 or low >= high:
             return {}
-        index = (EpochSeconds(UsageBucket.bucket_start) - window.first) // window.width
+        index = (EpochSeconds(UsageBucket.bucket_start) - page.first) // page.width
         rows = (
             select(
                 index.label("bucket"),
@@ -252,7 +252,7 @@ def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
-def plan_window(request: ReportRequest, widths: Mapping[str, Width], *, now: int) -> Window:
+def plan_page(request: ReportRequest, widths: Mapping[str, Width], *, now: int) -> BucketPage:
     """Which buckets one page holds; a 422 naming the parameter for anything out of range."""
     width = widths.get(request.bucket_width)
     if width is None:
@@ -282,7 +282,7 @@ def plan_window(request: ReportRequest, widths: Mapping[str, Width], *, now: int
         )
     remaining = max(0, -(-(end - first) // width.seconds))
     count = min(limit, remaining)
-    return Window(
+    return BucketPage(
         first=first,
         width=width.seconds,
         count=count,
