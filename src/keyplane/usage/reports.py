@@ -24,6 +24,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket
+from keyplane.usage.counters import UsageCounters
 
 UsageKind = Literal["completions", "embeddings"]
 
@@ -31,6 +32,7 @@ ENDPOINTS: Mapping[UsageKind, tuple[str, ...]] = {
     "completions": ("chat.completions", "completions", "responses"),
     "embeddings": ("embeddings",),
 }
+# The counters a report sums; the meter's latency total is not reported.
 METRICS = (
     "requests",
     "error_requests",
@@ -85,24 +87,11 @@ class ReportRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Totals:
-    """Integer sums of one group in one bucket."""
-
-    requests: int = 0
-    error_requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_micro_usd: int = 0
-    unpriced_requests: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class Result:
     """One group of a bucket: the grouped fields (absent when not grouped by) and its sums."""
 
     group: Mapping[str, str]
-    totals: Totals
+    totals: UsageCounters
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +215,8 @@ class UsageReports:
             for row in await session.execute(query):
                 group = {name: str(row[1 + i]) for i, name in enumerate(groups)}
                 sums = [int(v or 0) for v in row[1 + len(groups) :]]
-                found.setdefault(int(row[0]), []).append(Result(group, Totals(*sums)))
+                totals = UsageCounters(**dict(zip(METRICS, sums, strict=True)))
+                found.setdefault(int(row[0]), []).append(Result(group, totals))
         return found
 
 
