@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keyplane.gateway.access import GatewayAccess
+from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.network import ClientAddress
-from keyplane.gateway.proxy import Gateway
 from keyplane.gateway.upstream import Timeouts, Upstream
 from keyplane.runtime import Runtime
 
