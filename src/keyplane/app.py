@@ -24,7 +24,7 @@ from keyplane.api.app import create_api
 from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.gateway.assembly import build_gateway
-from keyplane.gateway.routes import GatewayRouter
+from keyplane.gateway.router import GatewayRouter
 from keyplane.http.metrics import Metrics, MetricsMiddleware
 from keyplane.runtime import Runtime
 from keyplane.web.app import create_dashboard

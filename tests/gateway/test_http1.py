@@ -23,7 +23,7 @@ from keyplane.gateway.http1 import (
     ProtocolError,
     ReadTimeoutError,
 )
-from keyplane.gateway.pool import Limits, Origin, Pool
+from keyplane.gateway.pool import Origin, Pool, PoolLimits
 from support.scripted_server import Server, replying, serve
 
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
@@ -35,7 +35,7 @@ CHUNKED = (
 
 
 def pool_for(server: Server, scheme: str = "http", **limits: float) -> Pool:
-    return Pool(Origin(scheme, "127.0.0.1", server.port), Limits(**limits))  # type: ignore[arg-type]
+    return Pool(Origin(scheme, "127.0.0.1", server.port), PoolLimits(**limits))  # type: ignore[arg-type]
 
 
 async def get(pool: Pool, target: str = "/v1/x", body: bytes | None = None) -> tuple[int, bytes]:

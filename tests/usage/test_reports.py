@@ -15,7 +15,7 @@ from keyplane.usage.reports import (
     UsageReports,
     decode_page,
     encode_page,
-    plan_window,
+    plan_page,
 )
 from support.clock import FakeClock
 from usage.report_rows import DAY, T0, insert_rows, row
@@ -162,8 +162,8 @@ async def test_group_by_returns_one_result_per_combination(
 
 def plan(now: int = T0 + 30 * DAY, **fields: object) -> tuple[list[int], bool, str | None]:
     request = ReportRequest(**{"start_time": T0, **fields})  # type: ignore[arg-type]
-    window = plan_window(request, USAGE_WIDTHS, now=now)
-    return window.bucket_starts, window.has_more, window.next_page
+    bucket_page = plan_page(request, USAGE_WIDTHS, now=now)
+    return bucket_page.bucket_starts, bucket_page.has_more, bucket_page.next_page
 
 
 def test_default_limit_is_7_days_and_the_cursor_names_the_next_bucket() -> None:

@@ -24,7 +24,7 @@ MAX_TTL_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class _Cached:
     resolution: Resolution
     fresh_until: float
 
@@ -48,7 +48,7 @@ class KeyCache:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._monotonic = monotonic
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, _Cached] = {}
         self._inflight: dict[str, asyncio.Future[Resolution]] = {}
 
     async def resolve(self, presented: str, *, now: datetime) -> Resolution:
@@ -94,7 +94,7 @@ class KeyCache:
     def _store(self, digest: str, resolution: Resolution) -> None:
         if len(self._entries) >= self.max_entries:
             self._evict()
-        self._entries[digest] = _Entry(resolution, self._monotonic() + self.ttl)
+        self._entries[digest] = _Cached(resolution, self._monotonic() + self.ttl)
 
     def _evict(self) -> None:
         now = self._monotonic()

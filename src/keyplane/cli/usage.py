@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,34 +15,38 @@ from keyplane.cli.context import admin_client
 from keyplane.cli.durations import parse_moment
 from keyplane.cli.errors import CliUsageError
 from keyplane.cli.output import emit_json, table, when
+from keyplane.usage.counters import UsageCounters
 
 REPORTS = ("/v1/organization/usage/completions", "/v1/organization/usage/embeddings")
 GROUPS = {"project": "project_id", "key": "api_key_id", "model": "model"}
 MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
 
 
-@dataclass
-class Counts:
-    """Integer sums of one row of the table."""
+# The counters a row shows, in the order of its JSON and CSV records.
+SHOWN = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_micro_usd",
+    "unpriced_requests",
+)
 
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_micro_usd: int = 0
-    unpriced_requests: int = 0
 
-    def add(self, result: dict[str, Any]) -> None:
-        self.requests += result["num_model_requests"]
-        self.input_tokens += result["input_tokens"]
-        self.output_tokens += result.get("output_tokens", 0)
-        self.cached_tokens += result.get("input_cached_tokens", 0)
-        self.cost_micro_usd += result.get("cost_micro_usd", 0)
-        self.unpriced_requests += result.get("num_unpriced_requests", 0)
+def _counters_of(result: dict[str, Any]) -> UsageCounters:
+    """The counters of one result of a usage report, from the names the API's JSON uses."""
+    return UsageCounters(
+        requests=result["num_model_requests"],
+        input_tokens=result["input_tokens"],
+        output_tokens=result.get("output_tokens", 0),
+        cached_tokens=result.get("input_cached_tokens", 0),
+        cost_micro_usd=result.get("cost_micro_usd", 0),
+        unpriced_requests=result.get("num_unpriced_requests", 0),
+    )
 
-    def merge(self, other: Counts) -> None:
-        for name in (f.name for f in fields(self)):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+def _shown(counts: UsageCounters) -> dict[str, int]:
+    return {name: getattr(counts, name) for name in SHOWN}
 
 
 Key = tuple[int | None, tuple[str | None, ...]]
@@ -112,9 +115,9 @@ def _label(group: str) -> str:
 
 def _collect(
     client: AdminClient, params: dict[str, Any], groups: list[str], *, per_bucket: bool
-) -> dict[Key, Counts]:
+) -> dict[Key, UsageCounters]:
     """Sum the completions and embeddings reports into one row per bucket and group."""
-    rows: dict[Key, Counts] = {}
+    rows: dict[Key, UsageCounters] = {}
     for path in REPORTS:
         for bucket in _buckets(client, path, params):
             for result in bucket["results"]:
@@ -122,7 +125,7 @@ def _collect(
                     bucket["start_time"] if per_bucket else None,
                     tuple(result[g] for g in groups),
                 )
-                rows.setdefault(key, Counts()).add(result)
+                rows.setdefault(key, UsageCounters()).add(_counters_of(result))
     return rows
 
 
@@ -143,10 +146,10 @@ def _order(*, per_bucket: bool) -> Any:
     return lambda item: (-item[1].cost_micro_usd, -item[1].requests, [v or "" for v in item[0][1]])
 
 
-def _totals(rows: list[tuple[Key, Counts]]) -> Counts:
-    total = Counts()
+def _totals(rows: list[tuple[Key, UsageCounters]]) -> UsageCounters:
+    total = UsageCounters()
     for _, counts in rows:
-        total.merge(counts)
+        total.add(counts)
     return total
 
 
@@ -165,12 +168,12 @@ def _cells(key: Key, header: list[str]) -> list[Any]:
 NUMBERS = ["requests", "input", "output", "cached", "cost_usd"]
 
 
-def _numbers(counts: Counts) -> list[str]:
+def _numbers(counts: UsageCounters) -> list[str]:
     values = [counts.requests, counts.input_tokens, counts.output_tokens, counts.cached_tokens]
     return [f"{v:,}" for v in values] + [usd(counts.cost_micro_usd)]
 
 
-def _print_table(rows: list[tuple[Key, Counts]], header: list[str]) -> None:
+def _print_table(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> None:
     if not rows:
         click.echo("(no usage in this period)")
         return
@@ -207,15 +210,15 @@ CSV_COLUMNS = [
 ]
 
 
-def _record(key: Key, counts: Counts, header: list[str]) -> dict[str, Any]:
+def _record(key: Key, counts: UsageCounters, header: list[str]) -> dict[str, Any]:
     record = dict(zip(header, _cells(key, header), strict=True))
     if key[0] is not None:
         record["time"] = datetime.fromtimestamp(key[0], UTC).isoformat()
-    record.update(asdict(counts), cost_usd=usd(counts.cost_micro_usd))
+    record.update(_shown(counts), cost_usd=usd(counts.cost_micro_usd))
     return record
 
 
-def _print_csv(rows: list[tuple[Key, Counts]], header: list[str]) -> None:
+def _print_csv(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> None:
     writer = csv.DictWriter(sys.stdout, fieldnames=header + CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for key, counts in rows:
@@ -223,12 +226,12 @@ def _print_csv(rows: list[tuple[Key, Counts]], header: list[str]) -> None:
 
 
 def _as_json(
-    rows: list[tuple[Key, Counts]], header: list[str], start: int, end: int
+    rows: list[tuple[Key, UsageCounters]], header: list[str], start: int, end: int
 ) -> dict[str, Any]:
     total = _totals(rows)
     return {
         "start_time": start,
         "end_time": end,
         "rows": [_record(key, counts, header) for key, counts in rows],
-        "totals": {**asdict(total), "cost_usd": usd(total.cost_micro_usd)},
+        "totals": {**_shown(total), "cost_usd": usd(total.cost_micro_usd)},
     }

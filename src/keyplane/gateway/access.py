@@ -29,7 +29,7 @@ class Grant:
         return model_allowed(model, self.key.allowed_models)
 
 
-class Access:
+class GatewayAccess:
     """Checks the bearer key of a call against the cache, its scopes and its IP allow-list."""
 
     def __init__(self, keys: KeyCache) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from keyplane.gateway.access import Access
+from keyplane.gateway.access import GatewayAccess
+from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.network import ClientAddress
-from keyplane.gateway.proxy import Gateway
 from keyplane.gateway.upstream import Timeouts, Upstream
 from keyplane.runtime import Runtime
 
@@ -21,7 +21,7 @@ def build_gateway(runtime: Runtime) -> Gateway:
         ),
     )
     return Gateway(
-        access=Access(runtime.key_cache),
+        access=GatewayAccess(runtime.key_cache),
         upstream=upstream,
         meter=runtime.meter,
         prices=runtime.prices,

@@ -56,7 +56,7 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class PoolLimits:
     """Seconds to connect, to wait for each read, to keep an idle connection; how many."""
 
     connect_timeout: float = 10.0
@@ -70,7 +70,11 @@ class Pool:
     """Connections to ``origin``, reused most recent first; at most ``max_connections``."""
 
     def __init__(
-        self, origin: Origin, limits: Limits = Limits(), *, tls: ssl.SSLContext | None = None
+        self,
+        origin: Origin,
+        limits: PoolLimits = PoolLimits(),
+        *,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.origin = origin
         self.limits = limits

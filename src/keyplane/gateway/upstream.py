@@ -23,7 +23,7 @@ from keyplane.gateway.http1 import (
     Response,
     TransportError,
 )
-from keyplane.gateway.pool import Limits, Origin, Pool
+from keyplane.gateway.pool import Origin, Pool, PoolLimits
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Upstream:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._authorization = f"Bearer {api_key.get_secret_value()}" if api_key else None
-        self._limits = Limits(
+        self._limits = PoolLimits(
             connect_timeout=timeouts.connect,
             read_timeout=timeouts.read,
             max_connections=max_connections,

@@ -50,7 +50,7 @@ class Ticket:
     admitted_at: float
 
 
-class Limits:
+class LimitService:
     """Rate limits, parallel limits and budgets of keys and projects."""
 
     def __init__(

@@ -17,7 +17,7 @@ from keyplane.auth.last_used import LastUsedTracker
 from keyplane.auth.principal import AdminAuthenticator
 from keyplane.clock import Clock
 from keyplane.config import Settings
-from keyplane.limits.service import Limits
+from keyplane.limits.service import LimitService
 from keyplane.runtime.runtime import Runtime
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.api_keys import KeyService
@@ -68,7 +68,7 @@ def _last_used(request: Request) -> LastUsedTracker:
     return runtime_of(request).last_used
 
 
-def _limits(request: Request) -> Limits:
+def _limits(request: Request) -> LimitService:
     return runtime_of(request).limits
 
 
@@ -135,7 +135,7 @@ NowDep = Annotated[datetime, Depends(_now)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 MeterDep = Annotated[Meter, Depends(_meter)]
 LastUsedDep = Annotated[LastUsedTracker, Depends(_last_used)]
-LimitsDep = Annotated[Limits, Depends(_limits)]
+LimitsDep = Annotated[LimitService, Depends(_limits)]
 AdminAuthDep = Annotated[AdminAuthenticator, Depends(_admin_auth)]
 AuditLogDep = Annotated[AuditLog, Depends(_audit_log)]
 ProjectsDep = Annotated[ProjectService, Depends(_projects)]

@@ -7,7 +7,7 @@ from keyplane.config import Settings
 from keyplane.limits.alerts import BudgetAlerts
 from keyplane.limits.backend import LimitBackend
 from keyplane.limits.memory import MemoryBackend
-from keyplane.limits.service import Limits
+from keyplane.limits.service import LimitService
 from keyplane.store.database import Database
 from keyplane.usage.prices import PriceTable
 from keyplane.webhooks.sender import WebhookSender
@@ -20,14 +20,14 @@ def build_limits(
     prices: PriceTable,
     webhooks: WebhookSender,
     clock: Clock,
-) -> Limits:
+) -> LimitService:
     backend: LimitBackend = MemoryBackend()
     if settings.redis_url:
         # Imported only when used: a single instance never loads the Redis client.
         from keyplane.limits.redis import RedisBackend
 
         backend = RedisBackend.from_url(settings.redis_url)
-    return Limits(
+    return LimitService(
         backend,
         database=database,
         prices=prices,

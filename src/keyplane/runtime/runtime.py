@@ -14,7 +14,7 @@ from keyplane.auth.principal import AdminAuthenticator
 from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings
 from keyplane.leaks.github import TrustedKeys
-from keyplane.limits.service import Limits
+from keyplane.limits.service import LimitService
 from keyplane.runtime.limits import build_limits
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.api_keys import KeyService
@@ -50,7 +50,7 @@ class Runtime:
     key_cache: KeyCache
     last_used: LastUsedTracker
     # Rate limits and budgets: the gateway's admission, and /v1/keys/verify's.
-    limits: Limits
+    limits: LimitService
     admin_auth: AdminAuthenticator
     audit_log: AuditLog
     projects: ProjectService

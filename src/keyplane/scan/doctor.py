@@ -48,7 +48,7 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
-class Project:
+class ProjectDir:
     """What every check needs: the directory, its git root and a detector."""
 
     root: Path
@@ -60,7 +60,7 @@ class Project:
         return self.root / ".env"
 
 
-def env_ignored(project: Project) -> Check:
+def env_ignored(project: ProjectDir) -> Check:
     """``.env`` exists, git ignores it, and it is not tracked."""
     name = ".env is ignored by git"
     if not project.env.exists():
@@ -86,7 +86,7 @@ def is_env_file(path: str) -> bool:
     return base == ".env" or base.endswith(".env") or base.startswith(".env.")
 
 
-def env_never_committed(project: Project) -> Check:
+def env_never_committed(project: ProjectDir) -> Check:
     """No ``.env`` file appears in any commit of any branch."""
     name = "no .env file was ever committed"
     if project.git_root is None:
@@ -100,7 +100,7 @@ def env_never_committed(project: Project) -> Check:
     return Check(name, Status.PASS, "history holds no .env file")
 
 
-def env_private(project: Project) -> Check:
+def env_private(project: ProjectDir) -> Check:
     """``.env`` is readable by its owner only."""
     name = ".env is private to its owner"
     if not project.env.exists():
@@ -111,7 +111,7 @@ def env_private(project: Project) -> Check:
     return Check(name, Status.PASS, f"mode is {mode:o}")
 
 
-def env_example(project: Project) -> Check:
+def env_example(project: ProjectDir) -> Check:
     """``.env.example`` lists the variables but holds no real secret."""
     name = ".env.example has no real values"
     example = project.root / ".env.example"
@@ -124,7 +124,7 @@ def env_example(project: Project) -> Check:
     return Check(name, Status.PASS, "no secrets in it")
 
 
-def no_hardcoded_keys(project: Project) -> Check:
+def no_hardcoded_keys(project: ProjectDir) -> Check:
     """The scanner finds nothing in the source, ``.env`` files aside."""
     name = "no hard-coded keys in source"
     found = [f for f in scan_paths([project.root], project.detector) if not is_env_file(f.file)]
@@ -135,7 +135,7 @@ def no_hardcoded_keys(project: Project) -> Check:
     return Check(name, Status.PASS, "the scanner found nothing")
 
 
-def keys_from_environment(project: Project) -> Check:
+def keys_from_environment(project: ProjectDir) -> Check:
     """Python code reads keys from the environment rather than from string literals."""
     name = "code reads keys from the environment"
     for path, data in iter_sources([project.root]):
@@ -150,7 +150,7 @@ def keys_from_environment(project: Project) -> Check:
     return Check(name, Status.PASS, "no secret-like literals in Python code")
 
 
-def openai_key_live(project: Project, client: Requester | None) -> Check:
+def openai_key_live(project: ProjectDir, client: Requester | None) -> Check:
     """``OPENAI_API_KEY`` in ``.env`` is a live keyplane key that is not about to expire."""
     name = "OPENAI_API_KEY is a live keyplane key"
     value = dotenv_values(project.env).get("OPENAI_API_KEY") if project.env.exists() else None
@@ -174,7 +174,7 @@ def openai_key_live(project: Project, client: Requester | None) -> Check:
     return Check(name, Status.PASS, "live and not expiring soon")
 
 
-CHECKS: tuple[Callable[[Project], Check], ...] = (
+CHECKS: tuple[Callable[[ProjectDir], Check], ...] = (
     env_ignored,
     env_never_committed,
     env_private,
@@ -186,7 +186,7 @@ CHECKS: tuple[Callable[[Project], Check], ...] = (
 
 def run_doctor(root: Path, *, brand: str = "kp", client: Requester | None = None) -> list[Check]:
     """Every check, in order, for the project at ``root``."""
-    project = Project(root=root, git_root=work_tree_root(root), detector=Detector(brand=brand))
+    project = ProjectDir(root=root, git_root=work_tree_root(root), detector=Detector(brand=brand))
     return [*(check(project) for check in CHECKS), openai_key_live(project, client)]
 
 

@@ -1,7 +1,7 @@
 """``/v1/keys/verify``: is this key good, what may it do, and what is left of its limits?
 
 Always an answer, never a raise. A verification with a ``cost`` spends from the key's
-request limits through the same ``Limits`` as the gateway's admission, and is metered as a
+request limits through the same ``LimitService`` as the gateway's admission, and is metered as a
 call of the team's own API.
 """
 
@@ -16,7 +16,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
 from keyplane.keys.permissions import PermissionMode, Permissions
 from keyplane.limits.backend import ScopeStatus
-from keyplane.limits.service import Limits
+from keyplane.limits.service import LimitService
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
@@ -51,7 +51,7 @@ class VerifyService:
         database: Database,
         *,
         brand: str,
-        limits: Limits,
+        limits: LimitService,
         meter: Meter,
         last_used: LastUsedTracker,
         clock: Clock = system_clock,

@@ -7,7 +7,7 @@ the database adds, so several instances can flush into the same row without read
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,31 +15,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.store.models import UsageBucket
+from keyplane.usage.counters import COUNTERS, UsageCounters
 
 # Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
 BATCH_ROWS = 500
 _CONFLICT = ("bucket_start", "api_key_id", "model", "endpoint")
-
-
-@dataclass(slots=True)
-class Totals:
-    """The counters of one bucket; adding is the only operation."""
-
-    requests: int = 0
-    error_requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_micro_usd: int = 0
-    unpriced_requests: int = 0
-    latency_ms_total: int = 0
-
-    def add(self, other: Totals) -> None:
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-COUNTERS = tuple(field.name for field in fields(Totals))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -54,7 +34,7 @@ class BucketKey:
     project_id: str
 
 
-def _row(key: BucketKey, totals: Totals) -> dict[str, Any]:
+def _row(key: BucketKey, totals: UsageCounters) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(totals, name) for name in COUNTERS}
     row |= {
         "bucket_start": datetime.fromtimestamp(key.minute, UTC),
@@ -68,7 +48,7 @@ def _row(key: BucketKey, totals: Totals) -> dict[str, Any]:
 
 
 async def add_to_buckets(
-    session: AsyncSession, pending: Sequence[tuple[BucketKey, Totals]], *, dialect: str
+    session: AsyncSession, pending: Sequence[tuple[BucketKey, UsageCounters]], *, dialect: str
 ) -> None:
     """Add ``pending`` to the stored buckets; the caller owns the transaction."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -13,7 +13,8 @@ import contextlib
 import logging
 
 from keyplane.store.database import Database
-from keyplane.usage.buckets import BucketKey, Totals, add_to_buckets
+from keyplane.usage.buckets import BucketKey, add_to_buckets
+from keyplane.usage.counters import UsageCounters
 from keyplane.usage.records import UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class Meter:
     def __init__(self, database: Database, *, interval_seconds: float = 2.0) -> None:
         self.db = database
         self.interval = interval_seconds
-        self._pending: dict[BucketKey, Totals] = {}
+        self._pending: dict[BucketKey, UsageCounters] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -45,7 +46,7 @@ class Meter:
         )
         totals = self._pending.get(key)
         if totals is None:
-            totals = self._pending[key] = Totals()
+            totals = self._pending[key] = UsageCounters()
         tokens = record.tokens
         totals.requests += 1
         totals.error_requests += record.is_error
@@ -72,7 +73,7 @@ class Meter:
                 raise
             return len(pending)
 
-    def _restore(self, pending: dict[BucketKey, Totals]) -> None:
+    def _restore(self, pending: dict[BucketKey, UsageCounters]) -> None:
         for key, totals in pending.items():
             current = self._pending.get(key)
             if current is None:

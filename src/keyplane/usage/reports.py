@@ -24,6 +24,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket
+from keyplane.usage.counters import UsageCounters
 
 UsageKind = Literal["completions", "embeddings"]
 
@@ -31,6 +32,7 @@ ENDPOINTS: Mapping[UsageKind, tuple[str, ...]] = {
     "completions": ("chat.completions", "completions", "responses"),
     "embeddings": ("embeddings",),
 }
+# The counters a report sums; the meter's latency total is not reported.
 METRICS = (
     "requests",
     "error_requests",
@@ -85,24 +87,11 @@ class ReportRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Totals:
-    """Integer sums of one group in one bucket."""
-
-    requests: int = 0
-    error_requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_micro_usd: int = 0
-    unpriced_requests: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class Result:
     """One group of a bucket: the grouped fields (absent when not grouped by) and its sums."""
 
     group: Mapping[str, str]
-    totals: Totals
+    totals: UsageCounters
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +109,7 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class BucketPage:
     """The buckets of one page, and the part of the query range they cover."""
 
     first: int
@@ -155,20 +144,20 @@ class UsageReports:
         self, *, organization_id: str, kind: UsageKind, request: ReportRequest
     ) -> Report:
         """Completions or embeddings usage, grouped by project, key and/or model."""
-        window = plan_window(request, USAGE_WIDTHS, now=self._now())
+        page = plan_page(request, USAGE_WIDTHS, now=self._now())
         groups = _groups(request.group_by, USAGE_GROUPS)
         filters: list[ColumnElement[bool]] = [UsageBucket.endpoint.in_(ENDPOINTS[kind])]
         filters += _in(UsageBucket.project_id, request.project_ids)
         filters += _in(UsageBucket.api_key_id, request.api_key_ids)
         filters += _in(UsageBucket.model, request.models)
-        return await self._report(organization_id, window, groups, USAGE_GROUPS, filters)
+        return await self._report(organization_id, page, groups, USAGE_GROUPS, filters)
 
     async def costs(self, *, organization_id: str, request: ReportRequest) -> Report:
         """Daily cost of every endpoint, grouped by project and/or line item (model)."""
-        window = plan_window(request, COST_WIDTHS, now=self._now())
+        page = plan_page(request, COST_WIDTHS, now=self._now())
         groups = _groups(request.group_by, COST_GROUPS)
         filters = _in(UsageBucket.project_id, request.project_ids)
-        return await self._report(organization_id, window, groups, COST_GROUPS, filters)
+        return await self._report(organization_id, page, groups, COST_GROUPS, filters)
 
     def _now(self) -> int:
         return int(self.clock().timestamp())
@@ -176,31 +165,31 @@ class UsageReports:
     async def _report(
         self,
         organization_id: str,
-        window: Window,
+        page: BucketPage,
         groups: list[str],
         columns: Mapping[str, Any],
         filters: list[ColumnElement[bool]],
     ) -> Report:
-        results = await self._aggregate(organization_id, window, groups, columns, filters)
+        results = await self._aggregate(organization_id, page, groups, columns, filters)
         buckets = [
-            Bucket(start_time=start, end_time=start + window.width, results=results.get(i, []))
-            for i, start in enumerate(window.bucket_starts)
+            Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
+            for i, start in enumerate(page.bucket_starts)
         ]
-        return Report(buckets=buckets, has_more=window.has_more, next_page=window.next_page)
+        return Report(buckets=buckets, has_more=page.has_more, next_page=page.next_page)
 
     async def _aggregate(
         self,
         organization_id: str,
-        window: Window,
+        page: BucketPage,
         groups: list[str],
         columns: Mapping[str, Any],
         filters: list[ColumnElement[bool]],
     ) -> dict[int, list[Result]]:
         """Sums per bucket index and group, computed by the database."""
-        low, high = window.data_range
-        if window.count == 0 or low >= high:
+        low, high = page.data_range
+        if page.count == 0 or low >= high:
             return {}
-        index = (EpochSeconds(UsageBucket.bucket_start) - window.first) // window.width
+        index = (EpochSeconds(UsageBucket.bucket_start) - page.first) // page.width
         rows = (
             select(
                 index.label("bucket"),
@@ -226,7 +215,8 @@ class UsageReports:
             for row in await session.execute(query):
                 group = {name: str(row[1 + i]) for i, name in enumerate(groups)}
                 sums = [int(v or 0) for v in row[1 + len(groups) :]]
-                found.setdefault(int(row[0]), []).append(Result(group, Totals(*sums)))
+                totals = UsageCounters(**dict(zip(METRICS, sums, strict=True)))
+                found.setdefault(int(row[0]), []).append(Result(group, totals))
         return found
 
 
@@ -252,7 +242,7 @@ def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
-def plan_window(request: ReportRequest, widths: Mapping[str, Width], *, now: int) -> Window:
+def plan_page(request: ReportRequest, widths: Mapping[str, Width], *, now: int) -> BucketPage:
     """Which buckets one page holds; a 422 naming the parameter for anything out of range."""
     width = widths.get(request.bucket_width)
     if width is None:
@@ -282,7 +272,7 @@ def plan_window(request: ReportRequest, widths: Mapping[str, Width], *, now: int
         )
     remaining = max(0, -(-(end - first) // width.seconds))
     count = min(limit, remaining)
-    return Window(
+    return BucketPage(
         first=first,
         width=width.seconds,
         count=count,

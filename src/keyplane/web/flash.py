@@ -18,7 +18,7 @@ MAX_ENTRIES = 1000
 
 
 @dataclass
-class _Entry:
+class _Flash:
     session_id: str
     payload: dict[str, Any] = field(repr=False)
     expires: float
@@ -30,7 +30,7 @@ class FlashStore:
     def __init__(self, *, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, _Flash] = OrderedDict()
 
     def put(self, session_id: str, payload: dict[str, Any]) -> str:
         """Keep ``payload`` for one read by ``session_id``; returns the id to read it by."""
@@ -38,7 +38,7 @@ class FlashStore:
         while len(self._entries) >= self.max_entries:
             self._entries.popitem(last=False)
         flash_id = secrets.token_urlsafe(16)
-        self._entries[flash_id] = _Entry(session_id, payload, time.monotonic() + self.ttl)
+        self._entries[flash_id] = _Flash(session_id, payload, time.monotonic() + self.ttl)
         return flash_id
 
     def pop(self, session_id: str, flash_id: str) -> dict[str, Any] | None:

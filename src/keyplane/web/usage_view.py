@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from keyplane.errors import KeyplaneError
 from keyplane.services.api_keys import KeyService
 from keyplane.services.members import Access
 from keyplane.services.projects import ProjectService
-from keyplane.usage.reports import ReportRequest, Totals, UsageKind, UsageReports
+from keyplane.usage.counters import UsageCounters
+from keyplane.usage.reports import ReportRequest, UsageKind, UsageReports
 
 KINDS: tuple[UsageKind, ...] = ("completions", "embeddings")
 GROUPS = {"model": "model", "key": "api_key_id", "project": "project_id"}
 MAX_PAGES = 20
-
-
-@dataclass
-class Sums:
-    """Mutable integer sums, added up across kinds, pages and buckets."""
-
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_micro_usd: int = 0
-
-    def add(self, totals: Totals | Sums) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(totals, f.name))
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
 
 
 @dataclass
@@ -42,25 +24,25 @@ class UsageData:
 
     starts: list[int]
     width: int
-    cells: dict[tuple[int, str], Sums] = field(default_factory=dict)
+    cells: dict[tuple[int, str], UsageCounters] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
 
-    def add(self, start: int, group: str, totals: Totals) -> None:
-        self.cells.setdefault((start, group), Sums()).add(totals)
+    def add(self, start: int, group: str, totals: UsageCounters) -> None:
+        self.cells.setdefault((start, group), UsageCounters()).add(totals)
 
-    def by_group(self) -> list[tuple[str, Sums]]:
-        found: dict[str, Sums] = {}
+    def by_group(self) -> list[tuple[str, UsageCounters]]:
+        found: dict[str, UsageCounters] = {}
         for (_, group), sums in self.cells.items():
-            found.setdefault(group, Sums()).add(sums)
+            found.setdefault(group, UsageCounters()).add(sums)
         return sorted(found.items(), key=lambda kv: (-kv[1].cost_micro_usd, -kv[1].requests, kv[0]))
 
-    def total(self) -> Sums:
-        out = Sums()
+    def total(self) -> UsageCounters:
+        out = UsageCounters()
         for sums in self.cells.values():
             out.add(sums)
         return out
 
-    def rows(self) -> Iterator[tuple[int, str, Sums]]:
+    def rows(self) -> Iterator[tuple[int, str, UsageCounters]]:
         for (start, group), sums in sorted(self.cells.items()):
             yield start, group, sums
 

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.errors import KeyplaneError
 from keyplane.gateway.endpoints import POST_ENDPOINTS
-from keyplane.gateway.proxy import Gateway
+from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.wire import read_incoming
 from keyplane.http.envelope import envelope, error_envelope
 

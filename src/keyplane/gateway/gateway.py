@@ -19,7 +19,7 @@ import orjson
 from keyplane.auth.last_used import LastUsedTracker
 from keyplane.clock import Clock, system_clock
 from keyplane.errors import BadGatewayError, BadRequestError, NotFoundError, UnavailableError
-from keyplane.gateway.access import Access, Grant
+from keyplane.gateway.access import GatewayAccess, Grant
 from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
@@ -97,7 +97,7 @@ class Gateway:
     def __init__(
         self,
         *,
-        access: Access,
+        access: GatewayAccess,
         upstream: Upstream,
         meter: Meter,
         prices: PriceTable,

@@ -1,0 +1,36 @@
+"""The integer counters of usage, named as the columns of ``usage_buckets`` name them.
+
+One type for every sum of them: a minute bucket in the meter, a group of a report, a cell
+of the dashboard's Usage page, a row of ``keyplane usage``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(slots=True)
+class UsageCounters:
+    """Sums of calls; adding is the only operation. Money in micro-USD."""
+
+    requests: int = 0
+    error_requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_micro_usd: int = 0
+    unpriced_requests: int = 0
+    latency_ms_total: int = 0
+
+    def add(self, other: UsageCounters) -> None:
+        """Add ``other`` to these counters, in place."""
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def tokens(self) -> int:
+        """Input and output tokens; cached tokens are part of the input."""
+        return self.input_tokens + self.output_tokens
+
+
+COUNTERS = tuple(field.name for field in fields(UsageCounters))
