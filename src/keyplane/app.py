@@ -2,15 +2,16 @@
 
 The stack, outermost first:
 
-    server errors   Starlette's last resort, rendering OpenAI's envelope as a 500
+    server errors   ``http.server_errors``: a crash is logged once and answered 500 in the envelope
     metrics         every request counted by route group, for ``/metrics``
-    gateway router  ``/v1/chat/completions`` and the rest, before any of FastAPI's stack
+    gateway router  ``/v1/chat/completions`` and the rest, before any of FastAPI's stack runs
     admin API       FastAPI: ``/v1/organization/...``, verify, leaks, health, ``/docs``
     dashboard       its own FastAPI app with HTML error pages, serving every path the API
                     does not (the API router's fallback, so the API keeps its own 405s)
 
-Nothing connects until the lifespan starts; the runtime is built there, once, and each
-surface reads it from its app's state.
+The first three are keyplane's own ASGI layers in front of FastAPI (``App.__call__``), so a
+gateway call pays for none of FastAPI's middleware. Nothing connects until the lifespan
+starts; the runtime is built there, once, and each surface reads it from its app's state.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.api.app import create_api
 from keyplane.clock import Clock, system_clock
@@ -26,11 +28,27 @@ from keyplane.config import Settings, load_settings
 from keyplane.gateway.assembly import build_gateway
 from keyplane.gateway.router import GatewayRouter
 from keyplane.http.metrics import Metrics, MetricsMiddleware
+from keyplane.http.server_errors import ServerErrors
 from keyplane.runtime import Runtime
 from keyplane.web.app import create_dashboard
 
 
-def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
+class App(FastAPI):
+    """The admin API's FastAPI app, entered through keyplane's own front layers."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:  # the front layers wrap ``behind``; set by ``create_app``
+            raise RuntimeError("App.front is not set: build the app with create_app()")
+        await self.front(scope, receive, send)
+
+    async def behind(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own stack: its middleware, the admin API's routes, the dashboard."""
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     dashboard = create_dashboard()
 
     @asynccontextmanager
@@ -45,15 +63,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             finally:
                 await gateway.stop()
 
-    app = create_api(lifespan=lifespan)
+    app = create_api(lifespan=lifespan, app_class=App)
     app.state.metrics = _metrics(app)
-    app.add_middleware(GatewayRouter)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.router.default = dashboard
+    gateway_router = GatewayRouter(app.behind, state=app.state)
+    app.front = ServerErrors(MetricsMiddleware(gateway_router, app.state.metrics))
     return app
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> App:
     """The app with settings from the environment and ``.env``: uvicorn's factory for ``serve``."""
     return create_app(load_settings())
 

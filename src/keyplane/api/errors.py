@@ -68,7 +68,6 @@ async def _store_unreachable(request: Request, exc: Exception) -> JSONResponse:
     return store_unavailable()
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the server log only; the client gets a plain message.
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+    # Starlette raises it on after this answer; the app's ServerErrors logs it, once.
     return internal_error()

@@ -8,6 +8,7 @@ goes on to the app's server-error handler, which renders the same envelope as a 
 
 from __future__ import annotations
 
+from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.errors import KeyplaneError
@@ -24,11 +25,12 @@ _MODEL_PREFIX = "/v1/models/"
 class GatewayRouter:
     """Serves ``/v1/chat/completions`` and the other gateway paths; passes the rest on.
 
-    The ``Gateway`` is the one the app's lifespan put on ``app.state.gateway``.
+    ``state`` is the app's: its lifespan puts the ``Gateway`` on ``state.gateway``.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, state: State) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
@@ -43,7 +45,7 @@ class GatewayRouter:
                 405, "This method is not allowed on this path.", code="method_not_allowed"
             )(scope, receive, send)
             return
-        gateway: Gateway = scope["app"].state.gateway
+        gateway: Gateway = self.state.gateway
         incoming = await read_incoming(scope, receive, send)
         try:
             if endpoint is not None:

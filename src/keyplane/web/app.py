@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from keyplane.http.telemetry import NO_TELEMETRY
 from keyplane.web.errors import install_html_errors
 from keyplane.web.flash import FlashStore
 from keyplane.web.routes import access, admin_keys, audit, keys, members, projects, usage
@@ -15,7 +16,7 @@ PAGES = (access, projects, keys, usage, audit, members, admin_keys)
 
 def create_dashboard() -> FastAPI:
     """The dashboard's app; its routes read the runtime from ``app.state.runtime``."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY)
     app.state.pages = Pages()
     app.state.flashes = FlashStore()
     for module in PAGES:

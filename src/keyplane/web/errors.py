@@ -103,7 +103,7 @@ async def _store_unreachable(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, _exc: Exception) -> Response:
-    # Starlette raises it on after this answer: the app's last-resort handler logs it.
+    # Starlette raises it on after this answer; the app's ServerErrors logs it, once.
     return _page_or(internal_error, request, 500, _OUR_SIDE)
 
 
