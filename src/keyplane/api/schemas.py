@@ -9,13 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyplane.keys.permissions import PermissionMode, Permissions
-from keyplane.limits.policy import (
-    Budget,
-    RateLimits,
-    budget_from_json,
-    parse_budget,
-    parse_rate_limits,
-)
+from keyplane.limits.policy import MICRO, Budget, RateLimits, parse_budget, parse_rate_limits
 from keyplane.services.verification import permissions_of
 from keyplane.store.models import ApiKey, AuditEvent, Project
 from keyplane.store.pagination import Page
@@ -78,13 +72,20 @@ class BudgetOut(BaseModel):
     alert_thresholds: list[int]
 
 
-def rate_limits_out(value: dict[str, Any] | None) -> RateLimitsOut | None:
-    return None if not value else RateLimitsOut(**value)
+def rate_limits_out(value: RateLimits | None) -> RateLimitsOut | None:
+    return None if value is None else RateLimitsOut(**value.to_json())
 
 
-def budget_out(value: dict[str, Any] | None) -> BudgetOut | None:
-    budget = budget_from_json(value)
-    return None if budget is None else BudgetOut(**budget.to_api())
+def budget_out(value: Budget | None) -> BudgetOut | None:
+    """Dollars as a number, plus the exact integer of micro-USD."""
+    if value is None:
+        return None
+    return BudgetOut(
+        limit_usd=float(Decimal(value.limit_micro_usd) / MICRO),
+        limit_micro_usd=value.limit_micro_usd,
+        period=value.period.value,
+        alert_thresholds=list(value.alert_thresholds),
+    )
 
 
 # --- projects ---------------------------------------------------------------------------

@@ -263,7 +263,7 @@ def _validated(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
         elif name == "enabled":
             out["enabled"] = bool(value)
         elif name in ("rate_limits", "budget"):
-            out[name] = None if value is None else value.to_json()
+            out[name] = value
     return out
 
 
@@ -274,7 +274,12 @@ def _describe(changed: dict[str, Any]) -> dict[str, Any]:
         "permissions_mode": "permissions.mode",
         "scopes": "permissions.scopes",
     }
-    return {
-        names.get(k, k): (int(v.timestamp()) if isinstance(v, datetime) else v)
-        for k, v in changed.items()
-    }
+    return {names.get(k, k): _json_value(v) for k, v in changed.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, RateLimits | Budget):
+        return value.to_json()
+    return value

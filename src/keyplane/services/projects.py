@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,13 +91,11 @@ class ProjectService:
         actor: Actor,
     ) -> Project:
         """Set or clear (``None``) a project's rate limits and budget; ``UNCHANGED`` keeps them."""
-        wanted: dict[str, Any] = {}
+        wanted: dict[str, RateLimits | Budget | None] = {}
         if rate_limits is not UNCHANGED:
-            wanted["rate_limits"] = (
-                rate_limits.to_json() if isinstance(rate_limits, RateLimits) else None
-            )
+            wanted["rate_limits"] = rate_limits if isinstance(rate_limits, RateLimits) else None
         if budget is not UNCHANGED:
-            wanted["budget"] = budget.to_json() if isinstance(budget, Budget) else None
+            wanted["budget"] = budget if isinstance(budget, Budget) else None
         async with self.db.session() as session, session.begin():
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
@@ -115,7 +111,7 @@ class ProjectService:
                     actor=actor,
                     target_type="project",
                     target_id=project.id,
-                    data={"changes": changed},
+                    data={"changes": _json(changed)},
                 )
         return project
 
@@ -145,3 +141,8 @@ async def get_project(session: AsyncSession, *, organization_id: str, project_id
     if project is None or project.organization_id != organization_id:
         raise NotFoundError(f"No project with id '{project_id}'.", param="project_id")
     return project
+
+
+def _json(changed: dict[str, RateLimits | Budget | None]) -> dict[str, object]:
+    """Changed limits as the audit log keeps them: their stored JSON, or null when cleared."""
+    return {name: None if value is None else value.to_json() for name, value in changed.items()}

@@ -18,11 +18,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from keyplane.store.ids import new_id
-from keyplane.store.types import UTCDateTime, utcnow
+from keyplane.store.types import BudgetType, RateLimitsType, UTCDateTime, utcnow
+from keyplane.values.limits import Budget, RateLimits
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        RateLimits: RateLimitsType,
+        Budget: BudgetType,
+    }
 
 
 class Organization(Base):
@@ -67,8 +74,8 @@ class Project(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
-    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rate_limits: Mapped[RateLimits | None]
+    budget: Mapped[Budget | None]
 
 
 class ApiKey(Base):
@@ -101,8 +108,8 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
     leaked_url: Mapped[str | None] = mapped_column(String(2000))
-    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rate_limits: Mapped[RateLimits | None]
+    budget: Mapped[Budget | None]
 
     secrets: Mapped[list[ApiKeySecret]] = relationship(
         back_populates="api_key", order_by="ApiKeySecret.created_at"
