@@ -1,4 +1,4 @@
-"""Column types: typed values in Python, the same JSON in the store."""
+"""Column types: typed values in Python, the same strings and JSON in the store."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sqlalchemy.dialects import sqlite
 
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, Organization, Project
-from keyplane.store.types import BudgetType, RateLimitsType
+from keyplane.store.types import BudgetType, RateLimitsType, StrEnumType
+from keyplane.values.kinds import KeyKind, OwnerType, PermissionMode, ProjectStatus, Role
 from keyplane.values.limits import Budget, Period, RateLimits
 
 SQLITE = sqlite.dialect()
@@ -55,7 +56,15 @@ def test_budgets_load_every_shape_the_store_may_hold(
     assert BudgetType().process_result_value(stored, SQLITE) == loaded
 
 
-async def test_limits_and_budgets_are_stored_as_the_json_they_always_were(
+def test_an_enum_column_binds_an_enum_or_its_string_and_refuses_others() -> None:
+    roles = StrEnumType(Role, 20)
+    assert roles.process_bind_param(Role.OWNER, SQLITE) == "owner"
+    assert roles.process_bind_param("reader", SQLITE) == "reader"
+    with pytest.raises(ValueError, match="boss"):
+        roles.process_bind_param("boss", SQLITE)
+
+
+async def test_typed_values_are_stored_as_the_strings_and_json_they_always_were(
     database_url: str,
 ) -> None:
     database = Database(database_url)
@@ -70,35 +79,43 @@ async def test_limits_and_budgets_are_stored_as_the_json_they_always_were(
             key = ApiKey(
                 organization_id=org.id,
                 project_id=project.id,
-                kind="svc",
+                kind=KeyKind.SERVICE_ACCOUNT,
                 name="k",
                 redacted_value="kp_svc_...",
-                owner_type="service_account",
+                owner_type=OwnerType.SERVICE_ACCOUNT,
                 rate_limits=None,  # set, so JSON null, as a plain JSON column stores it
                 budget=Budget(25_000_000, Period.DAY, (50,)),
             )
             session.add(key)
         async with database.engine.connect() as connection:
             row = (
-                await connection.execute(text("SELECT rate_limits IS NULL, budget FROM api_keys"))
+                await connection.execute(
+                    text(
+                        "SELECT kind, owner_type, permissions_mode, rate_limits IS NULL, budget "
+                        "FROM api_keys"
+                    )
+                )
             ).one()
-            project_budget_is_null = (
-                await connection.execute(text("SELECT budget IS NULL FROM projects"))
-            ).scalar_one()
-        assert not row[0]  # JSON null
-        stored_budget = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+            status, budget = (
+                await connection.execute(text("SELECT status, budget IS NULL FROM projects"))
+            ).one()
+        assert tuple(row[:4]) == ("svc", "service_account", "all", False)
+        stored_budget = row[4] if isinstance(row[4], dict) else json.loads(row[4])
         assert stored_budget == {
             "limit_micro_usd": 25_000_000,
             "period": "day",
             "alert_thresholds": [50],
         }
-        assert project_budget_is_null  # never set: SQL NULL
+        assert (status, bool(budget)) == ("active", True)  # never set: SQL NULL
 
         async with database.session() as session:
             loaded = (await session.execute(select(ApiKey))).scalar_one()
             loaded_project = (await session.execute(select(Project))).scalar_one()
+        assert loaded.kind is KeyKind.SERVICE_ACCOUNT
+        assert loaded.permissions_mode is PermissionMode.ALL
         assert loaded.rate_limits is None
         assert loaded.budget == Budget(25_000_000, Period.DAY, (50,))
+        assert loaded_project.status is ProjectStatus.ACTIVE
         assert loaded_project.rate_limits == RateLimits(3)
     finally:
         await database.close()

@@ -14,6 +14,7 @@ from keyplane.limits.policy import Budget, RateLimits
 from keyplane.store.database import Database
 from keyplane.store.models import Project
 from keyplane.store.pagination import Page, paginate
+from keyplane.values.kinds import ProjectStatus
 
 UNCHANGED = object()
 
@@ -34,7 +35,7 @@ class ProjectService:
         async with self.db.session() as session:
             query = select(Project).where(Project.organization_id == organization_id)
             if not include_archived:
-                query = query.where(Project.status == "active")
+                query = query.where(Project.status == ProjectStatus.ACTIVE)
             return await paginate(session, query, Project, limit=limit, after=after)
 
     async def create(self, *, organization_id: str, name: str, actor: Actor) -> Project:
@@ -121,8 +122,8 @@ class ProjectService:
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
             )
-            if project.status != "archived":
-                project.status = "archived"
+            if project.status is not ProjectStatus.ARCHIVED:
+                project.status = ProjectStatus.ARCHIVED
                 project.archived_at = self.clock()
                 record(
                     session,

@@ -101,8 +101,8 @@ def values(form: Form, key: ApiKey | None) -> dict[str, Any]:
         return blank | {"owner": "you", "permissions": "all", "scopes": [], "enabled": True}
     return {
         "name": key.name,
-        "owner": "service_account" if key.kind == KeyKind.SERVICE_ACCOUNT.value else "you",
-        "permissions": key.permissions_mode,
+        "owner": "service_account" if key.kind is KeyKind.SERVICE_ACCOUNT else "you",
+        "permissions": key.permissions_mode.value,
         "scopes": list(key.scopes),
         "allowed_models": "\n".join(key.allowed_models),
         "expires_on": _day(key),

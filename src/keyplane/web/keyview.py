@@ -12,9 +12,9 @@ from keyplane.store.models import ApiKey
 from keyplane.web.keyform import dollars
 
 _PERMISSIONS = {
-    PermissionMode.ALL.value: "All",
-    PermissionMode.READ_ONLY.value: "Read only",
-    PermissionMode.RESTRICTED.value: "Restricted",
+    PermissionMode.ALL: "All",
+    PermissionMode.READ_ONLY: "Read only",
+    PermissionMode.RESTRICTED: "Restricted",
 }
 
 
@@ -30,7 +30,7 @@ class KeyRow:
         return cls(
             key=key,
             state=state_of(key, now=now),
-            permissions=_PERMISSIONS.get(key.permissions_mode, key.permissions_mode),
+            permissions=_PERMISSIONS[key.permissions_mode],
             created_by=creator_label(key.created_by, creators),
         )
 
