@@ -8,17 +8,13 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import PermissionMode, Permissions
-from keyplane.limits.policy import (
-    Budget,
-    RateLimits,
-    budget_from_json,
-    parse_budget,
-    parse_rate_limits,
-)
+from keyplane.limits.policy import MICRO, Budget, RateLimits, parse_budget, parse_rate_limits
 from keyplane.services.verification import permissions_of
 from keyplane.store.models import ApiKey, AuditEvent, Project
 from keyplane.store.pagination import Page
+from keyplane.values.kinds import ProjectStatus
 
 UnixSeconds = Annotated[int, Field(ge=0, le=253402300799, description="Unix seconds")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -78,13 +74,20 @@ class BudgetOut(BaseModel):
     alert_thresholds: list[int]
 
 
-def rate_limits_out(value: dict[str, Any] | None) -> RateLimitsOut | None:
-    return None if not value else RateLimitsOut(**value)
+def rate_limits_out(value: RateLimits | None) -> RateLimitsOut | None:
+    return None if value is None else RateLimitsOut(**value.to_json())
 
 
-def budget_out(value: dict[str, Any] | None) -> BudgetOut | None:
-    budget = budget_from_json(value)
-    return None if budget is None else BudgetOut(**budget.to_api())
+def budget_out(value: Budget | None) -> BudgetOut | None:
+    """Dollars as a number, plus the exact integer of micro-USD."""
+    if value is None:
+        return None
+    return BudgetOut(
+        limit_usd=float(Decimal(value.limit_micro_usd) / MICRO),
+        limit_micro_usd=value.limit_micro_usd,
+        period=value.period.value,
+        alert_thresholds=list(value.alert_thresholds),
+    )
 
 
 # --- projects ---------------------------------------------------------------------------
@@ -119,7 +122,7 @@ class ProjectOut(BaseModel):
             name=project.name,
             created_at=unix(project.created_at) or 0,
             archived_at=unix(project.archived_at),
-            status="archived" if project.status == "archived" else "active",
+            status="archived" if project.status is ProjectStatus.ARCHIVED else "active",
             rate_limits=rate_limits_out(project.rate_limits),
             budget=budget_out(project.budget),
         )
@@ -205,7 +208,7 @@ class ApiKeyOut(BaseModel):
             id=key.id,
             name=key.name,
             redacted_value=key.redacted_value,
-            kind="service_account" if key.kind == "svc" else "project",
+            kind="service_account" if key.kind is KeyKind.SERVICE_ACCOUNT else "project",
             project_id=key.project_id or "",
             owner=Owner(type=key.owner_type, id=key.owner_id),
             created_at=unix(key.created_at) or 0,

@@ -34,7 +34,7 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.key.kind == KeyKind.ADMIN.value
+        return self.key.kind is KeyKind.ADMIN
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -54,7 +54,7 @@ def principal_from(resolution: Resolution) -> Principal:
     if not resolution.valid or resolution.key is None:
         raise AuthenticationError(_REFUSALS.get(resolution.status, "Invalid API key."))
     key = resolution.key
-    actor = Actor(type=f"{key.kind}_key", id=key.id, label=key.redacted_value)
+    actor = Actor(type=f"{key.kind.value}_key", id=key.id, label=key.redacted_value)
     return Principal(organization_id=key.organization_id, key=key, actor=actor)
 
 

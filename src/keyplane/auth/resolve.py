@@ -13,6 +13,7 @@ from keyplane.errors import MalformedKeyError
 from keyplane.keys import hash_key, parse_key
 from keyplane.keys.format import KeyKind
 from keyplane.store.models import ApiKey, ApiKeySecret, Project
+from keyplane.values.kinds import ProjectStatus
 
 
 class KeyStatus(enum.StrEnum):
@@ -83,7 +84,7 @@ def key_status(
         return KeyStatus.REVOKED
     if key.expires_at is not None and key.expires_at <= now:
         return KeyStatus.EXPIRED
-    if project is not None and project.status == "archived":
+    if project is not None and project.status is ProjectStatus.ARCHIVED:
         return KeyStatus.PROJECT_ARCHIVED
     if not key.enabled:
         return KeyStatus.DISABLED

@@ -47,7 +47,7 @@ class GatewayAccess:
                 "The key store is unreachable; try again shortly.", code="store_unavailable"
             ) from None
         key = principal_from(resolution).key
-        if key.kind == KeyKind.ADMIN.value:
+        if key.kind is KeyKind.ADMIN:
             raise PermissionDeniedError(
                 "Admin keys cannot call the gateway; use a project or service-account key.",
                 code="admin_key_not_allowed",

@@ -8,25 +8,17 @@ any lookup, and lets scanners tell real keys from random strings.
 
 from __future__ import annotations
 
-import enum
 import secrets
 import zlib
 from dataclasses import dataclass
 
 from keyplane.errors import MalformedKeyError
+from keyplane.values.kinds import KeyKind as KeyKind  # re-exported: keys name their kind
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 32
 CHECKSUM_LENGTH = 6
 _BASE62_SET = frozenset(BASE62)
-
-
-class KeyKind(enum.StrEnum):
-    """What a key belongs to; the value is the tag written inside the key."""
-
-    PROJECT = "proj"
-    SERVICE_ACCOUNT = "svc"
-    ADMIN = "admin"
 
 
 KIND_PREFIXES = tuple(kind.value for kind in KeyKind)

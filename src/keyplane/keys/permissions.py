@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
+
+from keyplane.values.kinds import PermissionMode as PermissionMode  # re-exported
 
 SCOPES: tuple[str, ...] = (
     "models.read",
@@ -14,12 +15,6 @@ SCOPES: tuple[str, ...] = (
     "responses.write",
     "usage.read",
 )
-
-
-class PermissionMode(enum.StrEnum):
-    ALL = "all"
-    READ_ONLY = "read_only"
-    RESTRICTED = "restricted"
 
 
 @dataclass(frozen=True, slots=True)

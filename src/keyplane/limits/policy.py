@@ -1,60 +1,23 @@
-"""Limit and budget settings of a key or project, and budget windows. Pure code."""
+"""Limit and budget settings as the API gives them, and budget windows. Pure code.
+
+The values themselves (``RateLimits``, ``Budget``, ``Period``) live in ``keyplane.values``
+so the store can persist them; they are re-exported here, where the domain reads them.
+"""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from keyplane.errors import ValidationFailedError
+from keyplane.values.limits import Budget as Budget
+from keyplane.values.limits import Period as Period
+from keyplane.values.limits import RateLimits as RateLimits
 
 MICRO = 1_000_000
 MAX_LIMIT = 10**12
-
-
-class Period(enum.StrEnum):
-    DAY = "day"
-    MONTH = "month"
-    TOTAL = "total"
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimits:
-    requests_per_minute: int | None = None
-    tokens_per_minute: int | None = None
-    max_parallel_requests: int | None = None
-
-    def to_json(self) -> dict[str, int | None]:
-        return {
-            "requests_per_minute": self.requests_per_minute,
-            "tokens_per_minute": self.tokens_per_minute,
-            "max_parallel_requests": self.max_parallel_requests,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    limit_micro_usd: int
-    period: Period = Period.MONTH
-    alert_thresholds: tuple[int, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "limit_micro_usd": self.limit_micro_usd,
-            "period": self.period.value,
-            "alert_thresholds": list(self.alert_thresholds),
-        }
-
-    def to_api(self) -> dict[str, Any]:
-        """The API shape: dollars as a decimal string-free number, plus the exact integer."""
-        return {
-            "limit_usd": float(Decimal(self.limit_micro_usd) / MICRO),
-            "limit_micro_usd": self.limit_micro_usd,
-            "period": self.period.value,
-            "alert_thresholds": list(self.alert_thresholds),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,27 +88,6 @@ def parse_budget(value: dict[str, Any] | None, *, param: str = "budget") -> Budg
             param=f"{param}.alert_thresholds",
         )
     return Budget(limit, period, tuple(sorted(set(thresholds))))
-
-
-def rate_limits_from_json(value: dict[str, Any] | None) -> RateLimits | None:
-    """Read what the store holds (already validated)."""
-    if not value:
-        return None
-    return RateLimits(
-        requests_per_minute=value.get("requests_per_minute"),
-        tokens_per_minute=value.get("tokens_per_minute"),
-        max_parallel_requests=value.get("max_parallel_requests"),
-    )
-
-
-def budget_from_json(value: dict[str, Any] | None) -> Budget | None:
-    if not value:
-        return None
-    return Budget(
-        limit_micro_usd=int(value["limit_micro_usd"]),
-        period=Period(value.get("period", "month")),
-        alert_thresholds=tuple(value.get("alert_thresholds", ())),
-    )
 
 
 def _positive_int(value: Any, param: str) -> int | None:

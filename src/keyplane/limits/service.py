@@ -26,14 +26,7 @@ from keyplane.limits.backend import (
     ScopeStatus,
 )
 from keyplane.limits.headers import duration, ratelimit_headers
-from keyplane.limits.policy import (
-    MICRO,
-    Budget,
-    RateLimits,
-    budget_from_json,
-    rate_limits_from_json,
-    window_of,
-)
+from keyplane.limits.policy import MICRO, Budget, RateLimits, window_of
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, Project, UsageBucket
 from keyplane.usage.prices import PriceTable
@@ -206,16 +199,10 @@ def demands_for(
 ) -> list[Demand]:
     demands = []
     scopes: list[tuple[str, RateLimits | None, Budget | None]] = [
-        (f"key:{key.id}", rate_limits_from_json(key.rate_limits), budget_from_json(key.budget))
+        (f"key:{key.id}", key.rate_limits, key.budget)
     ]
     if project is not None:
-        scopes.append(
-            (
-                f"project:{project.id}",
-                rate_limits_from_json(project.rate_limits),
-                budget_from_json(project.budget),
-            )
-        )
+        scopes.append((f"project:{project.id}", project.rate_limits, project.budget))
     for scope, rate, budget in scopes:
         if rate is None and budget is None:
             continue
@@ -289,6 +276,6 @@ def _requests_only(rate: RateLimits | None) -> RateLimits | None:
 
 
 def _limited(key: ApiKey, project: Project | None) -> bool:
-    return bool(
-        key.rate_limits or key.budget or (project and (project.rate_limits or project.budget))
-    )
+    if key.rate_limits is not None or key.budget is not None:
+        return True
+    return project is not None and (project.rate_limits is not None or project.budget is not None)

@@ -16,6 +16,7 @@ from keyplane.services.issuing import add_secret
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey
 from keyplane.store.pagination import Page, paginate
+from keyplane.values.kinds import OwnerType
 
 
 class AdminKeyService:
@@ -76,9 +77,9 @@ async def issue_admin_key(
     key = ApiKey(
         organization_id=organization_id,
         project_id=None,
-        kind=KeyKind.ADMIN.value,
+        kind=KeyKind.ADMIN,
         name=policy.clean_name(name),
-        owner_type=actor.type,
+        owner_type=OwnerType(actor.type),
         owner_id=actor.id,
         created_by=actor.id,
         created_at=now,
@@ -101,12 +102,12 @@ async def issue_admin_key(
 
 def _admin_keys(organization_id: str):  # type: ignore[no-untyped-def]
     return select(ApiKey).where(
-        ApiKey.organization_id == organization_id, ApiKey.kind == KeyKind.ADMIN.value
+        ApiKey.organization_id == organization_id, ApiKey.kind == KeyKind.ADMIN
     )
 
 
 async def _get(session: AsyncSession, organization_id: str, key_id: str) -> ApiKey:
     key = await session.get(ApiKey, key_id)
-    if key is None or key.organization_id != organization_id or key.kind != KeyKind.ADMIN.value:
+    if key is None or key.organization_id != organization_id or key.kind is not KeyKind.ADMIN:
         raise NotFoundError(f"No admin key with id '{key_id}'.", param="key_id")
     return key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from keyplane.services.projects import get_project
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey
 from keyplane.store.pagination import Page, paginate
+from keyplane.values.kinds import OwnerType, ProjectStatus
 
 UNSET: Any = object()
 
@@ -83,12 +85,12 @@ class KeyService:
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
             )
-            if project.status == "archived":
+            if project.status is ProjectStatus.ARCHIVED:
                 raise ConflictError("Project is archived; unarchive it to create keys.")
             key = ApiKey(
                 organization_id=organization_id,
                 project_id=project_id,
-                kind=spec.kind.value,
+                kind=spec.kind,
                 owner_type=_owner_type(spec.kind, actor),
                 owner_id=actor.id if spec.kind is KeyKind.PROJECT else None,
                 created_by=actor.id,
@@ -109,7 +111,7 @@ class KeyService:
                 data={
                     "project_id": project_id,
                     "name": key.name,
-                    "kind": key.kind,
+                    "kind": key.kind.value,
                     "redacted_value": key.redacted_value,
                 },
             )
@@ -203,7 +205,7 @@ def revoke_in(
         return False
     key.revoked_at = now
     key.revoked_reason = reason
-    event_type = "admin_api_key.deleted" if key.kind == KeyKind.ADMIN.value else "api_key.deleted"
+    event_type = "admin_api_key.deleted" if key.kind is KeyKind.ADMIN else "api_key.deleted"
     if reason == "leaked":
         event_type = "api_key.leaked"  # whatever its kind: a leak is what people look for
     record(
@@ -236,10 +238,10 @@ async def get_project_key(
     return key
 
 
-def _owner_type(kind: KeyKind, actor: Actor) -> str:
+def _owner_type(kind: KeyKind, actor: Actor) -> OwnerType:
     if kind is KeyKind.SERVICE_ACCOUNT:
-        return "service_account"
-    return "user" if actor.type == "user" else actor.type
+        return OwnerType.SERVICE_ACCOUNT
+    return OwnerType(actor.type)
 
 
 def _validated(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
@@ -250,7 +252,7 @@ def _validated(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
             out["name"] = policy.clean_name(value)
         elif name == "permissions":
             clean = policy.clean_permissions(value.mode.value, list(value.scopes))
-            out["permissions_mode"] = clean.mode.value
+            out["permissions_mode"] = clean.mode
             out["scopes"] = list(clean.scopes)
         elif name == "allowed_models":
             out["allowed_models"] = policy.clean_models(value)
@@ -263,7 +265,7 @@ def _validated(fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
         elif name == "enabled":
             out["enabled"] = bool(value)
         elif name in ("rate_limits", "budget"):
-            out[name] = None if value is None else value.to_json()
+            out[name] = value
     return out
 
 
@@ -274,7 +276,14 @@ def _describe(changed: dict[str, Any]) -> dict[str, Any]:
         "permissions_mode": "permissions.mode",
         "scopes": "permissions.scopes",
     }
-    return {
-        names.get(k, k): (int(v.timestamp()) if isinstance(v, datetime) else v)
-        for k, v in changed.items()
-    }
+    return {names.get(k, k): _json_value(v) for k, v in changed.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, RateLimits | Budget):
+        return value.to_json()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value

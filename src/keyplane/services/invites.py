@@ -88,7 +88,7 @@ class InviteService:
                 actor=actor,
                 target_type="invite",
                 target_id=invite.id,
-                data={"email": email, "role": role, "project_ids": invite.project_ids},
+                data={"email": email, "role": role.value, "project_ids": invite.project_ids},
             )
         return IssuedInvite(invite=invite, token=token)
 
@@ -176,7 +176,11 @@ class InviteService:
                     ),
                     target_type="user",
                     target_id=user.id,
-                    data={"email": invite.email, "role": invite.role, "invite_id": invite.id},
+                    data={
+                        "email": invite.email,
+                        "role": invite.role.value,
+                        "invite_id": invite.id,
+                    },
                 )
         except IntegrityError:
             raise ConflictError("An account with this email already exists.") from None

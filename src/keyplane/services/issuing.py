@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.keys import hash_key, redact
-from keyplane.keys.format import KeyKind, build_key, random_part
+from keyplane.keys.format import build_key, random_part
 from keyplane.store.models import ApiKey, ApiKeySecret
 
 
@@ -21,7 +21,7 @@ def add_secret(
     rotated_from_id: str | None = None,
 ) -> tuple[ApiKeySecret, str]:
     """Add a new secret to ``key``; return the row and the plaintext, which is not kept."""
-    plaintext = build_key(brand=brand, kind=KeyKind(key.kind), random=random or random_part())
+    plaintext = build_key(brand=brand, kind=key.kind, random=random or random_part())
     secret = ApiKeySecret(
         api_key_id=key.id,
         hash=hash_key(plaintext),

@@ -18,13 +18,14 @@ from keyplane.leaks.report import Feedback, Label, ReportedToken
 from keyplane.services.api_keys import revoke_in
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, ApiKeySecret, Membership, Organization
+from keyplane.values.kinds import Role
 from keyplane.webhooks.sender import WebhookSender
 
 logger = logging.getLogger(__name__)
 
 LEAKED_EVENT = "api_key.leaked"
 NOTIFIED_EVENT = "api_key.leak_notified"
-ADMIN_ROLES = ("owner", "admin")
+ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 class LeakService:
@@ -109,7 +110,7 @@ def _facts(
     return {
         "key_id": key.id,
         "name": key.name,
-        "kind": key.kind,
+        "kind": key.kind.value,
         "project_id": key.project_id,
         "redacted_value": redacted,
         "revoked": revoked,
@@ -128,7 +129,7 @@ async def _record_notice(
             Membership.organization_id == key.organization_id, Membership.role.in_(ADMIN_ROLES)
         )
     )
-    recipients = [{"type": key.owner_type, "id": key.owner_id}] if key.owner_id else []
+    recipients = [{"type": key.owner_type.value, "id": key.owner_id}] if key.owner_id else []
     recipients += [{"type": "user", "id": user} for user in admins if user != key.owner_id]
     org = await session.get(Organization, key.organization_id)
     webhook = LEAKED_EVENT if org is not None and org.webhook_url else None

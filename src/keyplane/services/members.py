@@ -24,9 +24,10 @@ from keyplane.errors import (
 )
 from keyplane.store.database import Database
 from keyplane.store.models import Membership, Project, ProjectMember, User, WebSession
+from keyplane.values.kinds import Role
 
-ROLES = ("owner", "admin", "member", "reader")
-MANAGERS = ("owner", "admin")
+ROLES = tuple(Role)
+MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Access:
 
     user_id: str
     organization_id: str
-    role: str
+    role: Role
     project_ids: frozenset[str] = frozenset()
 
     @property
@@ -44,11 +45,11 @@ class Access:
 
     @property
     def read_only(self) -> bool:
-        return self.role == "reader"
+        return self.role is Role.READER
 
     @property
     def sees_all_projects(self) -> bool:
-        return self.role != "member"
+        return self.role is not Role.MEMBER
 
     def sees_project(self, project_id: str) -> bool:
         return self.sees_all_projects or project_id in self.project_ids
@@ -70,7 +71,7 @@ class Access:
 @dataclass(frozen=True)
 class Member:
     user: User
-    role: str
+    role: Role
     joined_at: datetime
     project_ids: list[str] = field(default_factory=list)
 
@@ -110,7 +111,7 @@ class MemberService:
         async with self.db.session() as session, session.begin():
             membership = await _membership(session, organization_id, user_id)
             _may_manage(by, membership.role, role)
-            if membership.role == "owner" and role != "owner":
+            if membership.role is Role.OWNER and role is not Role.OWNER:
                 await _keep_an_owner(session, organization_id)
             if membership.role != role:
                 old, membership.role = membership.role, role
@@ -121,7 +122,7 @@ class MemberService:
                     actor=actor,
                     target_type="user",
                     target_id=user_id,
-                    data={"from": old, "to": role},
+                    data={"from": old.value, "to": role.value},
                 )
         return await self._member(organization_id, user_id)
 
@@ -170,7 +171,7 @@ class MemberService:
         async with self.db.session() as session, session.begin():
             membership = await _membership(session, organization_id, user_id)
             _may_manage(by, membership.role, membership.role)
-            if membership.role == "owner":
+            if membership.role is Role.OWNER:
                 await _keep_an_owner(session, organization_id)
             user = await session.get(User, user_id)
             await session.delete(membership)
@@ -183,7 +184,7 @@ class MemberService:
                 actor=actor,
                 target_type="user",
                 target_id=user_id,
-                data={"email": user.email if user else None, "role": membership.role},
+                data={"email": user.email if user else None, "role": membership.role.value},
             )
 
     async def _member(self, organization_id: str, user_id: str) -> Member:
@@ -215,22 +216,25 @@ async def access_of(session: AsyncSession, *, organization_id: str, user_id: str
     )
 
 
-def clean_role(role: str) -> str:
-    if role not in ROLES:
-        raise ValidationFailedError(f"role must be one of {', '.join(ROLES)}.", param="role")
-    return role
+def clean_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ValidationFailedError(
+            f"role must be one of {', '.join(ROLES)}.", param="role"
+        ) from None
 
 
-def may_grant(by: Access, role: str) -> None:
+def may_grant(by: Access, role: Role) -> None:
     """Owners grant any role; admins grant any but owner."""
     by.require_manager()
-    if role == "owner" and by.role != "owner":
+    if role is Role.OWNER and by.role is not Role.OWNER:
         raise PermissionDeniedError("Only an owner can make someone an owner.")
 
 
-def _may_manage(by: Access, current_role: str, new_role: str) -> None:
+def _may_manage(by: Access, current_role: Role, new_role: Role) -> None:
     may_grant(by, new_role)
-    if current_role == "owner" and by.role != "owner":
+    if current_role is Role.OWNER and by.role is not Role.OWNER:
         raise PermissionDeniedError("Only an owner can change an owner.")
 
 
@@ -249,7 +253,7 @@ async def _membership(session: AsyncSession, organization_id: str, user_id: str)
 
 async def _keep_an_owner(session: AsyncSession, organization_id: str) -> None:
     owners = select(func.count()).where(
-        Membership.organization_id == organization_id, Membership.role == "owner"
+        Membership.organization_id == organization_id, Membership.role == Role.OWNER
     )
     if (await session.execute(owners)).scalar_one() <= 1:
         raise ConflictError("This is the last owner; make someone else an owner first.")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +14,7 @@ from keyplane.limits.policy import Budget, RateLimits
 from keyplane.store.database import Database
 from keyplane.store.models import Project
 from keyplane.store.pagination import Page, paginate
+from keyplane.values.kinds import ProjectStatus
 
 UNCHANGED = object()
 
@@ -36,7 +35,7 @@ class ProjectService:
         async with self.db.session() as session:
             query = select(Project).where(Project.organization_id == organization_id)
             if not include_archived:
-                query = query.where(Project.status == "active")
+                query = query.where(Project.status == ProjectStatus.ACTIVE)
             return await paginate(session, query, Project, limit=limit, after=after)
 
     async def create(self, *, organization_id: str, name: str, actor: Actor) -> Project:
@@ -93,13 +92,11 @@ class ProjectService:
         actor: Actor,
     ) -> Project:
         """Set or clear (``None``) a project's rate limits and budget; ``UNCHANGED`` keeps them."""
-        wanted: dict[str, Any] = {}
+        wanted: dict[str, RateLimits | Budget | None] = {}
         if rate_limits is not UNCHANGED:
-            wanted["rate_limits"] = (
-                rate_limits.to_json() if isinstance(rate_limits, RateLimits) else None
-            )
+            wanted["rate_limits"] = rate_limits if isinstance(rate_limits, RateLimits) else None
         if budget is not UNCHANGED:
-            wanted["budget"] = budget.to_json() if isinstance(budget, Budget) else None
+            wanted["budget"] = budget if isinstance(budget, Budget) else None
         async with self.db.session() as session, session.begin():
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
@@ -115,7 +112,7 @@ class ProjectService:
                     actor=actor,
                     target_type="project",
                     target_id=project.id,
-                    data={"changes": changed},
+                    data={"changes": _json(changed)},
                 )
         return project
 
@@ -125,8 +122,8 @@ class ProjectService:
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
             )
-            if project.status != "archived":
-                project.status = "archived"
+            if project.status is not ProjectStatus.ARCHIVED:
+                project.status = ProjectStatus.ARCHIVED
                 project.archived_at = self.clock()
                 record(
                     session,
@@ -145,3 +142,8 @@ async def get_project(session: AsyncSession, *, organization_id: str, project_id
     if project is None or project.organization_id != organization_id:
         raise NotFoundError(f"No project with id '{project_id}'.", param="project_id")
     return project
+
+
+def _json(changed: dict[str, RateLimits | Budget | None]) -> dict[str, object]:
+    """Changed limits as the audit log keeps them: their stored JSON, or null when cleared."""
+    return {name: None if value is None else value.to_json() for name, value in changed.items()}

@@ -21,7 +21,7 @@ from keyplane.audit.log import record
 from keyplane.clock import Clock, system_clock
 from keyplane.errors import ConflictError, ValidationFailedError
 from keyplane.keys import constant_time_equal, hash_key
-from keyplane.keys.format import RANDOM_LENGTH, KeyKind, build_key, encode_base62
+from keyplane.keys.format import RANDOM_LENGTH, build_key, encode_base62
 from keyplane.services.api_keys import IssuedKey, get_project_key
 from keyplane.services.issuing import add_secret
 from keyplane.store.database import Database
@@ -149,7 +149,7 @@ class RotationService:
     ) -> IssuedKey:
         secret = await session.get(ApiKeySecret, marker.secret_id)
         random = self._derive(marker.salt, key.id, idempotency_key)
-        plaintext = build_key(brand=self.brand, kind=KeyKind(key.kind), random=random)
+        plaintext = build_key(brand=self.brand, kind=key.kind, random=random)
         if secret is None or not constant_time_equal(hash_key(plaintext), secret.hash):
             raise ConflictError(
                 "This Idempotency-Key was used by an instance with another KEYPLANE_SECRET_KEY; "

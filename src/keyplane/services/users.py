@@ -34,6 +34,7 @@ from keyplane.services.passwords import (
 )
 from keyplane.store.database import Database
 from keyplane.store.models import Instance, LoginThrottle, Membership, User
+from keyplane.values.kinds import Role
 
 SETUP_TOKEN_BYTES = 32
 
@@ -119,7 +120,7 @@ class UserService:
                 Membership(
                     organization_id=instance.organization_id,
                     user_id=user.id,
-                    role="owner",
+                    role=Role.OWNER,
                     created_at=self.clock(),
                 )
             )
@@ -132,7 +133,7 @@ class UserService:
                 ),
                 target_type="user",
                 target_id=user.id,
-                data={"email": email, "role": "owner", "via": "setup"},
+                data={"email": email, "role": Role.OWNER.value, "via": "setup"},
             )
         return user
 
@@ -224,7 +225,7 @@ async def _is_member(session: AsyncSession, user_id: str) -> bool:
 
 
 async def _owner_exists(session: AsyncSession) -> bool:
-    owners = select(func.count()).select_from(Membership).where(Membership.role == "owner")
+    owners = select(func.count()).select_from(Membership).where(Membership.role == Role.OWNER)
     return bool((await session.execute(owners)).scalar_one())
 
 

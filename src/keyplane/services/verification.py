@@ -14,7 +14,7 @@ from keyplane.auth.last_used import LastUsedTracker
 from keyplane.auth.resolve import KeyStatus, Resolution, resolve_key
 from keyplane.clock import Clock, system_clock
 from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
-from keyplane.keys.permissions import PermissionMode, Permissions
+from keyplane.keys.permissions import Permissions
 from keyplane.limits.backend import ScopeStatus
 from keyplane.limits.service import LimitService
 from keyplane.store.database import Database
@@ -42,7 +42,7 @@ class Verdict:
 
 
 def permissions_of(key: ApiKey) -> Permissions:
-    return Permissions(mode=PermissionMode(key.permissions_mode), scopes=tuple(key.scopes))
+    return Permissions(mode=key.permissions_mode, scopes=tuple(key.scopes))
 
 
 class VerifyService:

@@ -18,11 +18,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from keyplane.store.ids import new_id
-from keyplane.store.types import UTCDateTime, utcnow
+from keyplane.store.types import BudgetType, RateLimitsType, StrEnumType, UTCDateTime, utcnow
+from keyplane.values.kinds import KeyKind, OwnerType, PermissionMode, ProjectStatus, Role
+from keyplane.values.limits import Budget, RateLimits
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        RateLimits: RateLimitsType,
+        Budget: BudgetType,
+    }
 
 
 class Organization(Base):
@@ -53,7 +61,7 @@ class Membership(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("mem"))
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(StrEnumType(Role, 20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -64,11 +72,13 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("proj"))
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[ProjectStatus] = mapped_column(
+        StrEnumType(ProjectStatus, 20), default=ProjectStatus.ACTIVE
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
-    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rate_limits: Mapped[RateLimits | None]
+    budget: Mapped[Budget | None]
 
 
 class ApiKey(Base):
@@ -83,13 +93,15 @@ class ApiKey(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[KeyKind] = mapped_column(StrEnumType(KeyKind, 10))
     name: Mapped[str] = mapped_column(String(200))
     redacted_value: Mapped[str] = mapped_column(String(80))
-    owner_type: Mapped[str] = mapped_column(String(30))
+    owner_type: Mapped[OwnerType] = mapped_column(StrEnumType(OwnerType, 30))
     owner_id: Mapped[str | None] = mapped_column(String(40))
     created_by: Mapped[str | None] = mapped_column(String(40))
-    permissions_mode: Mapped[str] = mapped_column(String(20), default="all")
+    permissions_mode: Mapped[PermissionMode] = mapped_column(
+        StrEnumType(PermissionMode, 20), default=PermissionMode.ALL
+    )
     scopes: Mapped[list[str]] = mapped_column(default=list)
     allowed_models: Mapped[list[str]] = mapped_column(default=list)
     allowed_ips: Mapped[list[str]] = mapped_column(default=list)
@@ -101,8 +113,8 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
     leaked_url: Mapped[str | None] = mapped_column(String(2000))
-    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rate_limits: Mapped[RateLimits | None]
+    budget: Mapped[Budget | None]
 
     secrets: Mapped[list[ApiKeySecret]] = relationship(
         back_populates="api_key", order_by="ApiKeySecret.created_at"
@@ -254,7 +266,7 @@ class Invite(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(320))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(StrEnumType(Role, 20))
     project_ids: Mapped[list[str]] = mapped_column(default=list)
     created_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,10 +14,8 @@ from keyplane.limits.policy import (
     Budget,
     Period,
     RateLimits,
-    budget_from_json,
     parse_budget,
     parse_rate_limits,
-    rate_limits_from_json,
 )
 from keyplane.services.api_keys import IssuedKey, KeyChanges, KeyService, KeySpec
 from keyplane.services.rotation import RotationService
@@ -63,7 +61,7 @@ async def update(keys: KeyService, me: SignedIn, key: ApiKey, form: Form, actor:
         expires_at=key.expires_at if unchanged else _expiry(form),
         enabled=form.text("enabled") == "on",
         rate_limits=_rate_limits(form),
-        budget=_budget(form, budget_from_json(key.budget)),
+        budget=_budget(form, key.budget),
     )
     return await keys.update(
         organization_id=me.access.organization_id,
@@ -103,8 +101,8 @@ def values(form: Form, key: ApiKey | None) -> dict[str, Any]:
         return blank | {"owner": "you", "permissions": "all", "scopes": [], "enabled": True}
     return {
         "name": key.name,
-        "owner": "service_account" if key.kind == KeyKind.SERVICE_ACCOUNT.value else "you",
-        "permissions": key.permissions_mode,
+        "owner": "service_account" if key.kind is KeyKind.SERVICE_ACCOUNT else "you",
+        "permissions": key.permissions_mode.value,
         "scopes": list(key.scopes),
         "allowed_models": "\n".join(key.allowed_models),
         "expires_on": _day(key),
@@ -114,8 +112,8 @@ def values(form: Form, key: ApiKey | None) -> dict[str, Any]:
 
 
 def _limit_values(key: ApiKey) -> dict[str, str]:
-    limits = rate_limits_from_json(key.rate_limits) or RateLimits()
-    budget = budget_from_json(key.budget)
+    limits = key.rate_limits or RateLimits()
+    budget = key.budget
     shown = {field: getattr(limits, name) for field, name in _RATES.items()}
     out = {field: "" if value is None else str(value) for field, value in shown.items()}
     out["budget_usd"] = "" if budget is None else dollars(budget.limit_micro_usd)

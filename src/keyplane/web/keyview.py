@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyplane.keys.permissions import PermissionMode
-from keyplane.limits.policy import Period, budget_from_json, rate_limits_from_json
+from keyplane.limits.policy import Period
 from keyplane.services.members import MemberService
 from keyplane.store.models import ApiKey
 from keyplane.web.keyform import dollars
 
 _PERMISSIONS = {
-    PermissionMode.ALL.value: "All",
-    PermissionMode.READ_ONLY.value: "Read only",
-    PermissionMode.RESTRICTED.value: "Restricted",
+    PermissionMode.ALL: "All",
+    PermissionMode.READ_ONLY: "Read only",
+    PermissionMode.RESTRICTED: "Restricted",
 }
 
 
@@ -30,7 +30,7 @@ class KeyRow:
         return cls(
             key=key,
             state=state_of(key, now=now),
-            permissions=_PERMISSIONS.get(key.permissions_mode, key.permissions_mode),
+            permissions=_PERMISSIONS[key.permissions_mode],
             created_by=creator_label(key.created_by, creators),
         )
 
@@ -38,7 +38,7 @@ class KeyRow:
     def limits(self) -> str:
         """``60 req/min · $25/month``: the key's limits and budget in a few words."""
         parts = []
-        limits = rate_limits_from_json(self.key.rate_limits)
+        limits = self.key.rate_limits
         if limits is not None:
             for value, unit in (
                 (limits.requests_per_minute, "req/min"),
@@ -47,7 +47,7 @@ class KeyRow:
             ):
                 if value is not None:
                     parts.append(f"{value:,} {unit}")
-        budget = budget_from_json(self.key.budget)
+        budget = self.key.budget
         if budget is not None:
             per = " in total" if budget.period is Period.TOTAL else f"/{budget.period.value}"
             parts.append(f"${dollars(budget.limit_micro_usd)}{per}")

@@ -16,11 +16,14 @@ from keyplane.api.schemas import (
     rate_limits_out,
     unix,
 )
+from keyplane.keys.format import KeyKind
 from keyplane.limits.backend import ScopeStatus
 from keyplane.runtime.deps import VerificationDep
 from keyplane.services.verification import permissions_of
 
 router = APIRouter(tags=["verify"])
+
+_KINDS = {KeyKind.PROJECT: "project", KeyKind.SERVICE_ACCOUNT: "service_account"}
 
 
 @router.post("/v1/keys/verify")
@@ -41,7 +44,7 @@ async def verify_key(
         valid=verdict.valid,
         code=verdict.status.value,
         key_id=key.id,
-        kind={"proj": "project", "svc": "service_account"}.get(key.kind, key.kind),
+        kind=_KINDS.get(key.kind, key.kind.value),
         name=key.name,
         project_id=key.project_id,
         permissions=PermissionsOut(

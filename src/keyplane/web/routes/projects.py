@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from keyplane.runtime.deps import ProjectsDep
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import Project
+from keyplane.values.kinds import ProjectStatus
 from keyplane.web.auth import Editor, Viewer, actor_of
 from keyplane.web.errors import TAG
 from keyplane.web.forms import Form
@@ -119,7 +120,7 @@ async def visible_projects(
         await projects.get(organization_id=me.access.organization_id, project_id=p)
         for p in sorted(me.access.project_ids)
     ]
-    shown = [p for p in own if archived or p.status == "active"]
+    shown = [p for p in own if archived or p.status is ProjectStatus.ACTIVE]
     return sorted(shown, key=lambda p: p.created_at), False
 
 
