@@ -125,6 +125,7 @@ class Metrics:
             "Unix time the process started.",
             registry=self.registry,
         ).set(self.started)
+        # The middleware calls this once per request: the collector's own method, no wrapper.
         self.observe = self._requests.observe
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
