@@ -15,7 +15,7 @@ from keyplane.errors import KeyplaneError
 from keyplane.gateway.endpoints import POST_ENDPOINTS
 from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.wire import read_incoming
-from keyplane.http.envelope import envelope, error_envelope
+from keyplane.http.envelope import error_envelope, method_not_allowed
 
 _POSTS = {"/v1" + endpoint.path: endpoint for endpoint in POST_ENDPOINTS}
 _MODELS = "/v1/models"
@@ -41,9 +41,7 @@ class GatewayRouter:
             return
         expected = "GET" if is_models else "POST"
         if scope["method"] != expected:
-            await envelope(
-                405, "This method is not allowed on this path.", code="method_not_allowed"
-            )(scope, receive, send)
+            await method_not_allowed()(scope, receive, send)
             return
         gateway: Gateway = self.state.gateway
         incoming = await read_incoming(scope, receive, send)

@@ -53,14 +53,17 @@ def store_unavailable() -> JSONResponse:
     )
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
-
-
 def http_error(status: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """Starlette's own errors (no route, wrong method) in the envelope, with a useful message."""
-    message = detail
+    if status == 405:
+        return method_not_allowed(headers)
     if status == 404:
         message = "Unknown path; see /docs for the endpoints keyplane serves."
-    elif status == 405:
-        message = "This method is not allowed on this path."
-    return envelope(status, message, code=_HTTP_CODES.get(status), headers=headers)
+        return envelope(404, message, code="not_found", headers=headers)
+    return envelope(status, detail, headers=headers)
+
+
+def method_not_allowed(headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return envelope(
+        405, "This method is not allowed on this path.", code="method_not_allowed", headers=headers
+    )

@@ -71,7 +71,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
-        """Every part, wired; nothing connects or runs until ``start``."""
+        """Every part, wired; nothing connects or runs yet (``running`` starts them)."""
         database = Database(settings.resolved_database_url)
         brand = settings.key_brand
         prices = PriceTable.load(settings.prices_file)

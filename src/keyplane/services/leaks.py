@@ -16,16 +16,15 @@ from keyplane.clock import Clock, system_clock
 from keyplane.leaks.github import TrustedKeys
 from keyplane.leaks.report import Feedback, Label, ReportedToken
 from keyplane.services.api_keys import revoke_in
+from keyplane.services.members import MANAGERS
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, ApiKeySecret, Membership, Organization
-from keyplane.values.kinds import Role
 from keyplane.webhooks.sender import WebhookSender
 
 logger = logging.getLogger(__name__)
 
 LEAKED_EVENT = "api_key.leaked"
 NOTIFIED_EVENT = "api_key.leak_notified"
-ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 class LeakService:
@@ -126,7 +125,7 @@ async def _record_notice(
     """The audit trail of who is told: the key's owner and the organisation's admins."""
     admins = await session.scalars(
         select(Membership.user_id).where(
-            Membership.organization_id == key.organization_id, Membership.role.in_(ADMIN_ROLES)
+            Membership.organization_id == key.organization_id, Membership.role.in_(MANAGERS)
         )
     )
     recipients = [{"type": key.owner_type.value, "id": key.owner_id}] if key.owner_id else []

@@ -73,9 +73,8 @@ def _page_or(json: Callable[[], Response], request: Request, status: int, messag
 
 
 async def _keyplane_error(request: Request, exc: KeyplaneError) -> Response:
-    if exc.status >= 500:
-        return _page_or(lambda: error_envelope(exc), request, exc.status, _OUR_SIDE)
-    return _page_or(lambda: error_envelope(exc), request, exc.status, exc.message)
+    message = _OUR_SIDE if exc.status >= 500 else exc.message
+    return _page_or(lambda: error_envelope(exc), request, exc.status, message)
 
 
 async def _validation_error(request: Request, _exc: Exception) -> Response:
@@ -90,9 +89,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if exc.status_code in (404, 405):
         message = "There is nothing at this address. Check the link, or start from Projects."
         return _page_or(json, request, 404, message)
-    if exc.status_code >= 500:
-        return _page_or(json, request, exc.status_code, _OUR_SIDE)
-    return _page_or(json, request, exc.status_code, str(exc.detail))
+    message = _OUR_SIDE if exc.status_code >= 500 else str(exc.detail)
+    return _page_or(json, request, exc.status_code, message)
 
 
 async def _store_unreachable(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from keyplane.runtime.deps import ProjectsDep
+from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import Project
 from keyplane.values.kinds import ProjectStatus
@@ -93,14 +94,14 @@ async def archive_project(
     return RedirectResponse("/projects?archived=1", status_code=303)
 
 
-async def visible_project(projects: ProjectsDep, me: SignedIn, project_id: str) -> Project:
+async def visible_project(projects: ProjectService, me: SignedIn, project_id: str) -> Project:
     """The project, when this person may see it; the same 404 as a missing one otherwise."""
     me.access.require_project(project_id)
     return await projects.get(organization_id=me.access.organization_id, project_id=project_id)
 
 
 async def visible_projects(
-    projects: ProjectsDep,
+    projects: ProjectService,
     me: SignedIn,
     *,
     after: str | None = None,
@@ -126,7 +127,7 @@ async def visible_projects(
 
 async def _list_page(
     request: Request,
-    projects: ProjectsDep,
+    projects: ProjectService,
     me: SignedIn,
     form: Form,
     *,
