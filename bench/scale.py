@@ -146,7 +146,7 @@ SECRET_COLUMNS = (
     "id", "api_key_id", "hash", "redacted_value", "rotated_from_id", "created_at", "expires_at",
 )  # fmt: skip
 USAGE_COLUMNS = (
-    "bucket_start", "organization_id", "project_id", "api_key_id", "model", "endpoint",
+    "bucket_start", "width", "organization_id", "project_id", "api_key_id", "model", "endpoint",
     "provider", "service_tier", "requests", "error_requests", "input_tokens", "output_tokens",
     "cached_tokens", "cost_micro_usd", "unpriced_requests", "latency_ms_total",
     "reasoning_tokens", "cache_write_tokens", "estimated_requests",
@@ -172,7 +172,7 @@ def _usage_rows(
             else:
                 project = projects[1 + index % (len(projects) - 1)]
             yield (
-                start.replace(tzinfo=None), organization_id, project, f"key_scale{index:010d}",
+                start.replace(tzinfo=None), 60, organization_id, project, f"key_scale{index:010d}",
                 MODELS[j % 3], "chat.completions", "openai", "", 2, 0, 1200, 300, 200, 900, 0,
                 800, 0, 0, 0,
             )  # fmt: skip
@@ -244,7 +244,7 @@ async def load(size: Size) -> Loaded:
         )
         await connection.execute(
             "ALTER TABLE usage_buckets ADD CONSTRAINT uq_usage_buckets_row UNIQUE "
-            "(bucket_start, api_key_id, model, endpoint, provider, service_tier);"
+            "(bucket_start, width, api_key_id, model, endpoint, provider, service_tier);"
             "CREATE INDEX ix_usage_org_start ON usage_buckets (organization_id, bucket_start);"
             "CREATE INDEX ix_usage_project_start ON usage_buckets (project_id, bucket_start);"
             "ANALYZE;"

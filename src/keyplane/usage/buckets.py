@@ -1,6 +1,6 @@
 """Add minute totals to ``usage_buckets`` with one atomic upsert, on SQLite and PostgreSQL.
 
-``INSERT ... ON CONFLICT (minute, key, model, endpoint, provider, tier) DO UPDATE SET
+``INSERT ... ON CONFLICT (start, width, key, model, endpoint, provider, tier) DO UPDATE SET
 n = n + excluded.n``: the database adds, so several instances can flush into the same row
 without reading it.
 """
@@ -20,7 +20,16 @@ from keyplane.usage.counters import COUNTERS, UsageCounters
 
 # Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
 BATCH_ROWS = 500
-_CONFLICT = ("bucket_start", "api_key_id", "model", "endpoint", "provider", "service_tier")
+_CONFLICT = (
+    "bucket_start",
+    "width",
+    "api_key_id",
+    "model",
+    "endpoint",
+    "provider",
+    "service_tier",
+)
+MINUTE = 60  # the width of the rows the meter writes
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -41,6 +50,7 @@ def _row(key: BucketKey, totals: UsageCounters) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(totals, name) for name in COUNTERS}
     row |= {
         "bucket_start": datetime.fromtimestamp(key.minute, UTC),
+        "width": MINUTE,
         "organization_id": key.organization_id,
         "project_id": key.project_id,
         "api_key_id": key.api_key_id,
