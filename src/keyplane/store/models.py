@@ -217,6 +217,10 @@ class UsageBucket(Base):
         ),
         Index("ix_usage_org_start", "organization_id", "bucket_start"),
         Index("ix_usage_project_start", "project_id", "bucket_start"),
+        # A key's budget is seeded from its rows, and its usage read, without a scan.
+        Index("ix_usage_key_start", "api_key_id", "bucket_start"),
+        # The roll-up finds the rows of one width past their retention.
+        Index("ix_usage_width_start", "width", "bucket_start"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

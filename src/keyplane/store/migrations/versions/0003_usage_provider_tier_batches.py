@@ -86,6 +86,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_usage_project_start", ["project_id", "bucket_start"], unique=False
         )
+        batch_op.create_index("ix_usage_key_start", ["api_key_id", "bucket_start"], unique=False)
+        batch_op.create_index("ix_usage_width_start", ["width", "bucket_start"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Named as if the table had always been called usage_buckets.
+        op.execute("ALTER INDEX usage_buckets_next_pkey RENAME TO usage_buckets_pkey")
+        op.execute("ALTER SEQUENCE usage_buckets_next_id_seq RENAME TO usage_buckets_id_seq")
     op.create_table(
         "usage_batches",
         sa.Column("id", sa.String(length=64), nullable=False),
