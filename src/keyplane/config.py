@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Retention: minute usage rows are rolled up into hours after this many days, and hours
     # into days; day rows and audit events are kept for ever unless a number of days is set.
     usage_minute_retention_days: float = Field(default=2, gt=0, le=3650)
-    usage_hour_retention_days: float = Field(default=90, gt=0, le=36500)
+    usage_hour_retention_days: float = Field(default=14, gt=0, le=36500)
     usage_day_retention_days: float | None = Field(default=None, gt=0, le=365000)
     audit_retention_days: float | None = Field(default=None, gt=0, le=365000)
     housekeeping_interval_seconds: float = Field(default=60, gt=0, le=86400)

@@ -38,11 +38,11 @@ class Retention:
     """How long each width is kept; ``days=None`` keeps day rows for ever."""
 
     minutes: timedelta = timedelta(days=2)
-    hours: timedelta = timedelta(days=90)
+    hours: timedelta = timedelta(days=14)
     days: timedelta | None = None
 
 
-def _aligned(moment: datetime, width: int) -> datetime:
+def aligned(moment: datetime, width: int) -> datetime:
     seconds = int(moment.timestamp())
     return datetime.fromtimestamp(seconds - seconds % width, UTC)
 
@@ -76,14 +76,14 @@ class RollUp:
             (MINUTE, HOUR, self.retention.minutes),
             (HOUR, DAY, self.retention.hours),
         ):
-            cutoff = _aligned(now - kept, coarse)  # only whole periods of the coarser width
+            cutoff = aligned(now - kept, coarse)  # only whole periods of the coarser width
             while not self._stopping.is_set() and (
                 folded := await self.fold(fine, coarse, before=cutoff)
             ):
                 done += folded
                 await asyncio.sleep(0)  # one batch at a time: the meter's flushes go between
         if self.retention.days is not None:
-            cutoff = _aligned(now - self.retention.days, DAY)
+            cutoff = aligned(now - self.retention.days, DAY)
             while not self._stopping.is_set() and (dropped := await self.drop_days(before=cutoff)):
                 done += dropped
                 await asyncio.sleep(0)
@@ -94,7 +94,6 @@ class RollUp:
         chosen = (
             select(UsageBucket.id)
             .where(UsageBucket.width == fine, UsageBucket.bucket_start < before)
-            .order_by(UsageBucket.id)
             .limit(self.batch_rows)
         )
         taken = (
