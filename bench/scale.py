@@ -25,8 +25,8 @@ issue #17 (verification and gateway within 1.2x; report < 300 ms; key list < 100
 Usage rows are spread evenly over the 365 days of minutes before now: four in five from the
 busy keys (1 % of the keys, at least 100) on two models, the fifth walking through every key
 on a third; then rolled up as keyplane's defaults keep them (minutes for 2 days, hours for 14,
-days beyond), keyplane's own ``RollUp`` timed on the first 100,000 minutes. Not a test: it gates nothing. The
-databases are dropped at the end unless ``--keep``. A large run needs about 25 GB of disk and
+days beyond), keyplane's own ``RollUp`` timed on the first 100,000 minutes. Not a test: it
+gates nothing. The databases are dropped at the end unless ``--keep``. A large run needs about 25 GB of disk and
 takes 10-20 minutes on two cores; ``--large-keys 100000 --large-rows 5000000`` is a quick one.
 """
 
@@ -316,8 +316,8 @@ async def _roll_up(connection: asyncpg.Connection, url: str, now: datetime) -> f
             cutoff,
         )
         await connection.execute(
-            f"DELETE FROM usage_buckets WHERE width = {fine} AND bucket_start < $1",
-            cutoff,  # noqa: S608
+            f"DELETE FROM usage_buckets WHERE width = {fine} AND bucket_start < $1",  # noqa: S608
+            cutoff,
         )
     await connection.execute("VACUUM ANALYZE usage_buckets")
     return rate
