@@ -26,8 +26,9 @@ Usage rows are spread evenly over the 365 days of minutes before now: four in fi
 busy keys (1 % of the keys, at least 100) on two models, the fifth walking through every key
 on a third; then rolled up as keyplane's defaults keep them (minutes for 2 days, hours for 14,
 days beyond), keyplane's own ``RollUp`` timed on the first 100,000 minutes. Not a test: it
-gates nothing. The databases are dropped at the end unless ``--keep``. A large run needs about 25 GB of disk and
-takes 10-20 minutes on two cores; ``--large-keys 100000 --large-rows 5000000`` is a quick one.
+gates nothing. The databases are dropped at the end unless ``--keep``. A large run needs about
+25 GB of disk and takes 10-20 minutes on two quiet cores; ``--large-keys 100000 --large-rows
+5000000`` is a quick one.
 """
 
 from __future__ import annotations
