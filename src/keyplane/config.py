@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     usage_day_retention_days: float | None = Field(default=None, gt=0, le=365000)
     audit_retention_days: float | None = Field(default=None, gt=0, le=365000)
     housekeeping_interval_seconds: float = Field(default=60, gt=0, le=86400)
+    # OpenTelemetry traces of gateway calls (the "otel" extra), exported over OTLP/HTTP as the
+    # standard OTEL_EXPORTER_OTLP_* variables say.
+    otel_traces: bool = False
     key_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0)
     # When Redis (the limits store) is unreachable, budgets always refuse calls (503); rate
     # limits do too unless this is "fail_open".

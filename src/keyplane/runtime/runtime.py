@@ -30,6 +30,7 @@ from keyplane.services.sessions import SessionService
 from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
 from keyplane.store.database import Database
+from keyplane.tracing.gateway import GatewayTracer
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.reports import UsageReports
@@ -63,6 +64,8 @@ class Runtime:
     reports: UsageReports
     # Usage roll-ups and the audit log's retention, in the background.
     housekeeping: Housekeeping
+    # A span per gateway call when KEYPLANE_OTEL_TRACES is on; None costs the gateway nothing.
+    tracer: GatewayTracer | None
     # Signed webhooks: ``await webhooks.enqueue(org_id, event_type, data)``.
     webhooks: WebhookSender
     webhook_endpoints: WebhookEndpoints
@@ -120,6 +123,7 @@ class Runtime:
                 interval_seconds=settings.housekeeping_interval_seconds,
                 clock=clock,
             ),
+            tracer=GatewayTracer.from_environment() if settings.otel_traces else None,
             webhooks=webhooks,
             webhook_endpoints=WebhookEndpoints(database),
             leaks=LeakService(
@@ -161,6 +165,8 @@ class Runtime:
         finally:
             await runtime.housekeeping.stop()
             await runtime.meter.stop()
+            if runtime.tracer is not None:
+                runtime.tracer.shutdown()
             await runtime.limits.close()
             await runtime.webhooks.stop()
             await runtime.last_used.stop()
