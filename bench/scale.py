@@ -14,16 +14,21 @@ load as a bulk load would. Then, against that database:
 - ``POST /v1/keys/verify`` (no cache: a store lookup each time) p50/p99, in this process;
 - gateway CPU per proxied call: ``keyplane serve`` on that database in front of the
   stand-in upstream, one key, wrk at 32 connections; utime+stime of the server from /proc;
-- a 30-day usage report grouped by project and by key, 1-day buckets, as the admin API's
-  ``/v1/organization/usage/completions`` computes it (the report service, in this process);
+- 30-day usage reports, 1-day buckets, as the admin API's ``/v1/organization/usage/
+  completions`` computes them (the report service, in this process): the organisation's
+  grouped by project and by key, and one project's and one key's grouped by model (the
+  dashboard's Usage page, filtered);
 - the first and a deep page (20 keys) of a project with 10k keys, as the admin API lists them.
 
 The large figures are printed beside the small ones with their ratio and the targets of
 issue #17 (verification and gateway within 1.2x; report < 300 ms; key list < 100 ms).
-Usage rows are spread over 365 days of minutes, each minute's rows on distinct keys, three
-models, so a 30-day report reads about a twelfth of them. Not a test: it gates nothing. The
-databases are dropped at the end unless ``--keep``. A large run needs about 25 GB of disk and
-takes 10-20 minutes on two cores; ``--large-keys 100000 --large-rows 5000000`` is a quick one.
+Usage rows are spread evenly over the 365 days of minutes before now: four in five from the
+busy keys (1 % of the keys, at least 100) on two models, the fifth walking through every key
+on a third; then rolled up as keyplane's defaults keep them (minutes for 2 days, hours for 14,
+days beyond), keyplane's own ``RollUp`` timed on the first 100,000 minutes. Not a test: it
+gates nothing. The databases are dropped at the end unless ``--keep``. A large run needs about
+25 GB of disk and takes 10-20 minutes on two quiet cores; ``--large-keys 100000 --large-rows
+5000000`` is a quick one.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from keyplane.services.bootstrap import bootstrap
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
 from keyplane.usage.reports import ReportRequest
+from keyplane.usage.rollup import DAY, HOUR, Retention, RollUp, aligned
 from keyplane.values.kinds import KeyKind
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +95,7 @@ class Loaded:
     big_project_id: str
     samples: list[str]  # plaintext keys, all in the big project
     load_seconds: float
+    fold_rows_per_second: float = 0.0
 
 
 def _dsn_of(database: str) -> str:
@@ -118,10 +125,7 @@ def _key_rows(
     """(api_keys row, api_key_secrets row) per key; the first keys go to the big project."""
     sample_every = max(1, BIG_PROJECT_KEYS // SAMPLE_KEYS)
     for index in range(size.keys):
-        if index < BIG_PROJECT_KEYS:
-            project = projects[0]
-        else:
-            project = projects[1 + index % (len(projects) - 1)]
+        project = _project_of(index, projects)
         plaintext = generate_key(KeyKind.PROJECT)
         if index < BIG_PROJECT_KEYS and index % sample_every == 0:
             samples.append(plaintext)
@@ -153,30 +157,38 @@ USAGE_COLUMNS = (
 )  # fmt: skip
 
 
+def _project_of(index: int, projects: list[str]) -> str:
+    """The first keys are the big project's; the others spread over the rest."""
+    if index < BIG_PROJECT_KEYS:
+        return projects[0]
+    return projects[1 + index % (len(projects) - 1)]
+
+
 def _usage_rows(
     size: Size, organization_id: str, projects: list[str], end: datetime
 ) -> Iterator[tuple[object, ...]]:
-    """``size.rows`` minute rows over the year before ``end``, distinct keys within a minute."""
-    per_minute = max(1, -(-size.rows // YEAR_MINUTES))
+    """``size.rows`` minute rows over the year before ``end``.
+
+    As usage is: four rows in five come from the busy keys (one key in a hundred, at least
+    100), on two models; the fifth walks through every key on a third model. Keys are
+    distinct within a minute and model, as the meter's rows are.
+    """
+    busy = max(100, size.keys // 100)
     first = end.replace(second=0, microsecond=0) - timedelta(minutes=YEAR_MINUTES)
     minute = timedelta(minutes=1)
-    written = 0
     for m in range(YEAR_MINUTES):
-        start = first + m * minute
-        for j in range(per_minute):
-            if written == size.rows:
-                return
-            index = (m * per_minute + j) % size.keys
-            if index < BIG_PROJECT_KEYS:
-                project = projects[0]
+        start = (first + m * minute).replace(tzinfo=None)
+        # Rows spread evenly over the minutes of the year, however many there are.
+        for j in range((m + 1) * size.rows // YEAR_MINUTES - m * size.rows // YEAR_MINUTES):
+            if j % 5:
+                index, model = (m * 7 + j) % busy, MODELS[j % 2]
             else:
-                project = projects[1 + index % (len(projects) - 1)]
+                index, model = (m * size.rows // YEAR_MINUTES + j) % size.keys, MODELS[2]
             yield (
-                start.replace(tzinfo=None), 60, organization_id, project, f"key_scale{index:010d}",
-                MODELS[j % 3], "chat.completions", "openai", "", 2, 0, 1200, 300, 200, 900, 0,
-                800, 0, 0, 0,
+                start, 60, organization_id, _project_of(index, projects),
+                f"key_scale{index:010d}", model, "chat.completions", "openai", "", 2, 0, 1200,
+                300, 200, 900, 0, 800, 0, 0, 0,
             )  # fmt: skip
-            written += 1
 
 
 async def _copy(
@@ -235,6 +247,7 @@ async def load(size: Size) -> Loaded:
         await connection.execute(
             "ALTER TABLE usage_buckets DROP CONSTRAINT uq_usage_buckets_row;"
             "DROP INDEX ix_usage_org_start; DROP INDEX ix_usage_project_start;"
+            "DROP INDEX ix_usage_key_start; DROP INDEX ix_usage_width_start;"
         )
         await _copy(
             connection,
@@ -247,11 +260,68 @@ async def load(size: Size) -> Loaded:
             "(bucket_start, width, api_key_id, model, endpoint, provider, service_tier);"
             "CREATE INDEX ix_usage_org_start ON usage_buckets (organization_id, bucket_start);"
             "CREATE INDEX ix_usage_project_start ON usage_buckets (project_id, bucket_start);"
+            "CREATE INDEX ix_usage_key_start ON usage_buckets (api_key_id, bucket_start);"
+            "CREATE INDEX ix_usage_width_start ON usage_buckets (width, bucket_start);"
             "ANALYZE;"
         )
+        fold_rate = await _roll_up(connection, url, now)
     finally:
         await connection.close()
-    return Loaded(url, organization_id, projects[0], samples, time.perf_counter() - started)
+    loaded = Loaded(url, organization_id, projects[0], samples, time.perf_counter() - started)
+    loaded.fold_rows_per_second = fold_rate
+    return loaded
+
+
+_COUNTER_SUMS = ", ".join(
+    f"SUM({name})" for name in USAGE_COLUMNS[USAGE_COLUMNS.index("requests") :]
+)
+_GROUPED = "organization_id, project_id, api_key_id, model, endpoint, provider, service_tier"
+
+
+async def _roll_up(connection: asyncpg.Connection, url: str, now: datetime) -> float:
+    """Bring the year of minutes to the state keyplane's roll-up keeps; its rate in rows/s.
+
+    keyplane's own ``RollUp`` folds the first 100,000 due minutes (timed: that is the rate
+    printed); the rest is folded by the same arithmetic in two SQL statements per tier, which
+    leaves the rows ``RollUp`` would leave (same widths, starts and sums) in minutes, not hours.
+    """
+    retention = Retention()
+    hours_from = aligned(now - retention.minutes, HOUR)
+    days_from = aligned(now - retention.hours, DAY)
+    database = Database(url)
+    try:
+        rollup = RollUp(database, retention=retention, batch_rows=2000)
+        started, folded = time.perf_counter(), 0
+        while folded < 100_000 and (batch := await rollup.fold(60, HOUR, before=hours_from)):
+            folded += batch
+        rate = folded / (time.perf_counter() - started)
+    finally:
+        await database.close()
+    columns = ", ".join(USAGE_COLUMNS)
+    for fine, coarse, unit, before in (
+        (60, HOUR, "hour", hours_from),
+        (HOUR, DAY, "day", days_from),
+    ):
+        cutoff = before.replace(tzinfo=None)
+        await connection.execute(
+            f"INSERT INTO usage_buckets ({columns}) "  # noqa: S608
+            f"SELECT date_trunc('{unit}', bucket_start), {coarse}, {_GROUPED}, {_COUNTER_SUMS} "
+            f"FROM usage_buckets WHERE width = {fine} AND bucket_start < $1 "
+            f"GROUP BY date_trunc('{unit}', bucket_start), {_GROUPED} "
+            f"ON CONFLICT (bucket_start, width, api_key_id, model, endpoint, provider, "
+            f"service_tier) DO UPDATE SET "
+            + ", ".join(
+                f"{n} = usage_buckets.{n} + excluded.{n}"
+                for n in USAGE_COLUMNS[USAGE_COLUMNS.index("requests") :]
+            ),
+            cutoff,
+        )
+        await connection.execute(
+            f"DELETE FROM usage_buckets WHERE width = {fine} AND bucket_start < $1",  # noqa: S608
+            cutoff,
+        )
+    await connection.execute("VACUUM ANALYZE usage_buckets")
+    return rate
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -304,11 +374,15 @@ async def _measure(runtime: Runtime, loaded: Loaded) -> dict[str, float]:
     )
     start = int(time.time()) // 86400 * 86400 - 29 * 86400
 
-    def report(group: str) -> Callable[[], Awaitable[object]]:
-        request = ReportRequest(start_time=start, bucket_width="1d", group_by=[group], limit=30)
+    def report(group: str, **only: list[str]) -> Callable[[], Awaitable[object]]:
+        request = ReportRequest(
+            start_time=start, bucket_width="1d", group_by=[group], limit=30, **only
+        )
         return partial(
             runtime.reports.usage, organization_id=org, kind="completions", request=request
         )
+
+    busy_key = "key_scale0000000000"  # the busiest key, in the big project
 
     listing = partial(runtime.keys.list, organization_id=org, project_id=loaded.big_project_id)
     # A cursor half-way down the project's keys, as a client paging through them reaches it.
@@ -321,6 +395,10 @@ async def _measure(runtime: Runtime, loaded: Loaded) -> dict[str, float]:
         "verify_p50": verify_p50, "verify_p99": verify_p99,
         "report_by_project_ms": await _best_of(report("project_id")),
         "report_by_key_ms": await _best_of(report("api_key_id")),
+        "report_one_project_ms": await _best_of(
+            report("model", project_ids=[loaded.big_project_id])
+        ),
+        "report_one_key_ms": await _best_of(report("model", api_key_ids=[busy_key])),
         "list_first_ms": await _best_of(listing),
         "list_deep_ms": await _best_of(partial(listing, after=after)),
     }  # fmt: skip
@@ -382,6 +460,8 @@ TARGETS: dict[str, tuple[str, float | None]] = {
     "gateway_cpu_us": ("gateway CPU per call (µs)", None),
     "report_by_project_ms": ("30-day usage report by project (ms)", 300.0),
     "report_by_key_ms": ("30-day usage report by key (ms)", 300.0),
+    "report_one_project_ms": ("30-day report of one project, by model (ms)", 300.0),
+    "report_one_key_ms": ("30-day report of one key, by model (ms)", 300.0),
     "list_first_ms": ("key list, first page of 10k (ms)", 100.0),
     "list_deep_ms": ("key list, a page half-way down (ms)", 100.0),
 }
@@ -425,7 +505,11 @@ def main() -> None:
                 flush=True,
             )
             loaded = asyncio.run(load(size))
-            print(f"  loaded in {loaded.load_seconds:.0f} s", flush=True)
+            print(
+                f"  loaded and rolled up in {loaded.load_seconds:.0f} s; keyplane's RollUp folds "
+                f"{loaded.fold_rows_per_second:,.0f} minute rows/s",
+                flush=True,
+            )
             figures[size.label] = asyncio.run(measure_in_process(loaded))
             figures[size.label]["gateway_cpu_us"] = gateway_cpu_us(loaded, args.seconds)
         report(sizes[0], sizes[1], figures)

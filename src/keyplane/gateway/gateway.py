@@ -38,6 +38,7 @@ from keyplane.gateway.wire import (
     wait_for_disconnect,
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
+from keyplane.tracing.gateway import GatewayTracer, TracedCall
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, tokens_from_body
@@ -107,6 +108,7 @@ class Gateway:
         client_address: ClientAddress,
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
+        tracer: GatewayTracer | None = None,
     ) -> None:
         self.access = access
         self.upstream = upstream
@@ -116,6 +118,7 @@ class Gateway:
         self.client_address = client_address
         self.admission = admission
         self.clock = clock
+        self.tracer = tracer
 
     async def start(self) -> None:
         """Open the upstream connection pool (the meter is the runtime's, started with it)."""
@@ -283,6 +286,23 @@ class Gateway:
                 provider=UPSTREAM_NAME,
             )
         )
+        if self.tracer is not None:
+            end_ns = time.time_ns()
+            self.tracer.record(
+                TracedCall(
+                    endpoint=call.endpoint,
+                    provider=UPSTREAM_NAME,
+                    model=call.model,
+                    status=status,
+                    tokens=tokens,
+                    cost_micro_usd=cost,
+                    estimated=False,
+                    api_key_id=key.id,
+                    project_id=key.project_id or "",
+                    start_ns=end_ns - int((time.perf_counter() - metered.started) * 1e9),
+                    end_ns=end_ns,
+                )
+            )
         metered.outcome = Outcome(
             reached_upstream=True, status=status, tokens=tokens, cost_micro_usd=cost
         )

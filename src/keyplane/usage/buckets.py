@@ -36,7 +36,7 @@ MINUTE = 60  # the width of the rows the meter writes
 class BucketKey:
     """Which row a total belongs to; ordered so concurrent flushes lock rows in one order."""
 
-    minute: int
+    minute: int  # Unix time of the row's start: a minute, or an hour or day once rolled up
     api_key_id: str
     model: str
     endpoint: str
@@ -46,11 +46,11 @@ class BucketKey:
     project_id: str
 
 
-def _row(key: BucketKey, totals: UsageCounters) -> dict[str, Any]:
+def _row(key: BucketKey, totals: UsageCounters, width: int) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(totals, name) for name in COUNTERS}
     row |= {
         "bucket_start": datetime.fromtimestamp(key.minute, UTC),
-        "width": MINUTE,
+        "width": width,
         "organization_id": key.organization_id,
         "project_id": key.project_id,
         "api_key_id": key.api_key_id,
@@ -63,13 +63,17 @@ def _row(key: BucketKey, totals: UsageCounters) -> dict[str, Any]:
 
 
 async def add_to_buckets(
-    session: AsyncSession, pending: Sequence[tuple[BucketKey, UsageCounters]], *, dialect: str
+    session: AsyncSession,
+    pending: Sequence[tuple[BucketKey, UsageCounters]],
+    *,
+    dialect: str,
+    width: int = MINUTE,
 ) -> None:
-    """Add ``pending`` to the stored buckets; the caller owns the transaction."""
+    """Add ``pending`` to the stored rows of ``width``; the caller owns the transaction."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     ordered = sorted(pending, key=lambda item: item[0])
     for start in range(0, len(ordered), BATCH_ROWS):
-        rows = [_row(key, totals) for key, totals in ordered[start : start + BATCH_ROWS]]
+        rows = [_row(key, totals, width) for key, totals in ordered[start : start + BATCH_ROWS]]
         statement = insert(UsageBucket).values(rows)
         excluded = statement.excluded
         table = UsageBucket.__table__.c
