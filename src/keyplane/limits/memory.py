@@ -69,7 +69,11 @@ class MemoryBackend:
                 slots.add(admitted_at, -demand.tokens, now=now)
                 slots.add(now, tokens)
             if demand.budget is not None and demand.window is not None:
-                budget = self._budgets.setdefault((demand.scope, demand.window), _Budget())
+                budget = self._budgets.get((demand.scope, demand.window))
+                if budget is None:
+                    # Not seeded (yet): the seed reads the meter, which holds this call. An
+                    # empty window made here would pass for a seeded one that spent nothing.
+                    continue
                 budget.reserved.pop(lease, None)
                 before = budget.spent
                 budget.spent += cost
@@ -87,6 +91,9 @@ class MemoryBackend:
         spent = await seed()
         # Another call may have seeded (and spent) while we awaited the store: keep its state.
         self._budgets.setdefault((scope, window), _Budget(spent=spent))
+
+    async def start(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
