@@ -76,9 +76,11 @@ class Runtime:
         database = Database(settings.resolved_database_url)
         brand = settings.key_brand
         prices = PriceTable.load(settings.prices_file)
-        journal = Journal(
-            settings.data_dir / "journal", fsync_seconds=settings.usage_journal_fsync_seconds
-        )
+        journal = None
+        if settings.usage_journal:
+            journal = Journal(
+                settings.data_dir / "journal", fsync_seconds=settings.usage_journal_fsync_seconds
+            )
         meter = Meter(database, interval_seconds=settings.usage_flush_seconds, journal=journal)
         webhooks = WebhookSender(database, policy=RetryPolicy.of(settings), clock=clock)
         last_used = LastUsedTracker(database)
