@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -25,8 +27,10 @@ class Instance:
         self.store = store
         self.held = 0
         self.broken = broken
+        self.flushes = 0
 
     async def flush(self) -> None:
+        self.flushes += 1
         if self.broken:
             raise ConnectionError("store unreachable")
         self.store.append(self.held)
@@ -99,3 +103,20 @@ async def test_a_call_settled_after_redis_lost_its_window_does_not_seed_it(prefi
     with pytest.raises(BudgetUnseeded):  # the seed will count this call from the usage store
         await backend.acquire([demand], lease="b", now=T0 + 2)
     await backend.close()
+
+
+async def test_seeds_needed_at_the_same_time_share_recounts(prefix: str) -> None:
+    store: list[int] = []
+    first, second = Instance(prefix, store), Instance(prefix, store)
+    await first.backend.start()
+    await second.backend.start()
+    scopes = [f"key:{i}" for i in range(20)]
+    await asyncio.gather(
+        *(first.backend.seed_budget(scope, WINDOW, zero, ttl=3600) for scope in scopes)
+    )
+    for scope in scopes:
+        demand = replace(budget_demand(limit=100, cost=1), scope=scope)
+        await first.backend.acquire([demand], lease="x", now=T0)
+    assert 1 <= second.flushes <= 2  # one recount, and one for the seeds that came after it
+    await first.backend.close()
+    await second.backend.close()

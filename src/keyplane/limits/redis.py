@@ -73,6 +73,8 @@ class RedisBackend:
         self._subscribed = asyncio.Event()
         self._peers: list[tuple[float, int]] = []  # (monotonic time, instances seen)
         self._answers: set[asyncio.Task[None]] = set()
+        self._fencing: asyncio.Future[None] | None = None
+        self._fence_started = 0.0
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "kp:lim") -> RedisBackend:
@@ -161,9 +163,9 @@ class RedisBackend:
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            for task in (self._listener, *self._answers):
+                task.cancel()
+            await asyncio.gather(self._listener, *self._answers, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.publish(self._channel, _BYE)  # do not wait for me any more
         await self.redis.aclose()
@@ -173,7 +175,25 @@ class RedisBackend:
         return f"{self.prefix}:recount"
 
     async def _fence(self) -> None:
-        """Return once every instance has written its usage to the store; else unavailable."""
+        """Return once every instance has written its usage to the store; else unavailable.
+
+        Seeds that need one at the same time share it: a recount that began after a seed
+        found its window missing serves it (calls recorded after an instance flushed for it
+        were admitted before the window was lost: in flight). An older one does not.
+        """
+        needed = time.monotonic()
+        while True:
+            running = self._fencing
+            if running is None or running.done():
+                self._fence_started = time.monotonic()
+                running = self._fencing = asyncio.ensure_future(self._recount_all())
+                return await asyncio.shield(running)
+            if self._fence_started >= needed:
+                return await asyncio.shield(running)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)  # too old for this seed: the next one is
+
+    async def _recount_all(self) -> None:
         request = secrets.token_hex(8)
         answered = f"{self.prefix}:recounted:{request}"
         receivers = int(await self.redis.publish(self._channel, request))

@@ -25,7 +25,7 @@ from keyplane.limits.backend import (
 )
 from keyplane.limits.headers import duration, ratelimit_headers
 from keyplane.limits.policy import MICRO, Budget, RateLimits, window_of
-from keyplane.store.database import Database
+from keyplane.store.database import STORE_UNREACHABLE, Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
@@ -185,7 +185,10 @@ class LimitService:
         owner = {"api_key_id" if scope_type == "key" else "project_id": scope_id}
 
         async def spent() -> int:
-            return await self.meter.spent(since=window.start, **owner)
+            try:
+                return await self.meter.spent(since=window.start, **owner)
+            except STORE_UNREACHABLE as exc:  # a budget nobody can count refuses: 503
+                raise LimitsUnavailable(str(exc)) from exc
 
         ttl = None if window.end is None else (window.end - now).total_seconds()
         try:

@@ -98,6 +98,7 @@ class Journal:
         self._dirty = False
         self._new_files = False
         self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     @property
     def lock_path(self) -> Path:
@@ -162,8 +163,11 @@ class Journal:
         self._task = asyncio.create_task(self._run(), name="usage-journal-fsync")
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.fsync_seconds)
+        # Not cancelled at close: a sync cut short would leave its thread using descriptors
+        # that close() is about to close.
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.fsync_seconds)
             try:
                 await self.sync()
             except OSError:
@@ -192,10 +196,9 @@ class Journal:
 
     async def close(self, *, empty: bool) -> None:
         """Stop syncing, sync, close. When ``empty`` (all flushed) the files go too."""
+        self._closing.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         if self._fd < 0:
             return
