@@ -142,6 +142,8 @@ class RedisBackend:
                 return
             if self._recount is not None:
                 await self._fence()
+                if await self.redis.hexists(key, "spent"):
+                    return  # seeded by another call meanwhile: no second count of the store
             spent = await seed()
             await self.redis.hsetnx(key, "spent", spent)
             if ttl is not None:
