@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # OpenTelemetry traces of gateway calls (the "otel" extra), exported over OTLP/HTTP as the
     # standard OTEL_EXPORTER_OTLP_* variables say.
     otel_traces: bool = False
+    # Every metered call is appended to a journal in the data dir before its answer ends;
+    # this is how often it is fsynced (what a machine crash, not a killed process, may lose).
+    usage_journal_fsync_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    # Off only where the data dir cannot be written: a killed process then loses the usage
+    # of its last ``usage_flush_seconds``.
+    usage_journal: bool = True
     key_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0)
     # When Redis (the limits store) is unreachable, budgets always refuse calls (503); rate
     # limits do too unless this is "fail_open".

@@ -31,6 +31,7 @@ from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
 from keyplane.store.database import Database
 from keyplane.tracing.gateway import GatewayTracer
+from keyplane.usage.journal import Journal
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.reports import UsageReports
@@ -82,11 +83,16 @@ class Runtime:
         database = Database(settings.resolved_database_url)
         brand = settings.key_brand
         prices = PriceTable.load(settings.prices_file)
-        meter = Meter(database, interval_seconds=settings.usage_flush_seconds)
+        journal = None
+        if settings.usage_journal:
+            journal = Journal(
+                settings.data_dir / "journal", fsync_seconds=settings.usage_journal_fsync_seconds
+            )
+        meter = Meter(database, interval_seconds=settings.usage_flush_seconds, journal=journal)
         webhooks = WebhookSender(database, policy=RetryPolicy.of(settings), clock=clock)
         last_used = LastUsedTracker(database)
         limits = build_limits(
-            settings, database=database, prices=prices, webhooks=webhooks, clock=clock
+            settings, database=database, meter=meter, prices=prices, webhooks=webhooks, clock=clock
         )
         passwords = Passwords.of(settings)
         retention = retention_of(settings)
@@ -153,21 +159,30 @@ class Runtime:
     async def running(
         cls, settings: Settings, *, clock: Clock = system_clock
     ) -> AsyncIterator[Runtime]:
-        """A started runtime; on the way out, pending usage and last-used times are written."""
+        """A started runtime; on the way out, pending usage and last-used times are written.
+
+        Usage goes first: a flush that fails leaves the journal for the next start.
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         runtime = cls.build(settings, clock=clock)
+        # The journals of processes that died are replayed before anything reads usage (budget
+        # seeding does, on the first budgeted call).
+        await runtime.meter.open()
         runtime.last_used.start()
         runtime.webhooks.start()
         runtime.meter.start()
+        await runtime.limits.start()
         runtime.housekeeping.start()
         try:
             yield runtime
         finally:
             await runtime.housekeeping.stop()
+            # Limits first: a recount asked of this instance after its last flush would find
+            # the journal closed.
+            await runtime.limits.close()
             await runtime.meter.stop()
             if runtime.tracer is not None:
                 runtime.tracer.shutdown()
-            await runtime.limits.close()
             await runtime.webhooks.stop()
             await runtime.last_used.stop()
             await runtime.database.close()

@@ -2,20 +2,24 @@
 
 ``INSERT ... ON CONFLICT (start, width, key, model, endpoint, provider, tier) DO UPDATE SET
 n = n + excluded.n``: the database adds, so several instances can flush into the same row
-without reading it.
+without reading it. Each flush claims its batch id in ``usage_batches`` in the same
+transaction, so a batch written once is never added again. Totals also travel as journal
+lines: a JSON array of the format version, the key's fields and the counters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.store.models import UsageBucket
+from keyplane.store.models import UsageBatch, UsageBucket
 from keyplane.usage.counters import COUNTERS, UsageCounters
 
 # Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
@@ -60,6 +64,73 @@ def _row(key: BucketKey, totals: UsageCounters, width: int) -> dict[str, Any]:
         "service_tier": key.service_tier,
     }
     return row
+
+
+LINE_VERSION = 1
+_KEY_FIELDS = 8
+# Batch ids are kept this long: a batch retried later than this (a journal found after a
+# week) could be added twice. Flushes retry within seconds; orphans are adopted at start.
+BATCHES_KEPT = timedelta(days=7)
+
+
+def bucket_line(key: BucketKey, totals: UsageCounters) -> bytes:
+    """A journal line of ``totals`` for ``key``."""
+    return counts_line(key, tuple(getattr(totals, name) for name in COUNTERS))
+
+
+def counts_line(key: BucketKey, counts: tuple[int, ...]) -> bytes:
+    """A journal line of ``counts`` (in ``COUNTERS`` order) for ``key``; the meter's hot path."""
+    fields = (
+        LINE_VERSION,
+        key.minute,
+        key.api_key_id,
+        key.model,
+        key.endpoint,
+        key.provider,
+        key.service_tier,
+        key.organization_id,
+        key.project_id,
+    )
+    return orjson.dumps(fields + counts) + b"\n"
+
+
+def parse_bucket_line(line: bytes) -> tuple[BucketKey, UsageCounters] | None:
+    """A journal line's key and totals; None when the line is not one of ours."""
+    try:
+        values = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or len(values) != 1 + _KEY_FIELDS + len(COUNTERS):
+        return None
+    if values[0] != LINE_VERSION:
+        return None
+    key_fields, counts = values[1 : 1 + _KEY_FIELDS], values[1 + _KEY_FIELDS :]
+    if not isinstance(key_fields[0], int) or not all(isinstance(v, str) for v in key_fields[1:]):
+        return None
+    if not all(type(v) is int and v >= 0 for v in counts):
+        return None
+    return BucketKey(*key_fields), UsageCounters(*counts)
+
+
+async def claim_batch(session: AsyncSession, batch_id: str, *, dialect: str) -> bool:
+    """Record ``batch_id`` as written; False if it already was (its totals are in).
+
+    ``ON CONFLICT DO NOTHING``: on PostgreSQL a second transaction claiming the same id waits
+    for the first and then finds the row, so two adopters of one journal add it once.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(UsageBatch)
+        .values(id=batch_id, applied_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(UsageBatch.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def forget_old_batches(session: AsyncSession, *, now: datetime) -> None:
+    """Drop batch ids older than ``BATCHES_KEPT``, so the table stays small."""
+    await session.execute(delete(UsageBatch).where(UsageBatch.applied_at < now - BATCHES_KEPT))
 
 
 async def add_to_buckets(

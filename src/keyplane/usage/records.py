@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# A count above this is no real call (the largest context windows hold a few million tokens);
+# bucket sums of it stay far inside a 64-bit column.
+MAX_TOKENS = 100_000_000
+# Set on the log record of every odd value, so the meter can count them for /metrics.
+ODD_USAGE_VALUE = "keyplane_odd_usage_value"
 
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
 ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
@@ -59,7 +69,34 @@ class UsageRecord:
 
 def _count(block: dict[str, Any], name: str) -> int:
     value = block.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return 0 if value is None else _odd_count(name, value)
+
+
+def _odd_count(name: str, value: Any) -> int:
+    """An out-of-range or non-integer count from upstream, clamped, logged, and counted.
+
+    Too big is clamped to ``MAX_TOKENS`` (one number must not overflow everyone's flush);
+    a whole-number float or digit string counts as its number, rounded up so nothing spent
+    is dropped; anything else (negatives, booleans, other strings) counts 0.
+    """
+    count = 0
+    if isinstance(value, float) and math.isfinite(value) and value > 0:
+        count = min(math.ceil(value), MAX_TOKENS)
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"  # never int() of a huge string: it is slow, or raises
+        count = MAX_TOKENS if len(digits) > 9 else min(int(digits), MAX_TOKENS)
+    elif type(value) is int and value > MAX_TOKENS:
+        count = MAX_TOKENS
+    logger.warning(
+        "upstream usage gave %s = %.40r; counted as %d",
+        name,
+        value,
+        count,
+        extra={ODD_USAGE_VALUE: True},
+    )
+    return count
 
 
 def _details(block: dict[str, Any], name: str) -> dict[str, Any]:
