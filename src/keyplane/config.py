@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # CIDRs of proxies whose X-Forwarded-For is believed, comma-separated; empty: none.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     prices_file: Path | None = None
+    # The price of models the prices table does not list, USD per 1M tokens, as
+    # INPUT/OUTPUT[/CACHED_INPUT] ("2.50/10"); unset: such models are refused under a budget.
+    default_price: str | None = None
     usage_flush_seconds: float = Field(default=2.0, gt=0, le=300)
     key_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0)
     # When Redis (the limits store) is unreachable, budgets always refuse calls (503); rate

@@ -9,21 +9,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import orjson
+from starlette.types import Send
 
 from keyplane.auth.last_used import LastUsedTracker
 from keyplane.clock import Clock, system_clock
-from keyplane.errors import BadGatewayError, BadRequestError, NotFoundError, UnavailableError
+from keyplane.errors import (
+    BadGatewayError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnavailableError,
+)
 from keyplane.gateway.access import GatewayAccess, Grant
 from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
-from keyplane.gateway.streams import StreamRelay
+from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
 from keyplane.gateway.upstream import (
     MISSING_KEY,
     Upstream,
@@ -40,7 +48,8 @@ from keyplane.gateway.wire import (
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
-from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, tokens_from_body
+from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, UsageReport, minute_of, report_of
+from keyplane.usage.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +57,8 @@ logger = logging.getLogger(__name__)
 UPSTREAM_NAME = "openai"
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
+_BROKE_OFF = "The upstream stream broke off before it was complete; the answer is cut short."
+_STALLED = "The upstream stopped sending before the stream was complete; the answer is cut short."
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:
@@ -107,6 +118,7 @@ class Gateway:
         client_address: ClientAddress,
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         self.access = access
         self.upstream = upstream
@@ -116,6 +128,7 @@ class Gateway:
         self.client_address = client_address
         self.admission = admission
         self.clock = clock
+        self.tokenizer = tokenizer or Tokenizer()
 
     async def start(self) -> None:
         """Open the upstream connection pool (the meter is the runtime's, started with it)."""
@@ -143,6 +156,7 @@ class Gateway:
         self.access.check_model(grant, model)
         if not self.upstream.configured:
             raise UnavailableError(MISSING_KEY, code="upstream_not_configured")
+        self._check_priced(grant, model)
         stream = body.get("stream") is True
         call = Call(grant.key, grant.project, endpoint.name, model, body, stream)
         admitted = await self.admission.admit(call)
@@ -151,10 +165,25 @@ class Gateway:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
             if error.reached_upstream and metered.outcome is None:
-                self._record(metered, error.status, NO_TOKENS)
+                self._record_estimate(metered, error.status, "")
             raise
         finally:
             await self._settle(call, admitted, metered.outcome or _NOT_REACHED)
+
+    def _check_priced(self, grant: Grant, model: str) -> None:
+        """Refuse a model without a price under a budget: it would spend nothing from it."""
+        project = grant.project
+        budgeted = grant.key.budget is not None or (
+            project is not None and project.budget is not None
+        )
+        if budgeted and self.prices.price(model) is None:
+            raise PermissionDeniedError(
+                f"The model '{model}' has no price in keyplane's price table, so calls to it "
+                "cannot be charged to this key's budget. Ask the operator to add it to the "
+                "file named by KEYPLANE_PRICES_FILE, or to set KEYPLANE_DEFAULT_PRICE.",
+                param="model",
+                code="model_not_priced",
+            )
 
     async def _forward(
         self, endpoint: Endpoint, metered: _Metered, admitted: Admitted, incoming: Incoming
@@ -170,12 +199,11 @@ class Gateway:
             headers=forwarded_headers(incoming.headers),
         )
         if call.stream and response.status == 200:
-            relay = StreamRelay(endpoint.stream_usage, strip_injected=payload is not None)
-            await self._relay(metered, admitted, incoming, response, relay)
+            parser = parser_for(endpoint.stream_usage, strip_injected=payload is not None)
+            await self._relay(metered, admitted, incoming, response, parser)
             return
         content = await self._read(metered, response)
-        tokens = tokens_from_body(_loads(content)) if response.status < 400 else NO_TOKENS
-        self._record(metered, response.status, tokens)
+        self._record_answer(metered, response.status, content)
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
 
@@ -184,8 +212,20 @@ class Gateway:
         try:
             return await read_whole(response)
         except BadGatewayError:
-            self._record(metered, 502, NO_TOKENS)
+            self._record_estimate(metered, 502, "")
             raise
+
+    def _record_answer(self, metered: _Metered, status: int, content: bytes) -> None:
+        """Meter a whole answer: its usage, or, for a success without one, counted tokens."""
+        if status >= 400:  # upstream refused it: nothing was generated
+            self._record(metered, status, NO_TOKENS)
+            return
+        answer = _loads(content)
+        report = report_of(answer)
+        if report is None:
+            self._record_estimate(metered, status, answer_text(answer))
+        else:
+            self._record(metered, status, report.tokens, report)
 
     async def _relay(
         self,
@@ -193,10 +233,16 @@ class Gateway:
         admitted: Admitted,
         incoming: Incoming,
         response: Response,
-        relay: StreamRelay,
+        parser: StreamParser,
     ) -> None:
-        """Pass a stream through as it comes; stop the upstream call if the client leaves."""
+        """Pass a stream through as it comes; stop the upstream call if the client leaves.
+
+        Whatever ends the stream, the call is metered: with the usage upstream reported, or
+        else with the tokens of the prompt and of the text relayed, counted here. A stream
+        that upstream breaks off ends with an error event, so that the client's SDK raises.
+        """
         send = incoming.send
+        relay = StreamRelay(parser)
         watcher = asyncio.ensure_future(wait_for_disconnect(incoming.receive))
         gone = done = False
 
@@ -208,25 +254,12 @@ class Gateway:
             response.close()  # closing the connection is what cancels the upstream call
 
         watcher.add_done_callback(client_gone)
-        status = 200
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        # Unless the pump returns, the server is cancelling this call at shutdown: metered too.
+        status = CLIENT_CLOSED
         try:
-            async for chunk in response:
-                out = relay.feed(chunk)
-                if out:
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-        except ClosedError:
-            status = CLIENT_CLOSED
-        except ReadTimeoutError:
-            status = 504
-        except TransportError as error:
-            status = CLIENT_CLOSED if gone else 502
-            if status == 502:
-                logger.warning("upstream stream broke off: %s", type(error).__name__)
-        except asyncio.CancelledError:  # the server is shutting down: still meter the call
-            status = CLIENT_CLOSED
-            raise
+            status = await _pump(response, relay, send, lambda: gone)
         finally:
             done = True
             watcher.cancel()
@@ -234,9 +267,23 @@ class Gateway:
                 response.release()
             else:
                 response.close()
-            self._record(metered, status, relay.tokens or NO_TOKENS)
+            rest = relay.close() if status == 200 else b""
+            if status == 200 and not parser.finished:
+                status = 502
+                logger.warning("upstream stream ended before its last event")
+            self._record_stream(metered, status, parser)
         if status != CLIENT_CLOSED:
-            await send({"type": "http.response.body", "body": relay.close(), "more_body": False})
+            if status != 200:  # tell the client, in the stream's own terms, that it broke off
+                rest += b"\n\n" if rest else b""
+                rest += parser.truncation(_STALLED if status == 504 else _BROKE_OFF)
+            await send({"type": "http.response.body", "body": rest, "more_body": False})
+
+    def _record_stream(self, metered: _Metered, status: int, parser: StreamParser) -> None:
+        report = parser.report
+        if report is None:
+            self._record_estimate(metered, status, parser.relayed_text())
+        else:
+            self._record(metered, status, report.tokens, report)
 
     async def models(self, incoming: Incoming, model: str | None) -> None:
         """``GET /v1/models[/{model}]``, showing only the models the key may use."""
@@ -257,7 +304,25 @@ class Gateway:
         headers = returned_headers(response.raw_headers, ())
         await send_whole(incoming.send, response.status, headers, content)
 
-    def _record(self, metered: _Metered, status: int, tokens: Tokens) -> Outcome:
+    def _record_estimate(self, metered: _Metered, status: int, output: str) -> None:
+        """Meter a call upstream reported no usage for: its prompt and ``output``, counted."""
+        call = metered.call
+        tokenizer = self.tokenizer
+        tokens = Tokens(
+            input=tokenizer.count_prompt(call.model, call.endpoint, call.body),
+            output=tokenizer.count(call.model, output),
+        )
+        self._record(metered, status, tokens, None, estimated=True)
+
+    def _record(
+        self,
+        metered: _Metered,
+        status: int,
+        tokens: Tokens,
+        report: UsageReport | None = None,
+        *,
+        estimated: bool = False,
+    ) -> Outcome:
         call = metered.call
         price = self.prices.price(call.model)
         cost = 0
@@ -277,10 +342,13 @@ class Gateway:
                 endpoint=call.endpoint,
                 tokens=tokens,
                 cost_micro_usd=cost,
-                priced=price is not None,
+                priced=self.prices.listed(call.model) is not None,
                 status=status,
                 latency_ms=latency_ms,
                 provider=UPSTREAM_NAME,
+                service_tier=report.service_tier if report else "",
+                estimated=estimated,
+                extra_tokens=report.extra_tokens if report else (),
             )
         )
         metered.outcome = Outcome(
@@ -293,6 +361,27 @@ class Gateway:
             await self.admission.settle(call, admitted, outcome)
         except Exception:  # the answer is already sent; a settle failure must not turn into a 500
             logger.exception("admission settle failed for key %s", call.key.id)
+
+
+async def _pump(
+    response: Response, relay: StreamRelay, send: Send, gone: Callable[[], bool]
+) -> int:
+    """Relay upstream's stream until it ends; the status the call is metered with."""
+    try:
+        async for chunk in response:
+            out = relay.feed(chunk)
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+    except ClosedError:
+        return CLIENT_CLOSED
+    except ReadTimeoutError:
+        return 504
+    except TransportError as error:
+        if gone():
+            return CLIENT_CLOSED
+        logger.warning("upstream stream broke off: %s", type(error).__name__)
+        return 502
+    return 200
 
 
 def _loads(content: bytes) -> Any:

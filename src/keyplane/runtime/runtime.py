@@ -74,7 +74,7 @@ class Runtime:
         """Every part, wired; nothing connects or runs yet (``running`` starts them)."""
         database = Database(settings.resolved_database_url)
         brand = settings.key_brand
-        prices = PriceTable.load(settings.prices_file)
+        prices = PriceTable.load(settings.prices_file, default=settings.default_price)
         meter = Meter(database, interval_seconds=settings.usage_flush_seconds)
         webhooks = WebhookSender(database, policy=RetryPolicy.of(settings), clock=clock)
         last_used = LastUsedTracker(database)
