@@ -324,7 +324,8 @@ class Gateway:
         estimated: bool = False,
     ) -> Outcome:
         call = metered.call
-        price = self.prices.price(call.model)
+        tier = report.service_tier if report else _requested_tier(call.body)
+        price = self.prices.price(call.model, tier)
         cost = 0
         if price is not None:
             cost = price.cost(
@@ -382,6 +383,12 @@ async def _pump(
         logger.warning("upstream stream broke off: %s", type(error).__name__)
         return 502
     return 200
+
+
+def _requested_tier(body: dict[str, Any]) -> str:
+    """The tier a call asked for, to price it by when upstream did not say which it served."""
+    tier = body.get("service_tier")
+    return tier if isinstance(tier, str) and len(tier) <= 32 else ""
 
 
 def _loads(content: bytes) -> Any:

@@ -1,9 +1,12 @@
 """Model prices and the cost of a call, in integer micro-USD.
 
 Prices are integer micro-USD per 1M tokens, per model: ``input``, ``cached_input`` (defaults
-to ``input``) and ``output`` (defaults to 0). The shipped table is ``prices.json`` beside this
-module; an operator's file in the same format (``KEYPLANE_PRICES_FILE``) is merged over it,
-model by model. The cost of one call rounds up once, so it never undercharges::
+to ``input``) and ``output`` (defaults to 0; reasoning tokens are output and cost as much),
+and optionally ``tiers``: the same three fields per service tier (``"flex"``, ``"priority"``)
+that upstream reports serving a call at; a tier not listed costs the standard price. The
+shipped table is ``prices.json`` beside this module; an operator's file in the same format
+(``KEYPLANE_PRICES_FILE``) is merged over it, model by model. The cost of one call rounds
+up once, so it never undercharges::
 
     cost = ceil((uncached_input * input + cached * cached_input + output * output) / 1_000_000)
 
@@ -36,11 +39,20 @@ _DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})$")
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """What 1M tokens of a model cost, in micro-USD."""
+    """What 1M tokens of a model cost, in micro-USD; ``tiers`` are the prices of other service
+    tiers (``flex``, ``priority``) when they differ from the standard one."""
 
     input: int
     cached_input: int
     output: int
+    tiers: tuple[tuple[str, Price], ...] = ()
+
+    def at(self, tier: str) -> Price:
+        """The price at service ``tier``; the standard price for a tier it does not list."""
+        for name, price in self.tiers:
+            if name == tier:
+                return price
+        return self
 
     def cost(self, *, input_tokens: int, cached_tokens: int, output_tokens: int) -> int:
         """Cost of one call in micro-USD, rounded up."""
@@ -79,9 +91,11 @@ class PriceTable:
             self._resolved[model] = price
         return price
 
-    def price(self, model: str) -> Price | None:
-        """What ``model`` costs: its listed price, else the default, else ``None``."""
-        return self.listed(model) or self.default
+    def price(self, model: str, tier: str = "") -> Price | None:
+        """What ``model`` costs at service ``tier`` (``""``: standard): its listed price, else
+        the default, else ``None``."""
+        price = self.listed(model) or self.default
+        return price.at(tier) if tier and price is not None else price
 
     @classmethod
     def load(cls, override: Path | None = None, *, default: str | None = None) -> PriceTable:
@@ -135,7 +149,7 @@ def parse_prices(data: Any, *, source: str) -> dict[str, Price]:
     }
 
 
-def _price(entry: Any, *, where: str) -> Price:
+def _price(entry: Any, *, where: str, tiered: bool = True) -> Price:
     if not isinstance(entry, dict) or "input" not in entry:
         raise ValidationFailedError(f"{where}: needs an object with at least 'input'.")
     values = {name: entry.get(name) for name in ("input", "cached_input", "output")}
@@ -145,4 +159,11 @@ def _price(entry: Any, *, where: str) -> Price:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             message = f"{where}: '{name}' must be a non-negative integer (micro-USD per 1M tokens)."
             raise ValidationFailedError(message)
-    return Price(**values)  # type: ignore[arg-type]
+    tiers = entry.get("tiers", {})
+    if not isinstance(tiers, dict) or (tiers and not tiered):
+        raise ValidationFailedError(f"{where}: 'tiers' must map tier names to prices.")
+    priced = tuple(
+        (str(tier), _price(price, where=f"{where} tier {tier}", tiered=False))
+        for tier, price in tiers.items()
+    )
+    return Price(**values, tiers=priced)  # type: ignore[arg-type]
