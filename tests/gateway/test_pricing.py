@@ -31,13 +31,13 @@ def sdk(server: ServerProcess, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30)
 
 
-def chat(server: ServerProcess, key: str, model: str, **extra: object) -> object:
-    return sdk(server, key).chat.completions.create(
+def chat(server: ServerProcess, key: str, model: str, body: dict[str, str] | None = None) -> None:
+    sdk(server, key).chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": "hi"}],
         max_tokens=100,
         extra_headers=USAGE,
-        **extra,  # type: ignore[arg-type]
+        extra_body=body,
     )
 
 
@@ -107,7 +107,7 @@ def test_a_call_is_recorded_and_charged_at_the_service_tier_upstream_served(
     gateway: ServerProcess,
 ) -> None:
     key = create_key(gateway, budget=BUDGET)
-    chat(gateway, key, "gpt-5", service_tier="flex")
+    chat(gateway, key, "gpt-5", {"service_tier": "flex"})
     # gpt-5 at flex: $0.625 / $5 per 1M tokens
     expected = 1000 * 625_000 // 1_000_000 + 100 * 5_000_000 // 1_000_000
     assert settled_budget(gateway, key)["spent_micro_usd"] == expected
@@ -141,3 +141,27 @@ def _bucket(server: ServerProcess, key_id: str) -> dict[str, object]:
             return dict(found)
         assert time.monotonic() < deadline, "usage was not flushed"
         time.sleep(0.1)
+
+
+def test_token_kinds_keyplane_has_no_column_for_are_kept_per_bucket(gateway: ServerProcess) -> None:
+    key = create_key(gateway)
+    for _ in range(2):
+        sdk(gateway, key).chat.completions.create(
+            model="gpt-4o-audio-preview",
+            messages=[{"role": "user", "content": "say it"}],
+            extra_headers={"x-test-usage": "prompt=10,completion=30,audio=12"},
+        )
+    key_id = verify_key(gateway, key)["key_id"]
+    database = gateway.workdir / ".keyplane" / "keyplane.db"
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(database) as db:
+            rows = db.execute(
+                "SELECT kind, SUM(tokens) FROM usage_token_kinds WHERE api_key_id = ? "
+                "GROUP BY kind",
+                (key_id,),
+            ).fetchall()
+        if rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert rows == [("completion_tokens_details.audio_tokens", 24)]

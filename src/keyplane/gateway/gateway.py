@@ -46,6 +46,7 @@ from keyplane.gateway.wire import (
     wait_for_disconnect,
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
+from keyplane.usage.kinds import TokenKinds
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, UsageReport, minute_of, report_of
@@ -119,6 +120,7 @@ class Gateway:
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
         tokenizer: Tokenizer | None = None,
+        kinds: TokenKinds | None = None,
     ) -> None:
         self.access = access
         self.upstream = upstream
@@ -129,14 +131,19 @@ class Gateway:
         self.admission = admission
         self.clock = clock
         self.tokenizer = tokenizer or Tokenizer()
+        self.kinds = kinds
 
     async def start(self) -> None:
         """Open the upstream connection pool (the meter is the runtime's, started with it)."""
         await self.upstream.start()
+        if self.kinds is not None:
+            self.kinds.start()
 
     async def stop(self) -> None:
-        """Close the pool; the runtime then writes all pending usage."""
+        """Close the pool and write the token kinds; the runtime then writes pending usage."""
         await self.upstream.close()
+        if self.kinds is not None:
+            await self.kinds.stop()
 
     async def _grant(self, incoming: Incoming, scope: str, now: datetime) -> Grant:
         headers = incoming.headers
@@ -333,25 +340,26 @@ class Gateway:
             )
         key = call.key
         latency_ms = int((time.perf_counter() - metered.started) * 1000)
-        self.meter.record(
-            UsageRecord(
-                minute=metered.minute,
-                organization_id=key.organization_id,
-                project_id=key.project_id or "",
-                api_key_id=key.id,
-                model=call.model,
-                endpoint=call.endpoint,
-                tokens=tokens,
-                cost_micro_usd=cost,
-                priced=self.prices.listed(call.model) is not None,
-                status=status,
-                latency_ms=latency_ms,
-                provider=UPSTREAM_NAME,
-                service_tier=report.service_tier if report else "",
-                estimated=estimated,
-                extra_tokens=report.extra_tokens if report else (),
-            )
+        record = UsageRecord(
+            minute=metered.minute,
+            organization_id=key.organization_id,
+            project_id=key.project_id or "",
+            api_key_id=key.id,
+            model=call.model,
+            endpoint=call.endpoint,
+            tokens=tokens,
+            cost_micro_usd=cost,
+            priced=self.prices.listed(call.model) is not None,
+            status=status,
+            latency_ms=latency_ms,
+            provider=UPSTREAM_NAME,
+            service_tier=report.service_tier if report else "",
+            estimated=estimated,
+            extra_tokens=report.extra_tokens if report else (),
         )
+        self.meter.record(record)
+        if record.extra_tokens and self.kinds is not None:
+            self.kinds.record(record)
         metered.outcome = Outcome(
             reached_upstream=True, status=status, tokens=tokens, cost_micro_usd=cost
         )
