@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import bpe_openai
 import pytest
 
@@ -76,3 +78,12 @@ def test_a_deeply_nested_body_is_counted_without_recursion() -> None:
         nested = [nested]
     body = {"input": nested}
     assert Tokenizer().count_prompt("gpt-4o", "responses", body) == 1 + TOKENS_PER_MESSAGE
+
+
+async def test_loading_happens_once_off_the_event_loop_for_concurrent_callers() -> None:
+    tokenizer = Tokenizer()
+    assert not tokenizer.loaded("gpt-4o")
+    await asyncio.gather(*(tokenizer.load("gpt-4o") for _ in range(5)))
+    assert tokenizer.loaded("gpt-4o") and tokenizer.loaded("o3")  # one encoding
+    assert not tokenizer.loaded("gpt-4")  # cl100k_base is loaded only when needed
+    assert tokenizer.count("gpt-4o", "hello world") == 2

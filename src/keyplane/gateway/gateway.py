@@ -172,7 +172,7 @@ class Gateway:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
             if error.reached_upstream and metered.outcome is None:
-                self._record_estimate(metered, error.status, "")
+                await self._record_estimate(metered, error.status, "")
             raise
         finally:
             await self._settle(call, admitted, metered.outcome or _NOT_REACHED)
@@ -210,7 +210,7 @@ class Gateway:
             await self._relay(metered, admitted, incoming, response, parser)
             return
         content = await self._read(metered, response)
-        self._record_answer(metered, response.status, content)
+        await self._record_answer(metered, response.status, content)
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
 
@@ -219,10 +219,10 @@ class Gateway:
         try:
             return await read_whole(response)
         except BadGatewayError:
-            self._record_estimate(metered, 502, "")
+            await self._record_estimate(metered, 502, "")
             raise
 
-    def _record_answer(self, metered: _Metered, status: int, content: bytes) -> None:
+    async def _record_answer(self, metered: _Metered, status: int, content: bytes) -> None:
         """Meter a whole answer: its usage, or, for a success without one, counted tokens."""
         if status >= 400:  # upstream refused it: nothing was generated
             self._record(metered, status, NO_TOKENS)
@@ -230,7 +230,7 @@ class Gateway:
         answer = _loads(content)
         report = report_of(answer)
         if report is None:
-            self._record_estimate(metered, status, answer_text(answer))
+            await self._record_estimate(metered, status, answer_text(answer))
         else:
             self._record(metered, status, report.tokens, report)
 
@@ -265,8 +265,12 @@ class Gateway:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         # Unless the pump returns, the server is cancelling this call at shutdown: metered too.
         status = CLIENT_CLOSED
+        cancelled = False
         try:
             status = await _pump(response, relay, send, lambda: gone)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
             done = True
             watcher.cancel()
@@ -278,17 +282,20 @@ class Gateway:
             if status == 200 and not parser.finished:
                 status = 502
                 logger.warning("upstream stream ended before its last event")
-            self._record_stream(metered, status, parser)
+            # Cancelled at shutdown: meter now, before the final flush, not after a wait.
+            await self._record_stream(metered, status, parser, wait=not cancelled)
         if status != CLIENT_CLOSED:
             if status != 200:  # tell the client, in the stream's own terms, that it broke off
                 rest += b"\n\n" if rest else b""
                 rest += parser.truncation(_STALLED if status == 504 else _BROKE_OFF)
             await send({"type": "http.response.body", "body": rest, "more_body": False})
 
-    def _record_stream(self, metered: _Metered, status: int, parser: StreamParser) -> None:
+    async def _record_stream(
+        self, metered: _Metered, status: int, parser: StreamParser, *, wait: bool = True
+    ) -> None:
         report = parser.report
         if report is None:
-            self._record_estimate(metered, status, parser.relayed_text())
+            await self._record_estimate(metered, status, parser.relayed_text(), wait=wait)
         else:
             self._record(metered, status, report.tokens, report)
 
@@ -311,10 +318,17 @@ class Gateway:
         headers = returned_headers(response.raw_headers, ())
         await send_whole(incoming.send, response.status, headers, content)
 
-    def _record_estimate(self, metered: _Metered, status: int, output: str) -> None:
-        """Meter a call upstream reported no usage for: its prompt and ``output``, counted."""
+    async def _record_estimate(
+        self, metered: _Metered, status: int, output: str, *, wait: bool = True
+    ) -> None:
+        """Meter a call upstream reported no usage for: its prompt and ``output``, counted.
+
+        The tokenizer is loaded in a thread the first time (``wait``), not on the event loop.
+        """
         call = metered.call
         tokenizer = self.tokenizer
+        if wait and not tokenizer.loaded(call.model):
+            await tokenizer.load(call.model)
         tokens = Tokens(
             input=tokenizer.count_prompt(call.model, call.endpoint, call.body),
             output=tokenizer.count(call.model, output),

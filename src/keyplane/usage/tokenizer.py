@@ -6,11 +6,13 @@ the text that was relayed are counted, and the record is marked estimated. ``tik
 the same tokens but downloads its encodings on first use, which fails offline; docs/metering.md
 has the measurement that chose this package. An encoding is loaded the first time it is needed
 (about 45 ms and 60 MB for ``o200k_base``), never at start, so a gateway whose upstream always
-reports usage never pays for it.
+reports usage never pays for it. Loading takes a while (45 ms idle, seconds on a loaded
+machine: it maps a 74 MB library), so the gateway ``load``s in a thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -57,9 +59,31 @@ class Tokenizer:
 
     def __init__(self) -> None:
         self._backends: dict[str, _Backend] = {}
+        self._loading: dict[str, asyncio.Future[_Backend]] = {}
+
+    def loaded(self, model: str) -> bool:
+        """Whether ``model``'s encoding is in memory, so counting does not wait for a load."""
+        return encoding_for(model) in self._backends
+
+    async def load(self, model: str) -> None:
+        """Load ``model``'s encoding in a thread; concurrent callers share one load."""
+        encoding = encoding_for(model)
+        if encoding in self._backends:
+            return
+        loading = self._loading.get(encoding)
+        if loading is None:
+            loading = self._loading[encoding] = asyncio.ensure_future(
+                asyncio.to_thread(_load, encoding)
+            )
+        try:
+            backend = await asyncio.shield(loading)
+        finally:
+            if loading.done():
+                self._loading.pop(encoding, None)
+        self._backends.setdefault(encoding, backend)
 
     def count(self, model: str, text: str) -> int:
-        """The number of tokens of ``text`` for ``model``."""
+        """The number of tokens of ``text`` for ``model`` (loading its encoding if need be)."""
         if not text:
             return 0
         encoding = encoding_for(model)
