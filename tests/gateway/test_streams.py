@@ -166,3 +166,22 @@ def test_the_text_of_whole_answers_of_each_shape() -> None:
     assert answer_text(legacy) == "Once upon"
     assert answer_text(response) == 'Bonjour{"x":1}'
     assert answer_text(None) == ""
+
+
+@pytest.mark.parametrize("newline", NEWLINES)
+def test_a_last_event_without_its_blank_line_is_still_read_and_ended_for_the_client(
+    newline: bytes,
+) -> None:
+    relay = chat_relay(strip=True)
+    frames = stream(True, newline)
+    frames[-1] = b"data: [DONE]"  # upstream closed right after it
+    out = relay_all(relay, frames, 9)
+    assert relay.parser.finished
+    assert out.endswith(b"data: [DONE]" + newline * 2)
+
+
+def test_a_responses_delta_that_mentions_error_is_still_counted() -> None:
+    relay = StreamRelay(parser_for(StreamUsage.RESPONSE_EVENT, strip_injected=False))
+    relay.feed(response_event("response.output_text.delta", delta='no "error" here'))
+    assert relay.parser.relayed_text() == 'no "error" here'
+    assert not relay.parser.finished

@@ -280,14 +280,13 @@ class Gateway:
                 response.close()
             rest = relay.close() if status == 200 else b""
             if status == 200 and not parser.finished:
-                status = 502
+                status, rest = 502, b""  # what is left is half an event: of no use to clients
                 logger.warning("upstream stream ended before its last event")
             # Cancelled at shutdown: meter now, before the final flush, not after a wait.
             await self._record_stream(metered, status, parser, wait=not cancelled)
         if status != CLIENT_CLOSED:
             if status != 200:  # tell the client, in the stream's own terms, that it broke off
-                rest += b"\n\n" if rest else b""
-                rest += parser.truncation(_STALLED if status == 504 else _BROKE_OFF)
+                rest = parser.truncation(_STALLED if status == 504 else _BROKE_OFF)
             await send({"type": "http.response.body", "body": rest, "more_body": False})
 
     async def _record_stream(

@@ -29,32 +29,43 @@ _BLANK = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 _LINE = re.compile(rb"\r\n|\r|\n")
 # A peer that never ends an event must not grow the buffer without bound.
 _MAX_PENDING = 1 << 20
-# Raw events kept for counting beyond this many bytes are decoded to text early.
+# Raw events kept for counting beyond this many bytes are decoded to text early: a bound on
+# the memory of a stream in flight, well above a usual answer (2k tokens ~ 600 KB of SSE).
 _MAX_KEPT = 1 << 20
 TRUNCATED = "upstream_stream_truncated"
 
 
-def split_events(buffer: bytes, *, crlf: bool = False) -> tuple[list[bytes], bytes]:
-    """The complete events at the start of ``buffer`` (blank line included), and the rest.
+def complete_end(buffer: bytes, *, crlf: bool = False) -> int:
+    """Where the complete events at the start of ``buffer`` end (0: none complete yet).
 
     A ``\r`` at the very end may be the first half of a ``\r\n``: in a stream that uses CRLF
     (``crlf``) such an event waits for the next byte; in one framed with bare CRs it does not.
     """
     if b"\r" not in buffer:  # the common framing, without a regular expression
         cut = buffer.rfind(_LF_END)
-        if cut < 0:
-            return [], buffer
-        cut += 2
-        events = [part + _LF_END for part in buffer[: cut - 2].split(_LF_END)]
-        return events, buffer[cut:]
-    events, start, size = [], 0, len(buffer)
+        return 0 if cut < 0 else cut + 2
+    end, size = 0, len(buffer)
     for match in _BLANK.finditer(buffer):
-        end = match.end()
-        if crlf and end == size and buffer[end - 2 : end] != b"\r\n" and buffer[-1:] == b"\r":
+        stop = match.end()
+        if crlf and stop == size and buffer[stop - 2 : stop] != b"\r\n" and buffer[-1:] == b"\r":
             break
-        events.append(buffer[start:end])
-        start = end
-    return events, buffer[start:]
+        end = stop
+    return end
+
+
+def split_events(buffer: bytes, *, crlf: bool = False) -> tuple[list[bytes], bytes]:
+    """The complete events at the start of ``buffer`` (blank line included), and the rest."""
+    end = complete_end(buffer, crlf=crlf)
+    block, rest = buffer[:end], buffer[end:]
+    if not block:
+        return [], rest
+    if b"\r" not in block:
+        return [part + _LF_END for part in block[:-2].split(_LF_END)], rest
+    events, start = [], 0
+    for match in _BLANK.finditer(block):
+        events.append(block[start : match.end()])
+        start = match.end()
+    return events, rest
 
 
 def event_fields(event: bytes) -> tuple[bytes, bytes | None]:
@@ -83,8 +94,8 @@ class StreamParser(Protocol):
     report: UsageReport | None  # the usage the stream reported, once it did
     finished: bool  # the stream's own end was seen ([DONE], a final event, an error event)
 
-    def event(self, raw: bytes) -> bytes | None:
-        """Read one event; return the bytes to forward (``None`` drops it)."""
+    def block(self, raw: bytes) -> bytes:
+        """Read complete events (one or more, as they came); return the bytes to forward."""
         ...
 
     def relayed_text(self) -> str:
@@ -111,8 +122,9 @@ class _Kept:
             self.decode(parser)
 
     def decode(self, parser: _TextOf) -> str:
-        for raw in self.raw:
-            parser.text_of(raw, self.text)
+        for block in self.raw:
+            for raw in split_events(block)[0]:
+                parser.text_of(raw, self.text)
         self.raw.clear()
         self.size = 0
         return "".join(self.text)
@@ -143,9 +155,17 @@ class ChatStream:
         self.finished = False
         self._kept = _Kept()
 
-    def event(self, raw: bytes) -> bytes | None:
+    def block(self, raw: bytes) -> bytes:
         if self.strip:
             raw = raw.replace(_NULL_USAGE, b"")
+        if _USAGE in raw or _DONE in raw or _ERROR in raw:  # a closer look, event by event
+            kept = [out for event in split_events(raw)[0] if (out := self.event(event))]
+            return b"".join(kept)
+        self._kept.add(raw, self)
+        return raw
+
+    def event(self, raw: bytes) -> bytes | None:
+        """One event of a block that needs a closer look; ``None`` drops it."""
         if _USAGE in raw:
             chunk = _json(event_fields(raw)[1])
             report = report_of(chunk)
@@ -193,7 +213,9 @@ def _delta_text(delta: dict[str, Any], into: list[str]) -> None:
 
 
 _FINAL_EVENTS = (b"response.completed", b"response.incomplete", b"response.failed")
-_DELTA = b".delta"
+# Final events carry the whole "response" (as do the first two); errors say "error".
+_RESPONSE_OBJECT = b'"response":'
+
 
 
 def _event_name(raw: bytes) -> bytes:
@@ -223,18 +245,26 @@ class ResponsesStream:
         self.finished = False
         self._kept = _Kept()
 
-    def event(self, raw: bytes) -> bytes | None:
-        name = _event_name(raw)
-        if name.endswith(_DELTA):
+    def block(self, raw: bytes) -> bytes:
+        if _RESPONSE_OBJECT in raw or b"error" in raw:
+            for event in split_events(raw)[0]:
+                self.event(event)
+        else:
             self._kept.add(raw, self)
-        elif name in _FINAL_EVENTS:
+        return raw
+
+    def event(self, raw: bytes) -> None:
+        """One event of a block that may end the stream."""
+        name = _event_name(raw)
+        if name in _FINAL_EVENTS:
             self.finished = True
             payload = _json(event_fields(raw)[1])
             response = payload.get("response") if isinstance(payload, dict) else None
             self.report = report_of(response) or self.report
         elif name == b"error":
             self.finished = True
-        return raw
+        else:
+            self._kept.add(raw, self)
 
     def relayed_text(self) -> str:
         return self._kept.decode(self)
@@ -263,7 +293,7 @@ class _Opaque:
     report: UsageReport | None = None
     finished = True
 
-    def event(self, raw: bytes) -> bytes | None:
+    def block(self, raw: bytes) -> bytes:
         return raw
 
     def relayed_text(self) -> str:
@@ -312,25 +342,31 @@ class StreamRelay:
         self.parser = parser
         self._pending = b""
         self._crlf = False
+        self._newline = b"\n"  # the stream's line end, to end a last event that lacks one
 
     def feed(self, chunk: bytes) -> bytes:
         """Return the complete events received so far, as the client should get them."""
         buffer = self._pending + chunk if self._pending else chunk
-        self._crlf = self._crlf or b"\r\n" in chunk
-        events, self._pending = split_events(buffer, crlf=self._crlf)
-        if not events:
+        if not self._crlf and b"\r" in chunk:
+            self._crlf = b"\r\n" in chunk
+            self._newline = b"\r\n" if self._crlf else b"\r"
+        end = complete_end(buffer, crlf=self._crlf)
+        if not end:
             if len(buffer) > _MAX_PENDING:
                 self._pending = b""
                 return buffer
+            self._pending = buffer
             return b""
-        event = self.parser.event
-        kept = [out for raw in events if (out := event(raw)) is not None]
-        return kept[0] if len(kept) == 1 else b"".join(kept)
+        if end == len(buffer):
+            self._pending = b""
+            return self.parser.block(buffer)
+        self._pending = buffer[end:]
+        return self.parser.block(buffer[:end])
 
     def close(self) -> bytes:
         """What is left when the upstream stream ends."""
         rest, self._pending = self._pending, b""
-        if rest.strip():
-            out = self.parser.event(rest)
-            return out or b""
-        return rest
+        if not rest.strip():
+            return rest
+        # The last event lacks its blank line: end it, so that it is read, and so do clients.
+        return self.parser.block(rest + self._newline * 2)
