@@ -217,7 +217,6 @@ _FINAL_EVENTS = (b"response.completed", b"response.incomplete", b"response.faile
 _RESPONSE_OBJECT = b'"response":'
 
 
-
 def _event_name(raw: bytes) -> bytes:
     """The ``event:`` name of an event that starts with it (OpenAI's do), else its data's
     ``type``."""
