@@ -254,3 +254,20 @@ def test_crlf_and_cr_framed_events_are_relayed_as_they_come_not_at_the_end(
     assert first.startswith(b"data: {") and first.endswith(
         b"\r\n\r\n" if newline == "crlf" else b"\r\r"
     )
+
+
+def test_a_large_prompt_of_a_hung_up_stream_is_counted_whole(gateway: ServerProcess) -> None:
+    key = create_key(gateway)
+    prompt = "The lighthouse keeper wrote in his log every night, 1889. " * 800  # ~47 KB
+    stream = sdk(gateway, key).chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=MAX_TOKENS,
+        stream=True,
+        extra_headers=SLOW,
+    )
+    with stream:
+        next(iter(stream))
+    usage = key_usage(gateway, verify_key(gateway, key)["key_id"], 1)
+    assert usage["num_estimated_requests"] == 1
+    assert usage["input_tokens"] >= tokens(prompt)
