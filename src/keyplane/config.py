@@ -15,6 +15,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _BRAND = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_USD = r"\s*\d{1,6}(?:\.\d{1,6})?\s*"
+_DEFAULT_PRICE = re.compile(rf"^{_USD}/{_USD}(?:/{_USD})?$")
 
 
 class Settings(BaseSettings):
@@ -80,6 +82,16 @@ class Settings(BaseSettings):
             value = tuple(part.strip() for part in value.split(",") if part.strip())
         for cidr in value:
             ipaddress.ip_network(str(cidr).strip(), strict=False)  # ValueError names the entry
+        return value
+
+    @field_validator("default_price")
+    @classmethod
+    def _price_is_input_output(cls, value: str | None) -> str | None:
+        if value is not None and not _DEFAULT_PRICE.match(value):
+            raise ValueError(
+                "write USD per 1M tokens as INPUT/OUTPUT or INPUT/OUTPUT/CACHED_INPUT, "
+                "for example 2.50/10 or 2.50/10/1.25"
+            )
         return value
 
     @field_validator("key_brand")

@@ -4,6 +4,8 @@ the operator sets a default price; calls are priced at the service tier upstream
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ from gateway.conftest import (
     verify_key,
 )
 from keyplane.testing import UpstreamProcess
-from support.server import ServerProcess
+from support.server import ServerProcess, server_env
 
 UNPRICED = "o9-unlisted-preview"
 BUDGET = {"limit_usd": 1.0, "period": "day"}
@@ -165,3 +167,23 @@ def test_token_kinds_keyplane_has_no_column_for_are_kept_per_bucket(gateway: Ser
             break
         time.sleep(0.1)
     assert rows == [("completion_tokens_details.audio_tokens", 24)]
+
+
+def test_a_malformed_default_price_stops_serve_with_one_line_saying_the_format(
+    tmp_path: Path,
+) -> None:
+    env = server_env(tmp_path, KEYPLANE_DEFAULT_PRICE="$2/$10")
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: bad setting KEYPLANE_DEFAULT_PRICE: Value error, write USD per 1M tokens as "
+        "INPUT/OUTPUT or INPUT/OUTPUT/CACHED_INPUT, for example 2.50/10 or 2.50/10/1.25"
+    ]
