@@ -143,14 +143,14 @@ async def test_usage_written_before_0003_is_kept_and_marked_as_the_one_upstreams
                 await connection.execute(
                     text(
                         "SELECT endpoint, provider, service_tier, requests, input_tokens, "
-                        "output_tokens, cost_micro_usd, estimated_requests FROM usage_buckets "
-                        "ORDER BY endpoint"
+                        "output_tokens, cost_micro_usd, estimated_requests, width "
+                        "FROM usage_buckets ORDER BY endpoint"
                     )
                 )
             ).all()
     finally:
         await database.close()
     assert [tuple(row) for row in rows] == [
-        ("chat.completions", "openai", "", 3, 100, 40, 2500, 0),
-        ("verify", "", "", 3, 100, 40, 2500, 0),
+        ("chat.completions", "openai", "", 3, 100, 40, 2500, 0, 60),
+        ("verify", "", "", 3, 100, 40, 2500, 0, 60),
     ]

@@ -31,4 +31,5 @@ def build_gateway(runtime: Runtime) -> Gateway:
         client_address=ClientAddress(settings.trusted_proxies),
         clock=runtime.clock,
         kinds=TokenKinds(runtime.database, interval_seconds=settings.usage_flush_seconds),
+        tracer=runtime.tracer,
     )

@@ -46,6 +46,7 @@ from keyplane.gateway.wire import (
     wait_for_disconnect,
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
+from keyplane.tracing.gateway import GatewayTracer, TracedCall
 from keyplane.usage.kinds import TokenKinds
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
@@ -124,6 +125,7 @@ class Gateway:
         clock: Clock = system_clock,
         tokenizer: Tokenizer | None = None,
         kinds: TokenKinds | None = None,
+        tracer: GatewayTracer | None = None,
     ) -> None:
         self.access = access
         self.upstream = upstream
@@ -135,6 +137,7 @@ class Gateway:
         self.clock = clock
         self.tokenizer = tokenizer or Tokenizer()
         self.kinds = kinds
+        self.tracer = tracer
 
     async def start(self) -> None:
         """Open the upstream connection pool (the meter is the runtime's, started with it)."""
@@ -384,6 +387,23 @@ class Gateway:
         self.meter.record(record)
         if record.extra_tokens and self.kinds is not None:
             self.kinds.record(record)
+        if self.tracer is not None:
+            end_ns = time.time_ns()
+            self.tracer.record(
+                TracedCall(
+                    endpoint=call.endpoint,
+                    provider=UPSTREAM_NAME,
+                    model=call.model,
+                    status=status,
+                    tokens=tokens,
+                    cost_micro_usd=cost,
+                    estimated=estimated,
+                    api_key_id=key.id,
+                    project_id=key.project_id or "",
+                    start_ns=end_ns - int((time.perf_counter() - metered.started) * 1e9),
+                    end_ns=end_ns,
+                )
+            )
         metered.outcome = Outcome(
             reached_upstream=True, status=status, tokens=tokens, cost_micro_usd=cost
         )

@@ -196,12 +196,18 @@ class UsageBucket(Base):
     ``cache_write_tokens`` (Anthropic's cache creation) are part of ``input_tokens``.
     ``estimated_requests`` counts the calls whose tokens keyplane counted itself because
     upstream reported none (a stream cut short, say).
+
+    ``width`` is the row's span in seconds: the meter writes minutes (60); the roll-up folds
+    minutes past their retention into hours (3600), and hours into days (86400). A row of any
+    width lies inside one aligned period of every coarser width, so sums over aligned ranges
+    are exact whatever has been rolled up.
     """
 
     __tablename__ = "usage_buckets"
     __table_args__ = (
         UniqueConstraint(
             "bucket_start",
+            "width",
             "api_key_id",
             "model",
             "endpoint",
@@ -211,10 +217,15 @@ class UsageBucket(Base):
         ),
         Index("ix_usage_org_start", "organization_id", "bucket_start"),
         Index("ix_usage_project_start", "project_id", "bucket_start"),
+        # A key's budget is seeded from its rows, and its usage read, without a scan.
+        Index("ix_usage_key_start", "api_key_id", "bucket_start"),
+        # The roll-up finds the rows of one width past their retention.
+        Index("ix_usage_width_start", "width", "bucket_start"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     bucket_start: Mapped[datetime]
+    width: Mapped[int] = mapped_column(Integer, default=60)
     organization_id: Mapped[str] = mapped_column(String(40))
     project_id: Mapped[str] = mapped_column(String(40))
     api_key_id: Mapped[str] = mapped_column(String(40))

@@ -1,5 +1,5 @@
-"""usage buckets by upstream and service tier, with reasoning, cache-write and estimated
-counts; flushed usage batches remembered by id
+"""usage buckets by upstream and service tier, of a width (minute, hour, day), with
+reasoning, cache-write and estimated counts; flushed usage batches remembered by id
 
 Revision ID: 0003
 Revises: 0002
@@ -9,6 +9,7 @@ The unique key of ``usage_buckets`` gains two columns, which SQLite cannot alter
 the table is made anew under a temporary name, filled from the old one, and renamed, on both
 dialects alike. Rows written before this revision came from the one upstream keyplane had,
 so the gateway's rows are marked ``openai``; verifications reach no upstream and stay empty.
+Every row written before was a minute.
 """
 
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ def upgrade() -> None:
         "usage_buckets_next",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("bucket_start", keyplane.store.types.UTCDateTime(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
         sa.Column("organization_id", sa.String(length=40), nullable=False),
         sa.Column("project_id", sa.String(length=40), nullable=False),
         sa.Column("api_key_id", sa.String(length=40), nullable=False),
@@ -59,6 +61,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint(
             "bucket_start",
+            "width",
             "api_key_id",
             "model",
             "endpoint",
@@ -69,10 +72,10 @@ def upgrade() -> None:
     )
     copied = ", ".join((*_KEPT, *_COUNTERS_BEFORE))
     op.execute(
-        f"INSERT INTO usage_buckets_next ({copied}, provider, service_tier, "  # noqa: S608
+        f"INSERT INTO usage_buckets_next ({copied}, width, provider, service_tier, "  # noqa: S608
         "reasoning_tokens, cache_write_tokens, estimated_requests) "
-        f"SELECT {copied}, CASE WHEN endpoint = 'verify' THEN '' ELSE 'openai' END, '', 0, 0, 0 "
-        "FROM usage_buckets"
+        f"SELECT {copied}, 60, CASE WHEN endpoint = 'verify' THEN '' ELSE 'openai' END, '', "
+        "0, 0, 0 FROM usage_buckets"
     )
     op.drop_table("usage_buckets")
     op.rename_table("usage_buckets_next", "usage_buckets")
@@ -83,6 +86,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_usage_project_start", ["project_id", "bucket_start"], unique=False
         )
+        batch_op.create_index("ix_usage_key_start", ["api_key_id", "bucket_start"], unique=False)
+        batch_op.create_index("ix_usage_width_start", ["width", "bucket_start"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Named as if the table had always been called usage_buckets.
+        op.execute("ALTER INDEX usage_buckets_next_pkey RENAME TO usage_buckets_pkey")
+        op.execute("ALTER SEQUENCE usage_buckets_next_id_seq RENAME TO usage_buckets_id_seq")
     op.create_table(
         "usage_batches",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -93,6 +102,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Rows that differ only by upstream or tier fold back into one; the new counts are dropped.
+    # Rolled-up hours and days cannot be told apart from minutes any more: they stay whole.
     op.drop_table("usage_batches")
     op.create_table(
         "usage_buckets_before",
