@@ -15,6 +15,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _BRAND = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_USD = r"\s*\d{1,6}(?:\.\d{1,6})?\s*"
+_DEFAULT_PRICE = re.compile(rf"^{_USD}/{_USD}(?:/{_USD})?$")
 
 
 class Settings(BaseSettings):
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     # CIDRs of proxies whose X-Forwarded-For is believed, comma-separated; empty: none.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     prices_file: Path | None = None
+    # The price of models the prices table does not list, USD per 1M tokens, as
+    # INPUT/OUTPUT[/CACHED_INPUT] ("2.50/10"); unset: such models are refused under a budget.
+    default_price: str | None = None
     usage_flush_seconds: float = Field(default=2.0, gt=0, le=300)
     # Retention: minute usage rows are rolled up into hours after this many days, and hours
     # into days; day rows and audit events are kept for ever unless a number of days is set.
@@ -93,6 +98,16 @@ class Settings(BaseSettings):
             value = tuple(part.strip() for part in value.split(",") if part.strip())
         for cidr in value:
             ipaddress.ip_network(str(cidr).strip(), strict=False)  # ValueError names the entry
+        return value
+
+    @field_validator("default_price")
+    @classmethod
+    def _price_is_input_output(cls, value: str | None) -> str | None:
+        if value is not None and not _DEFAULT_PRICE.match(value):
+            raise ValueError(
+                "write USD per 1M tokens as INPUT/OUTPUT or INPUT/OUTPUT/CACHED_INPUT, "
+                "for example 2.50/10 or 2.50/10/1.25"
+            )
         return value
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ SHOWN = (
     "cached_tokens",
     "cost_micro_usd",
     "unpriced_requests",
+    "estimated_requests",
 )
 
 
@@ -42,6 +43,7 @@ def _counters_of(result: dict[str, Any]) -> UsageCounters:
         cached_tokens=result.get("input_cached_tokens", 0),
         cost_micro_usd=result.get("cost_micro_usd", 0),
         unpriced_requests=result.get("num_unpriced_requests", 0),
+        estimated_requests=result.get("num_estimated_requests", 0),
     )
 
 
@@ -166,11 +168,15 @@ def _cells(key: Key, header: list[str]) -> list[Any]:
 
 
 NUMBERS = ["requests", "input", "output", "cached", "cost_usd"]
+ESTIMATED_MARK = "*"
 
 
 def _numbers(counts: UsageCounters) -> list[str]:
     values = [counts.requests, counts.input_tokens, counts.output_tokens, counts.cached_tokens]
-    return [f"{v:,}" for v in values] + [usd(counts.cost_micro_usd)]
+    cells = [f"{v:,}" for v in values] + [usd(counts.cost_micro_usd)]
+    if counts.estimated_requests:  # some tokens were counted by keyplane, not upstream
+        cells[0] += ESTIMATED_MARK
+    return cells
 
 
 def _print_table(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> None:
@@ -184,6 +190,11 @@ def _print_table(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> No
     table(*_right_aligned(header + NUMBERS, lines, len(header)))
     if total.unpriced_requests:
         click.echo(f"(unpriced models, counted at $0: {total.unpriced_requests:,} requests)")
+    if total.estimated_requests:
+        click.echo(
+            f"({ESTIMATED_MARK} estimated: {total.estimated_requests:,} requests reported no "
+            "usage, such as streams cut short; keyplane counted their tokens itself)"
+        )
 
 
 def _right_aligned(
@@ -207,6 +218,7 @@ CSV_COLUMNS = [
     "cost_usd",
     "cost_micro_usd",
     "unpriced_requests",
+    "estimated_requests",
 ]
 
 

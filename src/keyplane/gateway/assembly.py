@@ -7,6 +7,7 @@ from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.upstream import Timeouts, Upstream
 from keyplane.runtime import Runtime
+from keyplane.usage.kinds import TokenKinds
 
 
 def build_gateway(runtime: Runtime) -> Gateway:
@@ -29,5 +30,6 @@ def build_gateway(runtime: Runtime) -> Gateway:
         last_used=runtime.last_used,
         client_address=ClientAddress(settings.trusted_proxies),
         clock=runtime.clock,
+        kinds=TokenKinds(runtime.database, interval_seconds=settings.usage_flush_seconds),
         tracer=runtime.tracer,
     )

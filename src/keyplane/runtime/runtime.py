@@ -82,7 +82,7 @@ class Runtime:
         """Every part, wired; nothing connects or runs yet (``running`` starts them)."""
         database = Database(settings.resolved_database_url)
         brand = settings.key_brand
-        prices = PriceTable.load(settings.prices_file)
+        prices = PriceTable.load(settings.prices_file, default=settings.default_price)
         journal = None
         if settings.usage_journal:
             journal = Journal(

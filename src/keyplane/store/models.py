@@ -246,6 +246,39 @@ class UsageBucket(Base):
     estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class UsageTokenKind(Base):
+    """Tokens of a kind that ``usage_buckets`` has no column for (``kind`` as upstream named
+    it: ``completion_tokens_details.audio_tokens``, ``..accepted_prediction_tokens``...), per
+    row of ``usage_buckets``: kept, not dropped, for whoever needs to bill or audit them."""
+
+    __tablename__ = "usage_token_kinds"
+    __table_args__ = (
+        UniqueConstraint(
+            "bucket_start",
+            "api_key_id",
+            "model",
+            "endpoint",
+            "provider",
+            "service_tier",
+            "kind",
+            name="uq_usage_token_kinds_row",
+        ),
+        Index("ix_usage_token_kinds_org_start", "organization_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime]
+    organization_id: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[str] = mapped_column(String(40))
+    api_key_id: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(64), default="")
+    service_tier: Mapped[str] = mapped_column(String(32), default="")
+    kind: Mapped[str] = mapped_column(String(64))
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class UsageBatch(Base):
     """A flushed batch of usage, by the id its instance gave it: a batch whose commit
     succeeded but whose acknowledgement was lost is recognised on retry and not added twice.

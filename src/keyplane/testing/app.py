@@ -101,13 +101,21 @@ def _generated(
     def handle(body: JSON, hooks: Hooks) -> Reply:
         counts = _counts(endpoint, body, hooks)
         words = filler_words(counts.completion)
-        head = payloads.Head(new_id(prefix), int(time.time()), str(body["model"]))
+        tier = payloads.served_tier(body)
+        head = payloads.Head(new_id(prefix), int(time.time()), str(body["model"]), tier)
         if body.get("stream") is True:
-            frames = data_frames(chunks(head, words, counts, _include_usage(body)))
-            return StreamReply(frames, hooks.stream_delay)
+            frames = data_frames(chunks(head, words, counts, _include_usage(body)), hooks.newline)
+            return _stream(frames, hooks)
         return JsonReply(whole(head, " ".join(words), counts))
 
     return handle
+
+
+def _stream(frames: list[bytes], hooks: Hooks) -> StreamReply:
+    cut = hooks.cut
+    if cut is None:
+        return StreamReply(frames, hooks.stream_delay)
+    return StreamReply(frames, hooks.stream_delay, cut_after=cut.frames, drop=cut.drop)
 
 
 def _embeddings(body: JSON, hooks: Hooks) -> Reply:
@@ -145,7 +153,7 @@ def _responses(body: JSON, hooks: Hooks) -> Reply:
             words=words,
             counts=counts,
         )
-        return StreamReply(event_frames(events), hooks.stream_delay)
+        return _stream(event_frames(events, hooks.newline), hooks)
     item = payloads.output_message(message_id, " ".join(words), done=True)
     usage = payloads.response_usage(counts)
     return JsonReply(

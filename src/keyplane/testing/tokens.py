@@ -30,7 +30,7 @@ MESSAGE_OVERHEAD = 3
 DEFAULT_COMPLETION_TOKENS = 16
 MAX_COMPLETION_TOKENS = 65_536
 _LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
-_OVERRIDABLE = ("prompt", "completion", "cached")
+_OVERRIDABLE = ("prompt", "completion", "cached", "reasoning", "audio")
 _FILLER = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit")
 
 
@@ -41,6 +41,8 @@ class TokenCounts:
     prompt: int
     completion: int
     cached: int = 0
+    reasoning: int = 0  # part of completion
+    audio: int = 0  # completion audio tokens, reported in completion_tokens_details
 
     @property
     def total(self) -> int:
@@ -127,7 +129,10 @@ def parse_usage_override(spec: str) -> dict[str, int]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, raw = (text.strip() for text in item.partition("="))
         if name not in _OVERRIDABLE or not raw.isdigit():
-            raise ValueError(f"bad usage override {item!r}: use prompt=N,completion=N,cached=N")
+            raise ValueError(
+                f"bad usage override {item!r}: use prompt=N,completion=N,cached=N,"
+                "reasoning=N,audio=N"
+            )
         forced[name] = int(raw)
     return forced
 

@@ -61,6 +61,9 @@ class UsageRecord:
     provider: str = ""  # the upstream's name; empty for calls that reach none
     service_tier: str = ""  # as upstream reported it; empty when it did not
     estimated: bool = False  # tokens counted by keyplane because upstream reported none
+    # Token kinds upstream reported that keyplane has no column for (audio, predictions...):
+    # ("completion_tokens_details.audio_tokens", 12), ... as upstream named them.
+    extra_tokens: tuple[tuple[str, int], ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -134,3 +137,63 @@ def tokens_from_body(body: Any) -> Tokens:
     if not isinstance(body, dict):
         return NO_TOKENS
     return tokens_from_usage(body.get("usage"))
+
+
+# What ``Tokens`` already holds, by the names of both OpenAI usage shapes; totals are sums.
+_KNOWN = frozenset(
+    {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "input_tokens",
+        "output_tokens",
+        "prompt_tokens_details.cached_tokens",
+        "completion_tokens_details.reasoning_tokens",
+        "input_tokens_details.cached_tokens",
+        "output_tokens_details.reasoning_tokens",
+    }
+)
+# A hostile or broken upstream must not grow a record without bound.
+MAX_EXTRA_KINDS = 16
+MAX_KIND_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """What an answer says it used: tokens, the tier it was served at, and other token kinds."""
+
+    tokens: Tokens
+    service_tier: str = ""
+    extra_tokens: tuple[tuple[str, int], ...] = ()
+
+
+def extra_tokens(usage: Any) -> tuple[tuple[str, int], ...]:
+    """The positive integer counts of ``usage`` that ``Tokens`` does not hold, one level of
+    ``*_details`` deep, named ``"details.kind"``; at most ``MAX_EXTRA_KINDS``."""
+    if not isinstance(usage, dict):
+        return ()
+    found: list[tuple[str, int]] = []
+    for name, value in usage.items():
+        items = value.items() if isinstance(value, dict) else [("", value)]
+        for inner, count in items:
+            kind = f"{name}.{inner}" if inner else str(name)
+            if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH or _count({"n": count}, "n") == 0:
+                continue
+            found.append((kind, count))
+            if len(found) == MAX_EXTRA_KINDS:
+                return tuple(found)
+    return tuple(found)
+
+
+def service_tier_of(answer: Any) -> str:
+    """The ``service_tier`` an answer (or a Responses ``response``) reports, else ``""``."""
+    tier = answer.get("service_tier") if isinstance(answer, dict) else None
+    return tier if isinstance(tier, str) and 0 < len(tier) <= 32 else ""
+
+
+def report_of(answer: Any) -> UsageReport | None:
+    """The usage an answer object carries, or ``None`` when it has no ``usage`` block."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("usage"), dict):
+        return None
+    usage = answer["usage"]
+    return UsageReport(tokens_from_usage(usage), service_tier_of(answer), extra_tokens(usage))

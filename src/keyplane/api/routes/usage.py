@@ -3,7 +3,9 @@
 Query parameters and answers have the shapes of OpenAI's Administration API. Array
 parameters come repeated (``group_by=model&group_by=project_id``) or with brackets
 (``group_by[]=model``). Results carry keyplane's extra integer fields beside OpenAI's:
-``num_error_requests``, ``num_unpriced_requests`` and ``cost_micro_usd``.
+``num_error_requests``, ``num_unpriced_requests``, ``num_estimated_requests`` (calls whose
+tokens keyplane counted itself because upstream reported none, such as a stream the client
+closed early) and ``cost_micro_usd``.
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ def _extras(result: Result) -> dict[str, int]:
     return {
         "num_error_requests": totals.error_requests,
         "num_unpriced_requests": totals.unpriced_requests,
+        "num_estimated_requests": totals.estimated_requests,
         "cost_micro_usd": totals.cost_micro_usd,
     }
 

@@ -151,6 +151,7 @@ async def usage_csv(query: Query, loaded: Loaded) -> Response:
             "output_tokens",
             "cached_tokens",
             "cost_usd",
+            "estimated_requests",
         ]
     )
     for bucket, value, sums in data.rows():
@@ -165,6 +166,7 @@ async def usage_csv(query: Query, loaded: Loaded) -> Response:
                 sums.output_tokens,
                 sums.cached_tokens,
                 f"{sums.cost_micro_usd / 1_000_000:.6f}",
+                sums.estimated_requests,
             ]
         )
     name = f"keyplane-usage-{span.first_day}-{span.last_day}-by-{group}.csv"
