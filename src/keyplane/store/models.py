@@ -249,7 +249,8 @@ class UsageBucket(Base):
 class UsageTokenKind(Base):
     """Tokens of a kind that ``usage_buckets`` has no column for (``kind`` as upstream named
     it: ``completion_tokens_details.audio_tokens``, ``..accepted_prediction_tokens``...), per
-    row of ``usage_buckets``: kept, not dropped, for whoever needs to bill or audit them."""
+    UTC day (``bucket_start`` at midnight), key, model, endpoint, upstream and tier: kept, not
+    dropped, for whoever needs to bill or audit them."""
 
     __tablename__ = "usage_token_kinds"
     __table_args__ = (

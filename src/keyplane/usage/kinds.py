@@ -1,9 +1,11 @@
-"""Token kinds upstream reports that ``usage_buckets`` has no column for, kept per bucket.
+"""Token kinds upstream reports that ``usage_buckets`` has no column for, kept per day.
 
 OpenAI's usage blocks carry more than input, output, cached and reasoning tokens: audio
 tokens, accepted and rejected prediction tokens, and whatever comes next. ``UsageRecord``
-keeps them as ``extra_tokens``; ``TokenKinds`` sums them per bucket row and kind in memory and
-adds them to ``usage_token_kinds`` in batches, with the same atomic upsert as the buckets.
+keeps them as ``extra_tokens``; ``TokenKinds`` sums them per UTC day, key, model, endpoint,
+upstream, tier and kind in memory and adds them to ``usage_token_kinds`` in batches, with the
+same atomic upsert as the buckets. By the day, so the table stays small without a roll-up:
+these counts are kept for billing audits, not drawn by the minute.
 
 It flushes on its own timer and at shutdown; unlike the meter's buckets it is not journalled,
 so a killed process loses the extra kinds since the last flush (never the billed tokens).
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +38,7 @@ _CONFLICT = (
     "service_tier",
     "kind",
 )
+DAY = 86400
 # A hostile upstream inventing kinds must not grow memory without bound between flushes.
 MAX_PENDING_ROWS = 100_000
 
@@ -72,7 +76,8 @@ class TokenKinds:
         """Count the extra kinds of one call; a no-op for the usual call that has none."""
         if not record.extra_tokens:
             return
-        bucket = bucket_of(record)
+        minute = bucket_of(record)
+        bucket = replace(minute, minute=minute.minute - minute.minute % DAY)
         pending = self._pending
         for kind, tokens in record.extra_tokens:
             if (bucket, kind) in pending or len(pending) < MAX_PENDING_ROWS:
