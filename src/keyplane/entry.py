@@ -11,6 +11,8 @@ _SERVER_MODULES = {"click", "fastapi", "sqlalchemy", "uvicorn", "alembic", "pyda
 def main() -> None:
     try:
         from keyplane.cli.main import main as cli_main
+
+        cli_main()  # commands import their modules when they run
     except ModuleNotFoundError as exc:
         if exc.name not in _SERVER_MODULES:
             raise
@@ -19,4 +21,3 @@ def main() -> None:
             "install it with: pip install 'keyplane[server]'\n"
         )
         sys.exit(1)
-    cli_main()
