@@ -163,8 +163,7 @@ def _median_run(command: list[str], cwd: Path, runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        subprocess.run(command, cwd=cwd, env=env, check=False, **quiet)
+        subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
