@@ -9,11 +9,14 @@ from pathlib import Path
 
 from keyplane.scan.finder import DEFAULT_MAX_FILE_SIZE, TOO_LARGE, Skipped, WalkStats, is_vendored
 from keyplane.scan.finding import Finding, findings_in
-from keyplane.scan.git import require_repo, stream_git
+from keyplane.scan.git import require_repo, run_git, stream_git
 from keyplane.scan.patterns import Detector
+from keyplane.scan.source import decode_text
 
 COMMIT_MARK = b"\x1ekeyplane-commit "
 _HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+# git calls a file binary when it holds a NUL byte, as every UTF-16 file does.
+_BINARY = re.compile(rb"^Binary files .* and (.+) differ$")
 
 
 @dataclass(slots=True)
@@ -25,6 +28,7 @@ class _Added:
     lines: list[bytes] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)
     size: int = 0
+    binary: bool = False
 
 
 def added_blocks(
@@ -49,6 +53,9 @@ def added_blocks(
             in_header = True
         elif in_header and line.startswith(b"+++ "):
             current.path = _diff_path(line[4:])
+        elif in_header and (binary := _BINARY.match(line)):
+            current.path = _diff_path(binary.group(1))
+            current.binary = True
         elif match := _HUNK.match(line):
             in_header = False
             next_line = int(match.group(1))
@@ -123,9 +130,28 @@ def staged_findings(
     root = require_repo(repo)
     stats = stats if stats is not None else WalkStats()
     args = ("diff", "--cached", "--no-color", "--unified=0", "--no-ext-diff", "--no-textconv")
+    found: list[Finding] = []
     with stream_git(root, *args) as stream:
-        return [
-            finding
-            for block in added_blocks(stream, max_size)
-            for finding in block_findings(detector, block, max_size, stats)
-        ]
+        for block in added_blocks(stream, max_size):
+            if block.binary and block.path is not None:
+                found += staged_blob_findings(root, detector, block.path, max_size, stats)
+            else:
+                found += block_findings(detector, block, max_size, stats)
+    return found
+
+
+def staged_blob_findings(
+    root: Path, detector: Detector, path: str, max_size: int, stats: WalkStats
+) -> list[Finding]:
+    """A staged file git calls binary: scanned whole when it is UTF-16 or UTF-32 text."""
+    size = int(run_git(root, "cat-file", "-s", f":{path}").stdout)
+    if size > max_size:
+        stats.skipped.append(Skipped(path, TOO_LARGE, size))
+        return []
+    text = decode_text(run_git(root, "cat-file", "blob", f":{path}").stdout)
+    if text is None:
+        stats.skipped_binary += 1
+        return []
+    stats.files += 1
+    stats.bytes += size
+    return list(findings_in(detector, text, path))
