@@ -123,10 +123,12 @@ def _unique_files(paths: list[Path]) -> Iterator[Path]:
 
 
 def iter_sources(
-    paths: list[Path], *, max_size: int = DEFAULT_MAX_FILE_SIZE
+    paths: list[Path], *, suffix: str = "", max_size: int = DEFAULT_MAX_FILE_SIZE
 ) -> Iterator[tuple[Path, bytes]]:
-    """``(path, UTF-8 bytes)`` of every whole text file under ``paths`` (for ``doctor``)."""
+    """``(path, UTF-8 bytes)`` of each whole text file named ``*suffix`` under ``paths``."""
     for path in _unique_files(paths):
+        if not path.name.endswith(suffix):
+            continue
         try:
             if not path.is_file() or path.stat().st_size > max_size:
                 continue
