@@ -99,12 +99,22 @@ def test_line_numbers_count_from_one() -> None:
     assert [f.line for f in found] == [3]
 
 
-def test_line_numbers_of_many_hits_on_many_and_on_shared_lines() -> None:
+@pytest.mark.parametrize("allow_every", [0, 5])
+def test_line_numbers_of_many_hits_on_many_and_on_shared_lines(allow_every: int) -> None:
     keys = [SAMPLES["aws-akia"][1], SAMPLES["github-pat"][1], SAMPLES["groq"][1]]
-    lines = [f"{keys[n % 3]} {keys[(n + 1) % 3]}" if n % 7 == 0 else f"x{n}" for n in range(3000)]
+
+    def allowed(n: int) -> bool:
+        return bool(allow_every) and n % allow_every == 0
+
+    lines = [
+        f"{keys[n % 3]} {keys[(n + 1) % 3]}" + (" # keyplane:allow" if allowed(n) else "")
+        if n % 7 == 0
+        else f"x{n}"
+        for n in range(3000)
+    ]
     text = "\n".join(lines) + "\n"
     found = list(findings_in(Detector(), text.encode(), "x.py"))
-    expected = [n + 1 for n in range(3000) if n % 7 == 0 for _ in range(2)]
+    expected = [n + 1 for n in range(3000) if n % 7 == 0 and not allowed(n) for _ in range(2)]
     assert [f.line for f in found] == expected
 
 

@@ -77,8 +77,8 @@ def findings_in(
     detector: Detector, data: bytes, file: str, *, commit: str | None = None
 ) -> Iterator[Finding]:
     """The findings in the bytes of one file."""
-    for found in detector.locate(data, detector.find(data)):
-        yield Finding(found.hit.rule.id, file, found.line, found.hit.secret, commit=commit)
+    for hit, line in detector.locate(data, detector.find(data)):
+        yield Finding(hit.rule.id, file, line, hit.secret, commit=commit)
 
 
 # Chunks overlap by more than the longest match, so a secret cut by a chunk's end is whole
@@ -108,9 +108,8 @@ def findings_in_chunks(
             continue
         cutoff = len(buffer) if last else len(buffer) - OVERLAP
         hits = [hit for hit in detector.find(buffer) if keep_from <= hit.start < cutoff]
-        for found in detector.locate(buffer, hits):
-            line = lines_before + found.line
-            yield Finding(found.hit.rule.id, file, line, found.hit.secret, commit=commit)
+        for hit, line in detector.locate(buffer, hits):
+            yield Finding(hit.rule.id, file, lines_before + line, hit.secret, commit=commit)
         restart = max(0, cutoff - _LOOKBEHIND)
         lines_before += buffer.count(b"\n", 0, restart)
         carry, keep_from, chunk = buffer[restart:], cutoff - restart, following

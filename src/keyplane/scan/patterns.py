@@ -42,21 +42,13 @@ _BRAND_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 _MAX_BRAND = 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to build, per hit
 class Hit:
     """Where a rule matched inside one text. ``secret`` stays in memory, never printed."""
 
     rule: Rule
     start: int
     secret: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """A hit with its 1-based line number."""
-
-    hit: Hit
-    line: int
 
 
 def starts_token(data: bytes, start: int) -> bool:
@@ -119,9 +111,15 @@ class Detector:
                 hits.setdefault(hit.start, hit)  # earlier, more specific rules win a tie
         return [hits[start] for start in sorted(hits)]
 
-    def locate(self, data: bytes, hits: Sequence[Hit]) -> Iterator[Located]:
+    def locate(self, data: bytes, hits: Sequence[Hit]) -> Iterator[tuple[Hit, int]]:
         """The hits that no ``keyplane:allow`` marker covers, with line numbers, in one pass."""
         line, counted, line_end, allowed = 1, 0, -1, False
+        if ALLOW_MARKER not in data:  # the usual case: only count lines
+            for hit in hits:
+                line += data.count(b"\n", counted, hit.start)
+                counted = hit.start
+                yield hit, line
+            return
         for hit in hits:
             if hit.start > line_end:
                 line += data.count(b"\n", counted, hit.start)
@@ -131,7 +129,7 @@ class Detector:
                 allowed = ALLOW_MARKER in data[begin:line_end]
                 counted = hit.start
             if not allowed:
-                yield Located(hit, line)
+                yield hit, line
 
     def _regex(self, rule: Rule) -> re.Pattern[bytes]:
         regex = self._compiled.get(rule.id)
@@ -146,13 +144,15 @@ class Detector:
         if rule.id == KEYPLANE_RULE:
             yield from self._keyplane_hits(rule, data)
             return
+        group = "secret" if rule.context else 0
+        bounded = not rule.context and rule.id != PRIVATE_KEY_RULE  # the regex bounds the rest
+        examples = rule.id != PRIVATE_KEY_RULE
         for match in self._regex(rule).finditer(data):
-            group = "secret" if rule.context else 0
             start = match.start(group)
-            if not rule.context and rule.id != PRIVATE_KEY_RULE and not starts_token(data, start):
+            if bounded and start and data[start - 1] in _WORD and not starts_token(data, start):
                 continue
             secret = match.group(group).decode("ascii", "replace")
-            if rule.id != PRIVATE_KEY_RULE and is_example(secret):
+            if examples and is_example(secret):
                 continue
             yield Hit(rule, start, secret)
 

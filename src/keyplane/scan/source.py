@@ -11,7 +11,7 @@ import codecs
 from collections.abc import Iterator
 from typing import BinaryIO
 
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
 SNIFF = 8192
 _BOMS = (
     # UTF-32 first: its little-endian mark begins with UTF-16's.
