@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from keyplane.keys.format import KeyKind, generate_key
@@ -149,3 +151,8 @@ def test_finding_repr_hides_the_secret() -> None:
     _, secret = SAMPLES["stripe-live"]
     (finding,) = findings_in(Detector(), secret.encode(), "x.py")
     assert secret not in repr(finding)
+
+
+def test_the_documentation_lists_every_rule() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "scanning.md").read_text()
+    assert [rule.id for rule in RULES if f"| `{rule.id}` |" not in page] == []
