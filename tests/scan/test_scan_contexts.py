@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from keyplane.cli.scan import scan_command
 from keyplane.scan.finding import findings_in, findings_in_chunks
 from keyplane.scan.patterns import Detector
+from keyplane.scan.source import CHUNK
 from scan.scan_fakes import bound_samples, chars, samples
 
 SAMPLES = samples()
@@ -137,9 +138,14 @@ def _chunks(data: bytes, rng: random.Random) -> list[bytes]:
 def test_a_file_read_in_chunks_yields_what_the_whole_file_yields() -> None:
     rng = random.Random(5)
     keys = [secret for _, secret in SAMPLES.values()]
-    lines = [
-        rng.choice(keys) if rng.random() < 0.05 else chars(rng.randrange(200)) for _ in range(2000)
-    ]
+
+    def line() -> str:
+        roll = rng.random()
+        if roll < 0.01:
+            return f"{rng.choice(keys)}  # keyplane:allow"
+        return rng.choice(keys) if roll < 0.06 else chars(rng.randrange(200))
+
+    lines = [line() for _ in range(2000)]
     data = ("\n".join(lines) + "\n").encode()
     whole = [(f.line, f.rule_id, f.secret) for f in findings_in(Detector(), data, "x")]
     assert len(whole) > 50
@@ -151,10 +157,9 @@ def test_a_file_read_in_chunks_yields_what_the_whole_file_yields() -> None:
 
 def test_a_large_file_is_streamed_and_a_key_across_a_chunk_edge_is_found(plain_dir: Path) -> None:
     filler = ("x = 1  # " + "y" * 90 + "\n").encode()  # 100 bytes a line
-    mib = 1024 * 1024
-    body = bytearray(filler * (3 * mib // len(filler)))
-    # One key straddling the first 1 MiB boundary, one at the very end.
-    at = mib - 10
+    body = bytearray(filler * (2 * CHUNK // len(filler) + 1000))
+    # One key straddling the first chunk's end, one at the very end.
+    at = CHUNK - 10
     body[at - 1 : at + len(AWS) + 1] = f" {AWS} ".encode()
     body += f"last = '{GITHUB}'\n".encode()
     (plain_dir / "dump.sql").write_bytes(bytes(body))

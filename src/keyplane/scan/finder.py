@@ -57,7 +57,10 @@ def _named_whole(root: Path, git_root: Path | None) -> bool:
         # Only what was typed: a project kept under ~/env/ is not vendored for that.
         typed = root.parts[-1:] if root.is_absolute() else root.parts
         return any(part in SKIP_DIRS for part in typed)
-    inside = root.resolve().relative_to(git_root.resolve()).parts
+    try:
+        inside = root.resolve().relative_to(git_root.resolve()).parts
+    except ValueError:  # a symlink out of the work tree: git's rules do not reach there
+        return True
     if any(part in SKIP_DIRS for part in inside):
         return True
     return run_git(root, "check-ignore", "-q", ".", check=False).returncode == 0
