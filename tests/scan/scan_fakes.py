@@ -129,6 +129,11 @@ def samples() -> dict[str, tuple[str, str]]:
             + "-"
             + chars(64, HEX),
         ),
+        "slack-legacy": (
+            "slack-token",
+            "xo" + "xs-" + "-".join(chars(10, DIGITS) for _ in range(3)) + "-" + chars(64, HEX),
+        ),
+        "slack-workspace": ("slack-token", "xo" + "xa-2-" + chars(40)),
         "slack-config": ("slack-token", "xo" + "xe.xoxp-1-" + chars(164)),
         "slack-refresh": ("slack-token", "xo" + "xe-1-" + chars(146)),
         "slack-webhook": (

@@ -257,6 +257,7 @@ RULES: tuple[Rule, ...] = (
         "Slack token (bot, user, workspace, legacy, app-level, configuration, refresh)",
         either(
             r"xox[abposr]-(?:\d-)?\d{6,14}-[0-9A-Za-z-]{12,250}",
+            r"xox[ar]-(?:\d-)?[0-9A-Za-z]{8,48}",  # workspace and refresh tokens (gitleaks)
             r"xoxe\.xox[bp]-\d-[A-Za-z0-9]{163,166}",
             r"xoxe-\d-[A-Za-z0-9]{140,160}",
             r"xapp-\d-[A-Za-z0-9]{8,14}-\d{8,16}-[A-Za-z0-9]{20,100}",
