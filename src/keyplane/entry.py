@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 
 # Top-level modules of the "server" extra; a missing one means the extra is not installed.
-_SERVER_MODULES = {"click", "fastapi", "sqlalchemy", "uvicorn", "alembic", "pydantic_settings"}
+_SERVER_MODULES = {
+    "click", "fastapi", "sqlalchemy", "uvicorn", "alembic", "pydantic_settings", "ahocorasick_rs",
+}  # fmt: skip
 
 
 def main() -> None:

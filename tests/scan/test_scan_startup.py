@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from keyplane.keys.format import KeyKind, generate_key
 from scan.scan_fakes import Repo
 
 SERVER = (
@@ -70,3 +71,39 @@ def test_doctor_imports_nothing_of_the_server(repo: Repo) -> None:
 def test_the_probe_sees_the_server_when_it_is_imported(repo: Repo) -> None:
     modules = imported_modules(cwd=repo.root, python_args=("-c", "import keyplane.store.models"))
     assert {"sqlalchemy", "keyplane.store"} <= set(loaded(modules, SERVER))
+
+
+BLOCKED_RUN = """
+import importlib.abc, runpy, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Block())
+sys.argv = ["keyplane", *{args!r}]
+runpy.run_module("keyplane", run_name="__main__")
+"""
+
+
+def test_scan_runs_with_only_what_the_pre_commit_hook_installs(repo: Repo) -> None:
+    # The hook installs the base package (httpx, pydantic, python-dotenv) plus click and
+    # ahocorasick-rs: no server, no pydantic-settings. Hide those and run the real command.
+    key = generate_key(KeyKind.PROJECT)
+    repo.write("a.py", f"KEY = '{key}'\n")
+    repo.git("add", "a.py")
+    blocked = {"pydantic_settings", *SERVER}
+    code = BLOCKED_RUN.format(blocked=sorted(blocked), args=["scan", "--staged", "--json"])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo.root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert '"rule": "keyplane-key"' in done.stdout
+    # The block bites: a command that talks to the server cannot run without its client.
+    code = BLOCKED_RUN.format(blocked=sorted(blocked), args=["keys", "list"])
+    refused = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo.root, env=env, capture_output=True, text=True
+    )
+    assert refused.returncode == 1
+    assert "server extra" in refused.stderr
