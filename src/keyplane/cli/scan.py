@@ -113,7 +113,12 @@ def _emit(
 @click.option("--verify", is_flag=True, help="Ask the keyplane server which keys are live.")
 @click.option("--revoke", is_flag=True, help="Revoke live keyplane keys found (implies --verify).")
 def scan_command(**options: Any) -> None:
-    """Find API keys and other secrets in files or git history."""
+    """Find API keys and other secrets in files or git history.
+
+    \b
+    Exit status: 0 nothing found, 1 secrets found, 2 usage error,
+    3 nothing found but some files were not read (too large, unreadable).
+    """
     _check_flags(**options)
     detector = Detector()
     try:
