@@ -15,6 +15,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings
 from keyplane.leaks.github import TrustedKeys
 from keyplane.limits.service import LimitService
+from keyplane.runtime.housekeeping import Housekeeping
 from keyplane.runtime.limits import build_limits
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.api_keys import KeyService
@@ -29,9 +30,11 @@ from keyplane.services.sessions import SessionService
 from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
 from keyplane.store.database import Database
+from keyplane.tracing.gateway import GatewayTracer
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.reports import UsageReports
+from keyplane.usage.rollup import Retention, RollUp
 from keyplane.webhooks.endpoint import WebhookEndpoints
 from keyplane.webhooks.sender import RetryPolicy, WebhookSender
 
@@ -59,6 +62,10 @@ class Runtime:
     admin_keys: AdminKeyService
     verification: VerifyService
     reports: UsageReports
+    # Usage roll-ups and the audit log's retention, in the background.
+    housekeeping: Housekeeping
+    # A span per gateway call when KEYPLANE_OTEL_TRACES is on; None costs the gateway nothing.
+    tracer: GatewayTracer | None
     # Signed webhooks: ``await webhooks.enqueue(org_id, event_type, data)``.
     webhooks: WebhookSender
     webhook_endpoints: WebhookEndpoints
@@ -82,6 +89,8 @@ class Runtime:
             settings, database=database, prices=prices, webhooks=webhooks, clock=clock
         )
         passwords = Passwords.of(settings)
+        retention = retention_of(settings)
+        audit_log = AuditLog(database)
         return cls(
             settings=settings,
             clock=clock,
@@ -92,7 +101,7 @@ class Runtime:
             last_used=last_used,
             limits=limits,
             admin_auth=AdminAuthenticator(database, brand=brand, last_used=last_used, clock=clock),
-            audit_log=AuditLog(database),
+            audit_log=audit_log,
             projects=ProjectService(database, clock=clock),
             keys=KeyService(database, brand=brand, clock=clock),
             rotation=RotationService(
@@ -107,6 +116,14 @@ class Runtime:
                 database, brand=brand, limits=limits, meter=meter, last_used=last_used, clock=clock
             ),
             reports=UsageReports(database, clock=clock),
+            housekeeping=Housekeeping(
+                RollUp(database, retention=retention, clock=clock),
+                audit_log,
+                audit_retention=_days(settings.audit_retention_days),
+                interval_seconds=settings.housekeeping_interval_seconds,
+                clock=clock,
+            ),
+            tracer=GatewayTracer.from_environment() if settings.otel_traces else None,
             webhooks=webhooks,
             webhook_endpoints=WebhookEndpoints(database),
             leaks=LeakService(
@@ -142,11 +159,28 @@ class Runtime:
         runtime.last_used.start()
         runtime.webhooks.start()
         runtime.meter.start()
+        runtime.housekeeping.start()
         try:
             yield runtime
         finally:
+            await runtime.housekeeping.stop()
             await runtime.meter.stop()
+            if runtime.tracer is not None:
+                runtime.tracer.shutdown()
             await runtime.limits.close()
             await runtime.webhooks.stop()
             await runtime.last_used.stop()
             await runtime.database.close()
+
+
+def retention_of(settings: Settings) -> Retention:
+    days = _days(settings.usage_day_retention_days)
+    return Retention(
+        minutes=timedelta(days=settings.usage_minute_retention_days),
+        hours=timedelta(days=settings.usage_hour_retention_days),
+        days=days,
+    )
+
+
+def _days(days: float | None) -> timedelta | None:
+    return None if days is None else timedelta(days=days)
