@@ -12,24 +12,21 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
 from keyplane.auth.last_used import LastUsedTracker
 from keyplane.clock import Clock, system_clock
-from keyplane.errors import BadGatewayError, BadRequestError, NotFoundError, UnavailableError
+from keyplane.errors import BadGatewayError, BadRequestError, UnavailableError
 from keyplane.gateway.access import GatewayAccess, Grant
-from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
+from keyplane.gateway.anthropic import tokens_from_message
+from keyplane.gateway.catalog import ModelCatalog
+from keyplane.gateway.endpoints import COUNT_TOKENS, MESSAGES, MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.streams import StreamRelay
-from keyplane.gateway.upstream import (
-    MISSING_KEY,
-    Upstream,
-    UpstreamTimeoutError,
-    read_whole,
-)
+from keyplane.gateway.upstream import UpstreamConnectError, UpstreamTimeoutError, read_whole
+from keyplane.gateway.upstreams import Target, Upstreams
 from keyplane.gateway.wire import (
     Incoming,
     forwarded_headers,
@@ -38,6 +35,7 @@ from keyplane.gateway.wire import (
     wait_for_disconnect,
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
+from keyplane.upstreams.file import DEFAULT_NAME
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, tokens_from_body
@@ -45,7 +43,7 @@ from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, to
 logger = logging.getLogger(__name__)
 
 # The name usage records give the one upstream of the KEYPLANE_UPSTREAM_* settings.
-UPSTREAM_NAME = "openai"
+UPSTREAM_NAME = DEFAULT_NAME
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
 
@@ -90,6 +88,8 @@ class _Metered:
     call: Call
     minute: int
     started: float
+    targets: tuple[Target, ...]
+    provider: str = ""  # the upstream of the attempt under way
     outcome: Outcome | None = None
 
 
@@ -100,7 +100,7 @@ class Gateway:
         self,
         *,
         access: GatewayAccess,
-        upstream: Upstream,
+        upstreams: Upstreams,
         meter: Meter,
         prices: PriceTable,
         last_used: LastUsedTracker,
@@ -109,7 +109,8 @@ class Gateway:
         clock: Clock = system_clock,
     ) -> None:
         self.access = access
-        self.upstream = upstream
+        self.upstreams = upstreams
+        self.catalog = ModelCatalog(upstreams)
         self.meter = meter
         self.prices = prices
         self.last_used = last_used
@@ -118,18 +119,22 @@ class Gateway:
         self.clock = clock
 
     async def start(self) -> None:
-        """Open the upstream connection pool (the meter is the runtime's, started with it)."""
-        await self.upstream.start()
+        """Open the upstreams' connection pools (the meter is the runtime's, started with it)."""
+        await self.upstreams.start()
 
     async def stop(self) -> None:
-        """Close the pool; the runtime then writes all pending usage."""
-        await self.upstream.close()
+        """Close the pools; the runtime then writes all pending usage."""
+        await self.upstreams.close()
 
     async def _grant(self, incoming: Incoming, scope: str, now: datetime) -> Grant:
         headers = incoming.headers
         client = self.client_address.of(incoming.peer, headers.get("x-forwarded-for"))
+        # Anthropic's clients send the key as x-api-key; either header carries a keyplane key.
+        authorization = headers.get("authorization")
+        if authorization is None and "x-api-key" in headers:
+            authorization = "Bearer " + headers["x-api-key"]
         grant = await self.access.grant(
-            authorization=headers.get("authorization"), client=client, scope=scope, now=now
+            authorization=authorization, client=client, scope=scope, now=now
         )
         self.last_used.touch(grant.key.id, now)
         return grant
@@ -141,12 +146,12 @@ class Gateway:
         body = _json_body(incoming.body)
         model = _model_of(body)
         self.access.check_model(grant, model)
-        if not self.upstream.configured:
-            raise UnavailableError(MISSING_KEY, code="upstream_not_configured")
+        targets = self.upstreams.route(endpoint, model)
+        targets[0].client.check_configured()
         stream = body.get("stream") is True
         call = Call(grant.key, grant.project, endpoint.name, model, body, stream)
         admitted = await self.admission.admit(call)
-        metered = _Metered(call, minute_of(now), time.perf_counter())
+        metered = _Metered(call, minute_of(now), time.perf_counter(), targets)
         try:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
@@ -163,21 +168,50 @@ class Gateway:
         payload: bytes | None = None
         if call.stream and endpoint.stream_usage is StreamUsage.FINAL_CHUNK:
             payload = _with_usage(call.body)
-        response = await self.upstream.send(
-            "POST",
-            endpoint.path,
-            body=payload or incoming.body,
-            headers=forwarded_headers(incoming.headers),
-        )
+        response = await self._send(endpoint, metered, payload or incoming.body, incoming)
         if call.stream and response.status == 200:
             relay = StreamRelay(endpoint.stream_usage, strip_injected=payload is not None)
             await self._relay(metered, admitted, incoming, response, relay)
             return
         content = await self._read(metered, response)
-        tokens = tokens_from_body(_loads(content)) if response.status < 400 else NO_TOKENS
+        tokens = _tokens_of(endpoint, content) if response.status < 400 else NO_TOKENS
         self._record(metered, response.status, tokens)
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
+
+    async def _send(
+        self, endpoint: Endpoint, metered: _Metered, body: bytes, incoming: Incoming
+    ) -> Response:
+        """Send to the route's upstreams in turn until one answers for good.
+
+        The next is tried when one cannot be reached, or answers 5xx or 429: nothing has
+        reached the client yet. An answer that came is metered, whatever its status.
+        """
+        headers = forwarded_headers(incoming.headers)
+        model = metered.call.model
+        last = len(metered.targets) - 1
+        for attempt, target in enumerate(metered.targets):
+            metered.provider = target.name
+            payload = target.body(endpoint, model, body, metered.call.body)
+            try:
+                response = await target.send(endpoint, model, payload, headers)
+            except (UpstreamConnectError, UpstreamTimeoutError, UnavailableError) as error:
+                if attempt == last or getattr(error, "reached_upstream", False):
+                    raise
+                continue  # it never got the call: nothing to meter
+            if attempt < last and (response.status >= 500 or response.status == 429):
+                content = await self._read(metered, response)
+                self._record(metered, response.status, NO_TOKENS)
+                logger.warning(
+                    "upstream %s answered %d (%d bytes); trying %s",
+                    target.name,
+                    response.status,
+                    len(content),
+                    metered.targets[attempt + 1].name,
+                )
+                continue
+            return response
+        raise AssertionError("a route has at least one upstream")  # pragma: no cover
 
     async def _read(self, metered: _Metered, response: Response) -> bytes:
         """The whole answer; a failure while reading it is metered, then raised."""
@@ -241,21 +275,9 @@ class Gateway:
     async def models(self, incoming: Incoming, model: str | None) -> None:
         """``GET /v1/models[/{model}]``, showing only the models the key may use."""
         grant = await self._grant(incoming, MODELS_SCOPE, self.clock())
-        if model is not None and not grant.allows_model(model):
-            raise NotFoundError(
-                f"The model '{model}' does not exist or you do not have access to it.",
-                param="model",
-                code="model_not_found",
-            )
-        path = "/models" if model is None else "/models/" + quote(model, safe="")
-        response = await self.upstream.send(
-            "GET", path, body=None, headers=forwarded_headers(incoming.headers)
-        )
-        content = await read_whole(response)
-        if model is None and response.status == 200 and grant.key.allowed_models:
-            content = _only_allowed(content, grant)
-        headers = returned_headers(response.raw_headers, ())
-        await send_whole(incoming.send, response.status, headers, content)
+        headers = forwarded_headers(incoming.headers)
+        status, raw_headers, content = await self.catalog.answer(grant, model, headers)
+        await send_whole(incoming.send, status, returned_headers(raw_headers, ()), content)
 
     def _record(self, metered: _Metered, status: int, tokens: Tokens) -> Outcome:
         call = metered.call
@@ -263,7 +285,10 @@ class Gateway:
         cost = 0
         if price is not None:
             cost = price.cost(
-                input_tokens=tokens.input, cached_tokens=tokens.cached, output_tokens=tokens.output
+                input_tokens=tokens.input,
+                cached_tokens=tokens.cached,
+                output_tokens=tokens.output,
+                cache_write_tokens=tokens.cache_write,
             )
         key = call.key
         latency_ms = int((time.perf_counter() - metered.started) * 1000)
@@ -280,7 +305,7 @@ class Gateway:
                 priced=price is not None,
                 status=status,
                 latency_ms=latency_ms,
-                provider=UPSTREAM_NAME,
+                provider=metered.provider,
             )
         )
         metered.outcome = Outcome(
@@ -302,13 +327,10 @@ def _loads(content: bytes) -> Any:
         return None
 
 
-def _only_allowed(content: bytes, grant: Grant) -> bytes:
-    listing = _loads(content)
-    if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
-        return content
-    listing["data"] = [
-        item
-        for item in listing["data"]
-        if isinstance(item, dict) and grant.allows_model(str(item.get("id", "")))
-    ]
-    return orjson.dumps(listing)
+def _tokens_of(endpoint: Endpoint, content: bytes) -> Tokens:
+    """The counts of a whole answer, as its provider's shape reports them."""
+    if endpoint is MESSAGES:
+        return tokens_from_message(_loads(content))
+    if endpoint is COUNT_TOKENS:  # counting is free: its input_tokens are not usage
+        return NO_TOKENS
+    return tokens_from_body(_loads(content))

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from keyplane.gateway.anthropic import MessageStreamUsage
 from keyplane.gateway.endpoints import StreamUsage
 from keyplane.usage.records import Tokens, tokens_from_usage
 
@@ -42,6 +43,7 @@ class StreamRelay:
         self.strip = strip_injected
         self.tokens: Tokens | None = None
         self._pending = b""
+        self._messages = MessageStreamUsage() if usage is StreamUsage.MESSAGE_EVENTS else None
 
     def feed(self, chunk: bytes) -> bytes:
         """Return the complete events received so far, as the client should get them."""
@@ -59,6 +61,9 @@ class StreamRelay:
             return self._chunks(complete)
         if self.usage is StreamUsage.RESPONSE_EVENT and any(m in complete for m in _RESPONSE_DONE):
             self._response_events(complete)
+        if self._messages is not None:  # Anthropic's events: gateway.anthropic reads them
+            self._messages.feed(complete)
+            self.tokens = self._messages.tokens
         return complete
 
     def close(self) -> bytes:

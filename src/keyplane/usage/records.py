@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
-ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
+ENDPOINTS = (
+    "chat.completions",
+    "completions",
+    "embeddings",
+    "responses",
+    "messages",
+    "messages.count_tokens",
+)
 
 
 @dataclass(frozen=True, slots=True)
