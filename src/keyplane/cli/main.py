@@ -13,6 +13,7 @@ from keyplane.cli.keys import keys
 from keyplane.cli.projects import projects
 from keyplane.cli.scan import doctor_command, scan_command
 from keyplane.cli.server import init, serve
+from keyplane.cli.upstreams import upstreams
 from keyplane.cli.usage import usage
 from keyplane.cli.webhook import webhook
 
@@ -31,6 +32,7 @@ for command in (
     admin_keys,
     audit,
     usage,
+    upstreams,
     webhook,
     scan_command,
     doctor_command,
