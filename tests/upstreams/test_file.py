@@ -92,9 +92,15 @@ def test_a_literal_key_works_but_is_marked_literal(tmp_path: Path) -> None:
         (('provider = "openai"', 'provider = "mistral"'), "upstream 'openai': field 'provider'"),
         (('models = ["gpt-*", "o*", "text-embedding-*"]', "models = []"), "field 'models'"),
         (('name = "claude"', 'name = "openai"'), "upstream 'openai': field 'name': used twice"),
-        (('fallbacks = ["openai"]', 'fallbacks = ["nobody"]'), "upstream 'claude': field 'fallbacks'"),
+        (
+            ('fallbacks = ["openai"]', 'fallbacks = ["nobody"]'),
+            "upstream 'claude': field 'fallbacks'",
+        ),
         (('api_version = "2024-10-21"', ""), "upstream 'azure-eu': field 'api_version'"),
-        (("read_timeout_seconds = 30", "read_timeout_seconds = -1"), "field 'read_timeout_seconds'"),
+        (
+            ("read_timeout_seconds = 30", "read_timeout_seconds = -1"),
+            "field 'read_timeout_seconds'",
+        ),
         (("read_timeout_seconds = 30", "reed_timeout = 30"), "field 'reed_timeout': unknown"),
         (('"x-team" = "search"', '"Authorization" = "Bearer x"'), "field 'headers'"),
         (('api_key = "${OPENAI_KEY}"', 'api_key = "sk-${OPENAI_KEY}"'), "field 'api_key'"),

@@ -105,7 +105,9 @@ def _group_names(text: str) -> list[str]:
         return []
     unknown = [n for n in names if n not in GROUPS and n not in GROUPS.values()]
     if unknown:
-        raise CliUsageError(f"--group-by: unknown {unknown[0]!r}; use model, key, project or provider")
+        raise CliUsageError(
+            f"--group-by: unknown {unknown[0]!r}; use model, key, project or provider"
+        )
     return list(dict.fromkeys(GROUPS.get(n, n) for n in names))
 
 
