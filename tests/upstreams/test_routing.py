@@ -45,3 +45,46 @@ def test_many_distinct_names_are_still_answered_once_the_cache_is_full() -> None
     router = ModelRouter([["m-*"]])
     answers = {router.route(f"m-{i}") for i in range(12_000)}
     assert answers == {0} and router.route("x-1") is None
+
+
+@pytest.mark.parametrize(
+    ("patterns", "model", "upstream"),
+    [
+        ([["gpt-*"], ["gpt-4o*"]], "gpt-4o", 0),
+        ([["gpt-4o*"], ["gpt-*"]], "gpt-4o-mini", 0),
+        ([["gpt-4o*"], ["gpt-*"]], "gpt-3.5", 1),
+        ([["gpt-*"], ["gpt-4o"]], "gpt-4o", 0),
+        ([["gpt-4o"], ["gpt-*"]], "gpt-4o", 0),
+        ([["x"], ["*-mini"], ["gpt-*"]], "gpt-4o-mini", 1),
+    ],
+)
+def test_an_earlier_upstream_wins_whatever_its_patterns_look_like(
+    patterns: list[list[str]], model: str, upstream: int
+) -> None:
+    assert ModelRouter(patterns).route(model) == upstream
+
+
+def test_routing_agrees_with_fnmatch_tried_upstream_by_upstream() -> None:
+    import fnmatch
+    import random
+
+    chooser = random.Random(14)
+    pieces = ["gpt", "-", "4o", "o", "claude", "mini", "*", "?", "[ab]", "3", "x"]
+
+    def pattern() -> str:
+        return "".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 4)))
+
+    for _ in range(200):
+        patterns = [[pattern() for _ in range(chooser.randint(0, 4))] for _ in range(6)]
+        router = ModelRouter(patterns)
+        for _ in range(30):
+            name = "".join(chooser.choice(pieces[:6] + ["a", "b", "3"]) for _ in range(4))
+            expected = next(
+                (
+                    i
+                    for i, ps in enumerate(patterns)
+                    if any(fnmatch.fnmatchcase(name, p) for p in ps)
+                ),
+                None,
+            )
+            assert router.route(name) == expected, (patterns, name)

@@ -117,6 +117,9 @@ class Upstreams:
         self.targets = tuple(Target(spec, tls=tls, default=default) for spec in specs)
         self._by_name = {target.name: target for target in self.targets}
         self.router = ModelRouter([spec.models for spec in specs])
+        # Each upstream's chain (itself, then its fallbacks) by endpoint, cut to those that
+        # serve it: built once, so a call's routing is a router lookup and two dict reads.
+        self._chains = [self._chain(target) for target in self.targets]
         # One OpenAI-shaped upstream for every model: /v1/models passes through as before.
         self.single = default and self.targets[0].provider is not Provider.ANTHROPIC
 
@@ -146,12 +149,12 @@ class Upstreams:
             NotFoundError: no upstream serves ``model`` (404 ``model_not_found``).
             BadRequestError: the one that does cannot serve ``endpoint``.
         """
-        first = self.primary(model)
-        if first is None:
+        index = self.router.route(model)
+        if index is None:
             raise model_not_found(model)
-        chain = [first, *(self._by_name[name] for name in first.spec.fallbacks)]
-        targets = tuple(target for target in chain if target.serves(endpoint))
+        targets = self._chains[index].get(endpoint)
         if not targets:
+            first = self.targets[index]
             raise BadRequestError(
                 f"The model '{model}' is served by the upstream '{first.name}' "
                 f"({first.provider.value}), which has no {'/v1' + endpoint.path} endpoint.",
@@ -159,6 +162,14 @@ class Upstreams:
                 code="unsupported_endpoint",
             )
         return targets
+
+    def _chain(self, first: Target) -> dict[Endpoint, tuple[Target, ...]]:
+        chain = [first, *(self._by_name[name] for name in first.spec.fallbacks)]
+        endpoints = {endpoint for endpoints in _SERVES.values() for endpoint in endpoints}
+        return {
+            endpoint: tuple(target for target in chain if target.serves(endpoint))
+            for endpoint in endpoints
+        }
 
 
 def model_not_found(model: str) -> NotFoundError:
