@@ -90,6 +90,7 @@ class _Metered:
     started: float
     targets: tuple[Target, ...]
     provider: str = ""  # the upstream of the attempt under way
+    recorded: bool = False  # whether the attempt under way is metered yet
     outcome: Outcome | None = None
 
 
@@ -155,7 +156,7 @@ class Gateway:
         try:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
-            if error.reached_upstream and metered.outcome is None:
+            if error.reached_upstream and not metered.recorded:
                 self._record(metered, error.status, NO_TOKENS)
             raise
         finally:
@@ -191,7 +192,7 @@ class Gateway:
         model = metered.call.model
         last = len(metered.targets) - 1
         for attempt, target in enumerate(metered.targets):
-            metered.provider = target.name
+            metered.provider, metered.recorded = target.name, False
             payload = target.body(endpoint, model, body, metered.call.body)
             try:
                 response = await target.send(endpoint, model, payload, headers)
@@ -308,6 +309,7 @@ class Gateway:
                 provider=metered.provider,
             )
         )
+        metered.recorded = True
         metered.outcome = Outcome(
             reached_upstream=True, status=status, tokens=tokens, cost_micro_usd=cost
         )

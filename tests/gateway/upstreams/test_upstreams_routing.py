@@ -60,13 +60,24 @@ def test_a_streamed_azure_call_is_metered_from_its_usage_chunk(multi: ServerProc
     assert usage_of(multi, key, 1)[("azure", "az-gpt-4o")]["output_tokens"] == 4
 
 
-@pytest.mark.parametrize(("model", "failing"), [("flaky-1", "down"), ("busy-1", "busy")])
+@pytest.mark.parametrize(
+    ("model", "failing", "stream"),
+    [("flaky-1", "down", False), ("busy-1", "busy", False), ("flaky-2", "down", True)],
+)
 def test_a_5xx_or_429_answer_falls_back_and_every_attempt_is_metered(
-    multi: ServerProcess, stand_ins: Upstreams, model: str, failing: str
+    multi: ServerProcess, stand_ins: Upstreams, model: str, failing: str, stream: bool
 ) -> None:
     key = new_key(multi)
-    answer = sdk(multi, key).chat.completions.create(model=model, messages=HI, max_tokens=2)
-    assert answer.model == model and answer.usage is not None
+    if stream:
+        chunks = list(
+            sdk(multi, key).chat.completions.create(
+                model=model, messages=HI, max_tokens=2, stream=True
+            )
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        answer = sdk(multi, key).chat.completions.create(model=model, messages=HI, max_tokens=2)
+        assert answer.model == model and answer.usage is not None
     metered = usage_of(multi, key, 2)
     assert set(metered) == {(failing, model), ("openai", model)}
     failed = metered[(failing, model)]
