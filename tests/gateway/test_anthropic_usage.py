@@ -78,9 +78,16 @@ def test_anthropic_prices_charge_cache_writes_above_and_reads_below_the_input_pr
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(400, "invalid_request_error"), (401, "authentication_error"), (403, "permission_error")]
-    + [(404, "not_found_error"), (429, "rate_limit_error"), (502, "api_error")]
-    + [(503, "overloaded_error"), (504, "api_error")],
+    [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (404, "not_found_error"),
+        (429, "rate_limit_error"),
+        (502, "api_error"),
+        (503, "overloaded_error"),
+        (504, "api_error"),
+    ],
 )
 def test_refusals_take_anthropics_error_types(status: int, kind: str) -> None:
     assert error_type(status) == kind

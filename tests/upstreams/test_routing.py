@@ -78,7 +78,7 @@ def test_routing_agrees_with_fnmatch_tried_upstream_by_upstream() -> None:
         patterns = [[pattern() for _ in range(chooser.randint(0, 4))] for _ in range(6)]
         router = ModelRouter(patterns)
         for _ in range(30):
-            name = "".join(chooser.choice(pieces[:6] + ["a", "b", "3"]) for _ in range(4))
+            name = "".join(chooser.choice([*pieces[:6], "a", "b", "3"]) for _ in range(4))
             expected = next(
                 (
                     i

@@ -131,3 +131,52 @@ def test_provider_keys_never_reach_a_log_or_an_answer(
         assert secret not in log and secret not in listed.stdout
         assert secret not in listing.text and secret not in str(listing.headers)
     assert key.value not in str(requests_to(stand_ins.openai))  # nor keyplane's key upstream
+
+
+def test_azure_responses_name_the_deployment_in_the_body(
+    multi: ServerProcess, stand_ins: Upstreams
+) -> None:
+    key = new_key(multi)
+    answer = sdk(multi, key).responses.create(model="az-gpt-4o", input="hi", max_output_tokens=3)
+    assert answer.usage is not None and answer.usage.output_tokens == 3
+    sent = requests_to(stand_ins.azure)[-1]
+    assert (sent["path"], sent["body"]["model"]) == ("/openai/responses", "prod-4o")
+    assert usage_of(multi, key, 1)[("azure", "az-gpt-4o")]["output_tokens"] == 3
+
+
+def test_costs_name_model_and_provider_and_the_cli_groups_by_provider(
+    multi: ServerProcess,
+) -> None:
+    import json
+    import time
+
+    import anthropic
+    import httpx
+
+    project = httpx.post(
+        f"{multi.url}/v1/organization/projects",
+        json={"name": "by provider"},
+        headers={"Authorization": f"Bearer {multi.admin_key}"},
+        timeout=10,
+    ).json()["id"]
+    key = new_key(multi, project_id=project)
+    sdk(multi, key).chat.completions.create(model="gpt-4o", messages=HI, max_tokens=2)
+    claude = anthropic.Anthropic(base_url=multi.url, api_key=key.value, max_retries=0)
+    claude.messages.create(model="claude-haiku-4-5", max_tokens=2, messages=HI)
+    usage_of(multi, key, 2)
+    costs = httpx.get(
+        f"{multi.url}/v1/organization/costs",
+        params={
+            "start_time": int(time.time()) - 86400,
+            "project_ids": project,
+            "group_by": ["line_item", "provider"],
+        },
+        headers={"Authorization": f"Bearer {multi.admin_key}"},
+        timeout=10,
+    ).json()
+    items = {(r["line_item"], r["provider"]) for b in costs["data"] for r in b["results"]}
+    assert items == {("gpt-4o (openai)", "openai"), ("claude-haiku-4-5 (claude)", "claude")}
+    done = multi.keyplane("usage", "--group-by", "provider", "--since", "1d", "--json")
+    assert done.returncode == 0, done.stderr
+    providers = {row["provider"] for row in json.loads(done.stdout)["rows"]}
+    assert {"openai", "claude"} <= providers
