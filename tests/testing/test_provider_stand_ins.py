@@ -93,11 +93,12 @@ async def test_a_failing_stand_in_answers_every_call_with_its_status() -> None:
 async def test_azure_stand_in_serves_deployments_with_api_version_and_api_key() -> None:
     transport = httpx.ASGITransport(app=create_azure_upstream_app(api_key=KEY))
     async with httpx.AsyncClient(transport=transport, base_url="http://azure.test") as http:
-        sdk = openai.AsyncAzureOpenAI(
+        # The SDK's stubs name their own vendored httpx client; any httpx-compatible one works.
+        sdk = openai.AsyncAzureOpenAI(  # type: ignore[call-overload]
             azure_endpoint="http://azure.test",
             api_key=KEY,
             api_version="2024-10-21",
-            http_client=http,  # type: ignore[arg-type]
+            http_client=http,
             max_retries=0,
         )
         answer = await sdk.chat.completions.create(
