@@ -10,7 +10,7 @@ from keyplane.config import Settings
 from keyplane.upstreams.file import UpstreamsFileError, load_upstreams, read_upstreams
 from keyplane.upstreams.spec import LITERAL, Provider
 
-ENV = {"OPENAI_KEY": "sk-openai-secret", "ANTHROPIC_KEY": "sk-ant-secret"}
+ENV = {"OPENAI_KEY": "sk-openai-secret", "ANTHROPIC_KEY": "sk-ant-secret", "ORG_ID": "org-9"}
 GOOD = """
 [[upstream]]
 name = "openai"
@@ -35,7 +35,7 @@ api_key = "${AZURE_KEY}"
 api_version = "2024-10-21"
 models = ["az-*"]
 deployments = { "az-gpt-4o" = "prod-gpt-4o" }
-headers = { "x-team" = "search" }
+headers = { "x-team" = "search", "x-org" = "${ORG_ID}", "x-unset" = "${NOT_SET}" }
 """
 
 
@@ -66,7 +66,7 @@ def test_a_good_file_gives_each_upstream_with_its_key_resolved_from_the_environm
     assert azure.api_key is None and azure.key_source == "${AZURE_KEY}"  # unset: calls get 503
     assert azure.deployment("az-gpt-4o") == "prod-gpt-4o"
     assert azure.deployment("az-other") == "az-other"
-    assert dict(azure.headers) == {"x-team": "search"}
+    assert dict(azure.headers) == {"x-team": "search", "x-org": "org-9"}  # unset: not sent
 
 
 def test_describe_names_where_the_key_comes_from_never_the_key(tmp_path: Path) -> None:

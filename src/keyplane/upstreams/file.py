@@ -207,15 +207,18 @@ class _Entry:
         return float(value)
 
     def headers(self, environ: Mapping[str, str]) -> dict[str, str]:
-        table = self.table("headers")
-        for name, value in table.items():
+        headers: dict[str, str] = {}
+        for name, value in self.table("headers").items():
             if not _HEADER_NAME.match(name) or name.lower() in _RESERVED_HEADERS:
                 self.fail("headers", f"{name!r} cannot be set here")
             if reference := _REFERENCE.match(value):
-                table[name] = environ.get(reference.group(1), "")
-            if "\r" in table[name] or "\n" in table[name]:
+                value = environ.get(reference.group(1), "")
+                if not value:
+                    continue  # an unset reference sends no header rather than an empty one
+            if "\r" in value or "\n" in value:
                 self.fail("headers", f"the value of {name!r} has a line break")
-        return table
+            headers[name] = value
+        return headers
 
     def deployments(self) -> dict[str, str]:
         return self.table("deployments")
