@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -122,6 +122,30 @@ class ModelCatalog:
         if anthropic:
             items = [_from_anthropic(item) for item in items]
         return {str(item.get("id")): item for item in items if item.get("id")}
+
+
+def _anthropic_model(item: dict[str, Any]) -> dict[str, Any]:
+    ident = str(item.get("id", ""))
+    created = item.get("created")
+    moment = datetime.fromtimestamp(created if isinstance(created, int) else 0, UTC)
+    return {
+        "type": "model",
+        "id": ident,
+        "display_name": ident,
+        "created_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def in_anthropic_shape(content: bytes) -> bytes:
+    """An OpenAI model or model list in Anthropic's shape, as the ``anthropic`` SDK reads it."""
+    answer = _loads(content)
+    if not isinstance(answer, dict):
+        return content
+    if answer.get("object") != "list":
+        return orjson.dumps(_anthropic_model(answer))
+    items = [_anthropic_model(i) for i in answer.get("data") or [] if isinstance(i, dict)]
+    first, last = (items[0]["id"], items[-1]["id"]) if items else (None, None)
+    return orjson.dumps({"data": items, "has_more": False, "first_id": first, "last_id": last})
 
 
 def _only_allowed(content: bytes, grant: Grant) -> bytes:

@@ -20,7 +20,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import BadGatewayError, BadRequestError, UnavailableError
 from keyplane.gateway.access import GatewayAccess, Grant
 from keyplane.gateway.anthropic import tokens_from_message
-from keyplane.gateway.catalog import ModelCatalog
+from keyplane.gateway.catalog import ModelCatalog, in_anthropic_shape
 from keyplane.gateway.endpoints import COUNT_TOKENS, MESSAGES, MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
@@ -278,6 +278,8 @@ class Gateway:
         grant = await self._grant(incoming, MODELS_SCOPE, self.clock())
         headers = forwarded_headers(incoming.headers)
         status, raw_headers, content = await self.catalog.answer(grant, model, headers)
+        if status == 200 and "anthropic-version" in incoming.headers:
+            content = in_anthropic_shape(content)  # the anthropic SDK's models.list()
         await send_whole(incoming.send, status, returned_headers(raw_headers, ()), content)
 
     def _record(self, metered: _Metered, status: int, tokens: Tokens) -> Outcome:

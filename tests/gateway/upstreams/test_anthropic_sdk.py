@@ -211,3 +211,13 @@ def test_the_messages_scope_allows_messages_and_nothing_else(multi: ServerProces
     with pytest.raises(openai.PermissionDeniedError) as raised:
         sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert raised.value.code == "missing_scope"
+
+
+def test_the_sdk_lists_and_retrieves_models_in_anthropics_shape(multi: ServerProcess) -> None:
+    sdk = client(multi, new_key(multi, allowed_models=["claude-*"]))
+    listed = [model.id for model in sdk.models.list()]
+    assert MODEL in listed and all(ident.startswith("claude-") for ident in listed)
+    found = sdk.models.retrieve(MODEL)
+    assert (found.id, found.type) == (MODEL, "model")
+    with pytest.raises(anthropic.NotFoundError):
+        sdk.models.retrieve("gpt-4o")
