@@ -7,10 +7,12 @@ working directory; a real environment variable wins over ``.env``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
     )
     upstream_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     upstream_read_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # A TOML list of upstreams (docs/upstreams.md); without it the settings above define one.
+    upstreams_file: Path | None = None
     # CIDRs of proxies whose X-Forwarded-For is believed, comma-separated; empty: none.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     prices_file: Path | None = None
@@ -164,3 +168,14 @@ class ClientSettings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and ``.env``, with explicit overrides on top."""
     return Settings(**overrides)
+
+
+def environment(env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """The process environment over the ``.env`` file's values (the real environment wins).
+
+    What the upstreams file's ``${NAME}`` references resolve against, the same way settings do.
+    """
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values = {name: value for name, value in dotenv_values(env_file).items() if value}
+    return values | dict(os.environ)

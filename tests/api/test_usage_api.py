@@ -61,6 +61,7 @@ async def test_completions_usage_has_openai_shape_with_ungrouped_fields_null(
         "api_key_id": None,
         "model": None,
         "batch": None,
+        "provider": None,
         "num_error_requests": 0,
         "num_unpriced_requests": 0,
         "num_estimated_requests": 0,

@@ -19,6 +19,7 @@ COMMANDS = {
     "admin-keys": "keyplane.cli.admin_keys:admin_keys",
     "audit": "keyplane.cli.audit:audit",
     "usage": "keyplane.cli.usage:usage",
+    "upstreams": "keyplane.cli.upstreams:upstreams",
     "webhook": "keyplane.cli.webhook:webhook",
     "scan": "keyplane.cli.scan:scan_command",
     "doctor": "keyplane.cli.scan:doctor_command",

@@ -18,7 +18,7 @@ from keyplane.cli.output import emit_json, table, when
 from keyplane.usage.counters import UsageCounters
 
 REPORTS = ("/v1/organization/usage/completions", "/v1/organization/usage/embeddings")
-GROUPS = {"project": "project_id", "key": "api_key_id", "model": "model"}
+GROUPS = {"project": "project_id", "key": "api_key_id", "model": "model", "provider": "provider"}
 MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
 
 
@@ -61,7 +61,7 @@ Key = tuple[int | None, tuple[str | None, ...]]
     "--group-by",
     default="model",
     show_default=True,
-    help="Comma-separated: model, key, project; or 'none'.",
+    help="Comma-separated: model, key, project, provider; or 'none'.",
 )
 @click.option(
     "--bucket",
@@ -107,7 +107,9 @@ def _group_names(text: str) -> list[str]:
         return []
     unknown = [n for n in names if n not in GROUPS and n not in GROUPS.values()]
     if unknown:
-        raise CliUsageError(f"--group-by: unknown {unknown[0]!r}; use model, key or project")
+        raise CliUsageError(
+            f"--group-by: unknown {unknown[0]!r}; use model, key, project or provider"
+        )
     return list(dict.fromkeys(GROUPS.get(n, n) for n in names))
 
 

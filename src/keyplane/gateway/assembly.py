@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+from keyplane.config import environment
 from keyplane.gateway.access import GatewayAccess
 from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.network import ClientAddress
-from keyplane.gateway.upstream import Timeouts, Upstream
+from keyplane.gateway.upstreams import Upstreams
 from keyplane.runtime import Runtime
+from keyplane.upstreams.file import load_upstreams
 from keyplane.usage.kinds import TokenKinds
 
 
 def build_gateway(runtime: Runtime) -> Gateway:
-    """A gateway on the runtime's keys, meter, prices and limits. ``start`` it in the lifespan."""
+    """A gateway on the runtime's keys, meter, prices and limits. ``start`` it in the lifespan.
+
+    Raises:
+        UpstreamsFileError: ``KEYPLANE_UPSTREAMS_FILE`` names a file that cannot be used.
+    """
     settings = runtime.settings
-    upstream = Upstream(
-        base_url=settings.upstream_base_url,
-        api_key=settings.upstream_api_key,
-        timeouts=Timeouts(
-            connect=settings.upstream_connect_timeout_seconds,
-            read=settings.upstream_read_timeout_seconds,
-        ),
-    )
+    upstreams = Upstreams(load_upstreams(settings, environment()))
     return Gateway(
         access=GatewayAccess(runtime.key_cache),
-        upstream=upstream,
+        upstreams=upstreams,
         meter=runtime.meter,
         prices=runtime.prices,
         admission=runtime.limits,

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from starlette.types import Send
@@ -23,21 +22,18 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import (
     BadGatewayError,
     BadRequestError,
-    NotFoundError,
     PermissionDeniedError,
     UnavailableError,
 )
 from keyplane.gateway.access import GatewayAccess, Grant
-from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
+from keyplane.gateway.anthropic import message_text, tokens_from_message
+from keyplane.gateway.catalog import ModelCatalog, in_anthropic_shape
+from keyplane.gateway.endpoints import COUNT_TOKENS, MESSAGES, MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
-from keyplane.gateway.upstream import (
-    MISSING_KEY,
-    Upstream,
-    UpstreamTimeoutError,
-    read_whole,
-)
+from keyplane.gateway.upstream import UpstreamConnectError, UpstreamTimeoutError, read_whole
+from keyplane.gateway.upstreams import Target, Upstreams
 from keyplane.gateway.wire import (
     Incoming,
     forwarded_headers,
@@ -47,6 +43,7 @@ from keyplane.gateway.wire import (
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.tracing.gateway import GatewayTracer, TracedCall
+from keyplane.upstreams.file import DEFAULT_NAME
 from keyplane.usage.kinds import TokenKinds
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
@@ -56,7 +53,7 @@ from keyplane.usage.tokenizer import Tokenizer
 logger = logging.getLogger(__name__)
 
 # The name usage records give the one upstream of the KEYPLANE_UPSTREAM_* settings.
-UPSTREAM_NAME = "openai"
+UPSTREAM_NAME = DEFAULT_NAME
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
 # Bytes of prompt and answer counted on the event loop (about 1 ms of BPE); more: a thread.
@@ -105,7 +102,10 @@ class _Metered:
     call: Call
     minute: int
     started: float
+    targets: tuple[Target, ...]
     size: int = 0  # of the request body: large prompts are counted off the event loop
+    provider: str = ""  # the upstream of the attempt under way
+    recorded: bool = False  # whether the attempt under way is metered yet
     outcome: Outcome | None = None
 
 
@@ -116,7 +116,7 @@ class Gateway:
         self,
         *,
         access: GatewayAccess,
-        upstream: Upstream,
+        upstreams: Upstreams,
         meter: Meter,
         prices: PriceTable,
         last_used: LastUsedTracker,
@@ -128,7 +128,8 @@ class Gateway:
         tracer: GatewayTracer | None = None,
     ) -> None:
         self.access = access
-        self.upstream = upstream
+        self.upstreams = upstreams
+        self.catalog = ModelCatalog(upstreams)
         self.meter = meter
         self.prices = prices
         self.last_used = last_used
@@ -140,22 +141,26 @@ class Gateway:
         self.tracer = tracer
 
     async def start(self) -> None:
-        """Open the upstream connection pool (the meter is the runtime's, started with it)."""
-        await self.upstream.start()
+        """Open the upstreams' connection pools (the meter is the runtime's, started with it)."""
+        await self.upstreams.start()
         if self.kinds is not None:
             self.kinds.start()
 
     async def stop(self) -> None:
-        """Close the pool and write the token kinds; the runtime then writes pending usage."""
-        await self.upstream.close()
+        """Close the pools and write the token kinds; the runtime then writes pending usage."""
+        await self.upstreams.close()
         if self.kinds is not None:
             await self.kinds.stop()
 
     async def _grant(self, incoming: Incoming, scope: str, now: datetime) -> Grant:
         headers = incoming.headers
         client = self.client_address.of(incoming.peer, headers.get("x-forwarded-for"))
+        # Anthropic's clients send the key as x-api-key; either header carries a keyplane key.
+        authorization = headers.get("authorization")
+        if authorization is None and "x-api-key" in headers:
+            authorization = "Bearer " + headers["x-api-key"]
         grant = await self.access.grant(
-            authorization=headers.get("authorization"), client=client, scope=scope, now=now
+            authorization=authorization, client=client, scope=scope, now=now
         )
         self.last_used.touch(grant.key.id, now)
         return grant
@@ -167,17 +172,17 @@ class Gateway:
         body = _json_body(incoming.body)
         model = _model_of(body)
         self.access.check_model(grant, model)
-        if not self.upstream.configured:
-            raise UnavailableError(MISSING_KEY, code="upstream_not_configured")
+        targets = self.upstreams.route(endpoint, model)
+        targets[0].client.check_configured()
         self._check_priced(grant, model)
         stream = body.get("stream") is True
         call = Call(grant.key, grant.project, endpoint.name, model, body, stream)
         admitted = await self.admission.admit(call)
-        metered = _Metered(call, minute_of(now), time.perf_counter(), len(incoming.body))
+        metered = _Metered(call, minute_of(now), time.perf_counter(), targets, len(incoming.body))
         try:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
-            if error.reached_upstream and metered.outcome is None:
+            if error.reached_upstream and not metered.recorded:
                 await self._record_estimate(metered, error.status, "")
             raise
         finally:
@@ -205,20 +210,49 @@ class Gateway:
         payload: bytes | None = None
         if call.stream and endpoint.stream_usage is StreamUsage.FINAL_CHUNK:
             payload = _with_usage(call.body)
-        response = await self.upstream.send(
-            "POST",
-            endpoint.path,
-            body=payload or incoming.body,
-            headers=forwarded_headers(incoming.headers),
-        )
+        response = await self._send(endpoint, metered, payload or incoming.body, incoming)
         if call.stream and response.status == 200:
             parser = parser_for(endpoint.stream_usage, strip_injected=payload is not None)
             await self._relay(metered, admitted, incoming, response, parser)
             return
         content = await self._read(metered, response)
-        await self._record_answer(metered, response.status, content)
+        await self._record_answer(endpoint, metered, response.status, content)
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
+
+    async def _send(
+        self, endpoint: Endpoint, metered: _Metered, body: bytes, incoming: Incoming
+    ) -> Response:
+        """Send to the route's upstreams in turn until one answers for good.
+
+        The next is tried when one cannot be reached, or answers 5xx or 429: nothing has
+        reached the client yet. An answer that came is metered, whatever its status.
+        """
+        headers = forwarded_headers(incoming.headers)
+        model = metered.call.model
+        last = len(metered.targets) - 1
+        for attempt, target in enumerate(metered.targets):
+            metered.provider, metered.recorded = target.name, False
+            payload = target.body(endpoint, model, body, metered.call.body)
+            try:
+                response = await target.send(endpoint, model, payload, headers)
+            except (UpstreamConnectError, UpstreamTimeoutError, UnavailableError) as error:
+                if attempt == last or getattr(error, "reached_upstream", False):
+                    raise
+                continue  # it never got the call: nothing to meter
+            if attempt < last and (response.status >= 500 or response.status == 429):
+                content = await self._read(metered, response)
+                self._record(metered, response.status, NO_TOKENS)
+                logger.warning(
+                    "upstream %s answered %d (%d bytes); trying %s",
+                    target.name,
+                    response.status,
+                    len(content),
+                    metered.targets[attempt + 1].name,
+                )
+                continue
+            return response
+        raise AssertionError("a route has at least one upstream")  # pragma: no cover
 
     async def _read(self, metered: _Metered, response: Response) -> bytes:
         """The whole answer; a failure while reading it is metered, then raised."""
@@ -228,15 +262,23 @@ class Gateway:
             await self._record_estimate(metered, 502, "")
             raise
 
-    async def _record_answer(self, metered: _Metered, status: int, content: bytes) -> None:
+    async def _record_answer(
+        self, endpoint: Endpoint, metered: _Metered, status: int, content: bytes
+    ) -> None:
         """Meter a whole answer: its usage, or, for a success without one, counted tokens."""
-        if status >= 400:  # upstream refused it: nothing was generated
+        # Upstream refused it, or it only counted tokens (free): nothing was generated.
+        if status >= 400 or endpoint is COUNT_TOKENS:
             self._record(metered, status, NO_TOKENS)
             return
         answer = _loads(content)
-        report = report_of(answer)
+        if endpoint is MESSAGES:
+            has_usage = isinstance(answer, dict) and isinstance(answer.get("usage"), dict)
+            report = UsageReport(tokens_from_message(answer)) if has_usage else None
+            text = message_text(answer)
+        else:
+            report, text = report_of(answer), answer_text(answer)
         if report is None:
-            await self._record_estimate(metered, status, answer_text(answer))
+            await self._record_estimate(metered, status, text)
         else:
             self._record(metered, status, report.tokens, report)
 
@@ -307,21 +349,11 @@ class Gateway:
     async def models(self, incoming: Incoming, model: str | None) -> None:
         """``GET /v1/models[/{model}]``, showing only the models the key may use."""
         grant = await self._grant(incoming, MODELS_SCOPE, self.clock())
-        if model is not None and not grant.allows_model(model):
-            raise NotFoundError(
-                f"The model '{model}' does not exist or you do not have access to it.",
-                param="model",
-                code="model_not_found",
-            )
-        path = "/models" if model is None else "/models/" + quote(model, safe="")
-        response = await self.upstream.send(
-            "GET", path, body=None, headers=forwarded_headers(incoming.headers)
-        )
-        content = await read_whole(response)
-        if model is None and response.status == 200 and grant.key.allowed_models:
-            content = _only_allowed(content, grant)
-        headers = returned_headers(response.raw_headers, ())
-        await send_whole(incoming.send, response.status, headers, content)
+        headers = forwarded_headers(incoming.headers)
+        status, raw_headers, content = await self.catalog.answer(grant, model, headers)
+        if status == 200 and "anthropic-version" in incoming.headers:
+            content = in_anthropic_shape(content)  # the anthropic SDK's models.list()
+        await send_whole(incoming.send, status, returned_headers(raw_headers, ()), content)
 
     async def _record_estimate(
         self, metered: _Metered, status: int, output: str, *, wait: bool = True
@@ -363,7 +395,10 @@ class Gateway:
         cost = 0
         if price is not None:
             cost = price.cost(
-                input_tokens=tokens.input, cached_tokens=tokens.cached, output_tokens=tokens.output
+                input_tokens=tokens.input,
+                cached_tokens=tokens.cached,
+                output_tokens=tokens.output,
+                cache_write_tokens=tokens.cache_write,
             )
         key = call.key
         latency_ms = int((time.perf_counter() - metered.started) * 1000)
@@ -379,12 +414,13 @@ class Gateway:
             priced=self.prices.listed(call.model) is not None,
             status=status,
             latency_ms=latency_ms,
-            provider=UPSTREAM_NAME,
+            provider=metered.provider,
             service_tier=report.service_tier if report else "",
             estimated=estimated,
             extra_tokens=report.extra_tokens if report else (),
         )
         self.meter.record(record)
+        metered.recorded = True
         if record.extra_tokens and self.kinds is not None:
             self.kinds.record(record)
         if self.tracer is not None:
@@ -392,7 +428,7 @@ class Gateway:
             self.tracer.record(
                 TracedCall(
                     endpoint=call.endpoint,
-                    provider=UPSTREAM_NAME,
+                    provider=metered.provider,
                     model=call.model,
                     status=status,
                     tokens=tokens,
@@ -448,15 +484,3 @@ def _loads(content: bytes) -> Any:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
-
-
-def _only_allowed(content: bytes, grant: Grant) -> bytes:
-    listing = _loads(content)
-    if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
-        return content
-    listing["data"] = [
-        item
-        for item in listing["data"]
-        if isinstance(item, dict) and grant.allows_model(str(item.get("id", "")))
-    ]
-    return orjson.dumps(listing)

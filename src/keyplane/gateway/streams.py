@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from keyplane.gateway.anthropic import tokens_from_anthropic, usage_fields
 from keyplane.gateway.endpoints import StreamUsage
 from keyplane.usage.records import UsageReport, report_of
 
@@ -286,6 +287,69 @@ class ResponsesStream:
         return b"event: error\ndata: " + orjson.dumps({**event, "error": error}) + b"\n\n"
 
 
+_MESSAGE_MARKERS = (b"message_start", b"message_delta", b"message_stop", b"error")
+_MESSAGE_TEXT = {
+    "text_delta": "text",
+    "input_json_delta": "partial_json",
+    "thinking_delta": "thinking",
+}
+
+
+class MessagesStream:
+    """Anthropic's Messages streams: the input counts in ``message_start``, the output count
+    in ``message_delta`` (cumulative, near the end), and ``message_stop`` ends the stream.
+
+    Usage is reported once a ``message_delta`` said the output count: a stream cut before
+    it is counted, prompt and relayed text, as any stream without usage is.
+    """
+
+    def __init__(self) -> None:
+        self.report: UsageReport | None = None
+        self.finished = False
+        self._usage: dict[str, int] = {}
+        self._kept = _Kept()
+
+    def block(self, raw: bytes) -> bytes:
+        if any(marker in raw for marker in _MESSAGE_MARKERS):
+            for event in split_events(raw)[0]:
+                self.event(event)
+        else:
+            self._kept.add(raw, self)
+        return raw
+
+    def event(self, raw: bytes) -> None:
+        name = _event_name(raw)
+        if name in (b"message_stop", b"error"):
+            self.finished = True
+        elif name in (b"message_start", b"message_delta"):
+            data = _json(event_fields(raw)[1])
+            if not isinstance(data, dict):
+                return
+            usage = data.get("usage")
+            if name == b"message_start" and isinstance(data.get("message"), dict):
+                usage = data["message"].get("usage")
+            # A later count replaces an earlier one: output counts are cumulative.
+            self._usage |= usage_fields(usage)
+            if name == b"message_delta" and "output_tokens" in self._usage:
+                self.report = UsageReport(tokens_from_anthropic(self._usage))
+        else:
+            self._kept.add(raw, self)
+
+    def relayed_text(self) -> str:
+        return self._kept.decode(self)
+
+    def text_of(self, raw: bytes, into: list[str]) -> None:
+        event = _json(event_fields(raw)[1])
+        delta = event.get("delta") if isinstance(event, dict) else None
+        field = _MESSAGE_TEXT.get(delta.get("type", "")) if isinstance(delta, dict) else None
+        if field is not None and isinstance(text := delta.get(field), str):  # type: ignore[union-attr]
+            into.append(text)
+
+    def truncation(self, message: str) -> bytes:
+        error = {"type": "error", "error": {"type": "api_error", "message": message}}
+        return b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
+
+
 class _Opaque:
     """A stream keyplane does not read: relayed as it is, nothing reported."""
 
@@ -326,11 +390,13 @@ def answer_text(answer: Any) -> str:
 
 
 def parser_for(usage: StreamUsage, *, strip_injected: bool) -> StreamParser:
-    """The parser of an OpenAI endpoint's stream."""
+    """The parser of an endpoint's stream."""
     if usage is StreamUsage.FINAL_CHUNK:
         return ChatStream(strip_injected=strip_injected)
     if usage is StreamUsage.RESPONSE_EVENT:
         return ResponsesStream()
+    if usage is StreamUsage.MESSAGE_EVENTS:
+        return MessagesStream()
     return _Opaque()
 
 

@@ -32,6 +32,8 @@ _GATEWAY = {
     "/v1/completions": "gateway_completions",
     "/v1/embeddings": "gateway_embeddings",
     "/v1/responses": "gateway_responses",
+    "/v1/messages": "gateway_messages",
+    "/v1/messages/count_tokens": "gateway_messages_count_tokens",
 }
 
 

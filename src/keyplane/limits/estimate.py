@@ -15,7 +15,7 @@ DEFAULT_MAX_OUTPUT = 4096
 def prompt_tokens(body: dict[str, Any]) -> int:
     """An upper-leaning estimate of the input tokens of a request body."""
     chars = 0
-    for name in ("messages", "prompt", "input", "instructions"):
+    for name in ("messages", "prompt", "input", "instructions", "system"):
         chars += _text_size(body.get(name))
     return -(-chars // CHARS_PER_TOKEN) + 8
 

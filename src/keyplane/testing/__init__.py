@@ -35,9 +35,13 @@ Test hooks, each a header or the body's ``metadata["test_<name>"]`` (see
 Answers report the ``service_tier`` they were asked for (``flex``, ``priority``, ``scale``),
 else ``default``.
 
+Anthropic- and Azure-shaped stand-ins: ``keyplane.testing.anthropic`` and
+``keyplane.testing.azure`` (``start_upstream_process(provider="anthropic")``).
+
 Request log: ``GET /_test/requests`` lists the latest requests (``REQUEST_LOG_SIZE``, 1000)
 as ``{method, path, query, headers, auth, body}`` — ``headers`` without ``Authorization``,
-``auth`` one of ``valid``/``invalid``/``missing`` — and ``DELETE /_test/requests`` clears it.
+``auth`` one of ``valid``/``invalid``/``missing``, provider keys never shown — and
+``DELETE /_test/requests`` clears it.
 """
 
 from keyplane.testing.app import REQUEST_LOG_SIZE, UpstreamApp, create_upstream_app

@@ -1,17 +1,20 @@
 """Model prices and the cost of a call, in integer micro-USD.
 
 Prices are integer micro-USD per 1M tokens, per model: ``input``, ``cached_input`` (defaults
-to ``input``) and ``output`` (defaults to 0; reasoning tokens are output and cost as much),
-and optionally ``tiers``: the same three fields per service tier (``"flex"``, ``"priority"``)
-that upstream reports serving a call at; a tier not listed costs the standard price. The
-shipped table is ``prices.json`` beside this module; an operator's file in the same format
-(``KEYPLANE_PRICES_FILE``) is merged over it, model by model. The cost of one call rounds
-up once, so it never undercharges::
+to ``input``), ``output`` (defaults to 0; reasoning tokens are output and cost as much) and
+``cache_write`` (input written to a prompt cache, as Anthropic bills it; defaults to
+``input``), and optionally ``tiers``: the same fields per service tier (``"flex"``,
+``"priority"``) that upstream reports serving a call at; a tier not listed costs the standard
+price. The shipped table is ``prices.json`` beside this module; an operator's file in the
+same format (``KEYPLANE_PRICES_FILE``) is merged over it, model by model. The cost of one
+call rounds up once, so it never undercharges::
 
-    cost = ceil((uncached_input * input + cached * cached_input + output * output) / 1_000_000)
+    cost = ceil((plain_input * input + cached * cached_input + written * cache_write
+                 + output * output) / 1_000_000)
 
-where ``uncached_input = input_tokens - cached_tokens``. Integers only, no floats anywhere.
-A dated model name (``gpt-4o-2024-08-06``, ``gpt-3.5-turbo-0125``) falls back to its base entry.
+where ``plain_input = input_tokens - cached_tokens - cache_write_tokens``. Integers only, no
+floats anywhere. A dated model name (``gpt-4o-2024-08-06``, ``gpt-3.5-turbo-0125``,
+``claude-sonnet-4-20250514``) or a ``-latest`` alias falls back to its base entry.
 
 A model with no entry is unpriced: the gateway refuses it under a budget, so a budget cannot
 be spent around by a model's name, unless the operator sets a default price
@@ -34,7 +37,7 @@ from keyplane.errors import ValidationFailedError
 
 PER_TOKENS = 1_000_000
 _MICRO_PER_USD = 1_000_000
-_DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})$")
+_DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class Price:
     input: int
     cached_input: int
     output: int
+    cache_write: int | None = None  # None: the input price
     tiers: tuple[tuple[str, Price], ...] = ()
 
     def at(self, tier: str) -> Price:
@@ -54,12 +58,22 @@ class Price:
                 return price
         return self
 
-    def cost(self, *, input_tokens: int, cached_tokens: int, output_tokens: int) -> int:
+    def cost(
+        self,
+        *,
+        input_tokens: int,
+        cached_tokens: int,
+        output_tokens: int,
+        cache_write_tokens: int = 0,
+    ) -> int:
         """Cost of one call in micro-USD, rounded up."""
         cached = min(cached_tokens, input_tokens)
+        written = min(cache_write_tokens, input_tokens - cached)
+        write_price = self.input if self.cache_write is None else self.cache_write
         total = (
-            (input_tokens - cached) * self.input
+            (input_tokens - cached - written) * self.input
             + cached * self.cached_input
+            + written * write_price
             + output_tokens * self.output
         )
         return -(-total // PER_TOKENS)
@@ -155,6 +169,8 @@ def _price(entry: Any, *, where: str, tiered: bool = True) -> Price:
     values = {name: entry.get(name) for name in ("input", "cached_input", "output")}
     values["cached_input"] = entry.get("cached_input", entry["input"])
     values["output"] = entry.get("output", 0)
+    if "cache_write" in entry:
+        values["cache_write"] = entry["cache_write"]
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             message = f"{where}: '{name}' must be a non-negative integer (micro-USD per 1M tokens)."

@@ -17,7 +17,14 @@ MAX_TOKENS = 100_000_000
 ODD_USAGE_VALUE = "keyplane_odd_usage_value"
 
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
-ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
+ENDPOINTS = (
+    "chat.completions",
+    "completions",
+    "embeddings",
+    "responses",
+    "messages",
+    "messages.count_tokens",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, func, select
+from sqlalchemy import BigInteger, ColumnElement, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -36,7 +36,7 @@ from keyplane.usage.counters import UsageCounters
 UsageKind = Literal["completions", "embeddings"]
 
 ENDPOINTS: Mapping[UsageKind, tuple[str, ...]] = {
-    "completions": ("chat.completions", "completions", "responses"),
+    "completions": ("chat.completions", "completions", "responses", "messages"),
     "embeddings": ("embeddings",),
 }
 # The counters a report sums; the meter's latency total is not reported.
@@ -56,11 +56,18 @@ USAGE_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
     "api_key_id": UsageBucket.api_key_id,
     "model": UsageBucket.model,
+    "provider": UsageBucket.provider,  # the upstream's name
 }
-# keyplane's cost line item is the model: prices are per model.
+# keyplane's cost line item is the model and the upstream that served it, "gpt-4o (openai)":
+# prices are per model, bills per provider. Rows of no upstream (verifications) name the model.
+_LINE_ITEM = case(
+    (UsageBucket.provider == "", UsageBucket.model),
+    else_=UsageBucket.model + " (" + UsageBucket.provider + ")",
+)
 COST_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
-    "line_item": UsageBucket.model,
+    "line_item": _LINE_ITEM,
+    "provider": UsageBucket.provider,
 }
 
 
@@ -158,7 +165,7 @@ class UsageReports:
     async def usage(
         self, *, organization_id: str, kind: UsageKind, request: ReportRequest
     ) -> Report:
-        """Completions or embeddings usage, grouped by project, key and/or model."""
+        """Completions or embeddings usage, grouped by project, key, model and/or provider."""
         page = plan_page(request, USAGE_WIDTHS, now=self._now())
         groups = _groups(request.group_by, USAGE_GROUPS)
         filters: list[ColumnElement[bool]] = [UsageBucket.endpoint.in_(ENDPOINTS[kind])]

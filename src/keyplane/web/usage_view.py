@@ -14,7 +14,12 @@ from keyplane.usage.counters import UsageCounters
 from keyplane.usage.reports import ReportRequest, UsageKind, UsageReports
 
 KINDS: tuple[UsageKind, ...] = ("completions", "embeddings")
-GROUPS = {"model": "model", "key": "api_key_id", "project": "project_id"}
+GROUPS = {
+    "model": "model",
+    "key": "api_key_id",
+    "project": "project_id",
+    "provider": "provider",  # the upstream that served the calls
+}
 MAX_PAGES = 20
 
 
