@@ -47,7 +47,7 @@ async def test_usage_page_totals_and_charts(
     project = await org.get(organization_id=(await _org(app)), project_id=project_id)
     await add_usage(app, project_id, project.organization_id, clock())
     page = await owner.get("/usage")
-    assert page.text.count("<svg") == 3
+    assert page.text.count('<figure class="chart"') == 4  # requests, input, output, cost
     assert '<div class="stat-value">6</div>' in page.text
     assert "$0.75<" in page.text  # 1500 + 750000 + 8 micro-USD, to the cent
     assert "gpt-4o-mini" in page.text and "text-embedding-3-small" in page.text
