@@ -109,6 +109,30 @@ class Form:
             return None
 
 
+DRAFT = "draft."
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A form that was sent after its session ended: where it went and what it held."""
+
+    action: str
+    draft: list[tuple[str, str]]
+
+    @classmethod
+    def from_login(cls, form: Form) -> Resume | None:
+        """The draft a sign-in form carries in ``draft.*`` fields, if any."""
+        action = form.text("resume_action")
+        if not action.startswith("/") or action.startswith("//") or "\\" in action:
+            return None
+        typed = [
+            (k.removeprefix(DRAFT), v)
+            for k, v in form.data.multi_items()
+            if k.startswith(DRAFT) and isinstance(v, str)
+        ]
+        return cls(action, typed)
+
+
 def shown_on_form(exc: KeyplaneError) -> bool:
     """Errors a person fixes by changing the form, as opposed to ones that end the page."""
     return exc.status in (400, 409, 422)

@@ -117,3 +117,16 @@ document.addEventListener("DOMContentLoaded", () => {
     window.addEventListener("resize", () => markScroll(nav));
   }
 });
+
+// On a phone, tables become cards: each cell is labelled by its column's heading. Tables
+// the server labelled already keep their labels.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const table of document.querySelectorAll("table.cards")) {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (!cell.hasAttribute("data-label")) cell.dataset.label = heads[i] || "";
+      });
+    }
+  }
+});
