@@ -19,9 +19,10 @@ async function copyFrom(button) {
     }
     document.execCommand("copy");
   }
-  const label = button.textContent;
-  button.textContent = "Copied";
-  setTimeout(() => { button.textContent = label; }, 1500);
+  // Only the visible word changes, so the button's name stays "Copy(ed) the ...".
+  const word = button.querySelector("[data-copy-label]") || button;
+  word.textContent = "Copied";
+  setTimeout(() => { word.textContent = "Copy"; }, 1500);
 }
 
 document.addEventListener("click", (event) => {
