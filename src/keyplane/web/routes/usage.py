@@ -113,7 +113,7 @@ async def scope_of(projects: ProjectsDep, keys: KeysDep, me: Viewer, query: Quer
     """The filters' project and key; a project this person cannot see is a 404."""
     if not query.project:
         if query.key:
-            raise ValidationFailedError("Choose the key's project as well.", param="project")
+            raise ValidationFailedError("Choose the project of that key as well.", param="project")
         return Scope()
     project = await visible_project(projects, me, query.project)
     if not query.key:
