@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from keyplane.limits.policy import Budget, Window, window_of
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, ApiKeySecret, UsageBucket
+from keyplane.usage.reports import EpochSeconds
 
 SPARK_DAYS = 7
 
@@ -61,7 +62,8 @@ class KeyFactsReader:
             return {}
         ids = [key.id for key in keys]
         spent = await self._spent(keys, now)
-        days = await self._days(ids, now)
+        projects = sorted({key.project_id for key in keys if key.project_id})
+        days = await self._days(ids, projects, now)
         old = await self._old_secrets(ids, now)
         facts = {}
         for key in keys:
@@ -75,6 +77,7 @@ class KeyFactsReader:
     async def _spent(self, keys: Sequence[ApiKey], now: datetime) -> dict[str, int]:
         """Cost per key since the start of its budget window: one query per window start."""
         by_start: dict[datetime, list[str]] = {}
+        projects = sorted({key.project_id for key in keys if key.project_id})
         for key in keys:
             if key.budget is not None:
                 by_start.setdefault(window_of(key.budget.period, now).start, []).append(key.id)
@@ -83,32 +86,48 @@ class KeyFactsReader:
             for start, ids in by_start.items():
                 query = (
                     select(UsageBucket.api_key_id, func.sum(UsageBucket.cost_micro_usd))
-                    .where(UsageBucket.api_key_id.in_(ids), UsageBucket.bucket_start >= start)
+                    .where(
+                        # The project narrows the rows through its (project, start) index.
+                        UsageBucket.project_id.in_(projects),
+                        UsageBucket.api_key_id.in_(ids),
+                        UsageBucket.bucket_start >= start,
+                    )
                     .group_by(UsageBucket.api_key_id)
                 )
                 for key_id, total in await session.execute(query):
                     out[key_id] = int(total or 0)
         return out
 
-    async def _days(self, ids: list[str], now: datetime) -> dict[str, list[Day]]:
+    async def _days(
+        self, ids: list[str], projects: list[str], now: datetime
+    ) -> dict[str, list[Day]]:
         """Requests and cost per UTC day, today and the six before, zeros included."""
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         starts = [today - timedelta(days=SPARK_DAYS - 1 - i) for i in range(SPARK_DAYS)]
-        sums: dict[tuple[str, int], tuple[int, int]] = {}
+        first = int(starts[0].timestamp())
+        # Summed by the database, per key and day index: a week of minute rows of a page of
+        # keys can be millions. One expression in a subquery, as the usage reports do.
+        rows = (
+            select(
+                UsageBucket.api_key_id.label("key"),
+                ((EpochSeconds(UsageBucket.bucket_start) - first) // 86400).label("day"),
+                UsageBucket.requests.label("requests"),
+                UsageBucket.cost_micro_usd.label("cost"),
+            )
+            .where(
+                UsageBucket.project_id.in_(projects),
+                UsageBucket.api_key_id.in_(ids),
+                UsageBucket.bucket_start >= starts[0],
+            )
+            .subquery()
+        )
         query = select(
-            UsageBucket.api_key_id,
-            UsageBucket.bucket_start,
-            UsageBucket.requests,
-            UsageBucket.cost_micro_usd,
-        ).where(UsageBucket.api_key_id.in_(ids), UsageBucket.bucket_start >= starts[0])
+            rows.c.key, rows.c.day, func.sum(rows.c.requests), func.sum(rows.c.cost)
+        ).group_by(rows.c.key, rows.c.day)
+        sums: dict[tuple[str, int], tuple[int, int]] = {}
         async with self.db.session() as session:
-            # Minute rows of one week of a page of keys; summed here because day arithmetic
-            # on timestamps differs between SQLite and PostgreSQL.
-            for key_id, start, requests, cost in await session.execute(query):
-                day = (start.replace(tzinfo=now.tzinfo) - starts[0]).days
-                if 0 <= day < SPARK_DAYS:
-                    old = sums.get((key_id, day), (0, 0))
-                    sums[key_id, day] = (old[0] + requests, old[1] + cost)
+            for key_id, day, requests, cost in await session.execute(query):
+                sums[key_id, int(day)] = (int(requests or 0), int(cost or 0))
         return {
             key_id: [Day(start, *sums.get((key_id, i), (0, 0))) for i, start in enumerate(starts)]
             for key_id in ids
