@@ -118,6 +118,7 @@ def test_setup_key_call_usage_rotate_revoke(
     audit.page(page, "new key")
     every_error_shows_beside_its_field(page)
     audit.page(page, "key form with errors")
+    page.screenshot(path=ARTIFACTS / "key-form-errors.png", full_page=True)
 
     # A key with a $5 monthly budget, shown once in a dialog made for the keyboard.
     page.get_by_label("Name").fill("journey key")
@@ -367,6 +368,7 @@ def empty_and_wrong_ranges_read_right(page: Page, base: str) -> None:
 def the_audit_log_is_readable(page: Page, base: str, audit: Audit) -> None:
     page.goto(f"{base}/audit")
     audit.page(page, "audit log")
+    page.screenshot(path=ARTIFACTS / "audit.png", full_page=True)
     table = page.locator("table.audit")
     expect(table).to_contain_text("Ada Lovelace")
     text = table.inner_text()
