@@ -56,6 +56,8 @@ async def test_events_read_as_names_dates_and_words_even_for_a_new_type(
                 "webhook": None,
                 "old_secret_expires_at": 1_780_000_000,
                 "max_requests_per_1_minute": 600,
+                "project_id": project.id,
+                "grace_period_seconds": 3600,
             },
         )
     page = await owner.get("/audit")
@@ -65,6 +67,7 @@ async def test_events_read_as_names_dates_and_words_even_for_a_new_type(
     assert "Person: Olive Owner" in row  # the recipient, by name
     assert "2026-05-28 20:26:40 UTC" in row and "1780000000" not in row
     assert "600" in row and "Max requests per 1 minute" in row
+    assert "Project:</span> Search" in row and "Grace period:</span> 1 hour" in row
     assert "None" not in row and "{'" not in row and "Webhook" not in row
     assert 'value="rate_limit.tightened"' in page.text  # the filter offers every type stored
 

@@ -148,6 +148,7 @@ def test_setup_key_call_usage_rotate_revoke(
     page.screenshot(path=ARTIFACTS / "usage.png", full_page=True)
     spend_shows_against_the_budget(page, keys_url)
     audit.page(page, "keys")
+    page.screenshot(path=ARTIFACTS / "keys.png", full_page=True)
     page.get_by_role("link", name=re.compile("usage of journey key")).click()
     expect(page.get_by_text("with the key journey key")).to_be_visible()
     expect(page.locator(".stat", has_text="Requests").locator(".stat-value")).to_have_text("1")

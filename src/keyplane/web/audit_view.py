@@ -88,7 +88,7 @@ class EventView:
         actor = names.get(event.actor_id or "") or event.actor_label or event.actor_id or ""
         target = names.get(event.target_id or "") or event.target_id or ""
         details = [
-            (words(k), text_of(k, v, names))
+            (_label(k, v, names), text_of(k, v, names))
             for k, v in sorted((event.data or {}).items())
             if v is not None and v not in ("", [], {})
         ]
@@ -119,6 +119,13 @@ class EventView:
         return json.dumps(row, indent=2, sort_keys=False, default=str)
 
 
+def _label(key: str, value: Any, names: Mapping[str, str]) -> str:
+    """``project_id`` reads ``Project`` once its value shows as a name."""
+    if key.endswith("_id") and isinstance(value, str) and value in names:
+        return words(key.removesuffix("_id"))
+    return words(key.removesuffix("_seconds")) if key.endswith("_seconds") else words(key)
+
+
 def mentioned_ids(event: AuditEvent) -> set[str]:
     """Ids an event mentions, whose names the page looks up in one go."""
     found = {event.actor_id or "", event.target_id or ""}
@@ -144,6 +151,8 @@ def text_of(key: str, value: Any, names: Mapping[str, str]) -> str:
     if isinstance(value, int | float) and _is_time(key, value):
         moment = datetime.fromtimestamp(value, UTC)
         return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if isinstance(value, int) and key.endswith("_seconds"):
+        return duration(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, str):
@@ -164,6 +173,17 @@ def text_of(key: str, value: Any, names: Mapping[str, str]) -> str:
     if value is None:
         return "—"
     return str(value)
+
+
+def duration(seconds: int) -> str:
+    """``1 hour``, ``7 days``, ``90 seconds``; ``none`` for zero."""
+    if seconds == 0:
+        return "none"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count:,} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:,} seconds"
 
 
 def _is_time(key: str, value: float) -> bool:
