@@ -170,6 +170,8 @@ async def usage_page(
         query.range not in PRESETS and bool(query.start or query.end)
     )
     shown, _ = await visible_projects(projects, me, limit=100)
+    if scope.project is not None and scope.project not in shown:
+        shown.append(scope.project)  # past the first hundred, the chosen one still shows
     context: dict[str, Any] = {"span": None, "data": None, "totals": None, "charts": None}
     if loaded is not None:
         span, data = loaded
