@@ -44,6 +44,8 @@ from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, to
 
 logger = logging.getLogger(__name__)
 
+# The name usage records give the one upstream of the KEYPLANE_UPSTREAM_* settings.
+UPSTREAM_NAME = "openai"
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
 
@@ -278,6 +280,7 @@ class Gateway:
                 priced=price is not None,
                 status=status,
                 latency_ms=latency_ms,
+                provider=UPSTREAM_NAME,
             )
         )
         metered.outcome = Outcome(

@@ -1,7 +1,8 @@
 """Add minute totals to ``usage_buckets`` with one atomic upsert, on SQLite and PostgreSQL.
 
-``INSERT ... ON CONFLICT (minute, key, model, endpoint) DO UPDATE SET n = n + excluded.n``:
-the database adds, so several instances can flush into the same row without reading it.
+``INSERT ... ON CONFLICT (start, width, key, model, endpoint, provider, tier) DO UPDATE SET
+n = n + excluded.n``: the database adds, so several instances can flush into the same row
+without reading it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from keyplane.usage.counters import COUNTERS, UsageCounters
 
 # Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
 BATCH_ROWS = 500
-_CONFLICT = ("bucket_start", "api_key_id", "model", "endpoint")
+_CONFLICT = (
+    "bucket_start",
+    "width",
+    "api_key_id",
+    "model",
+    "endpoint",
+    "provider",
+    "service_tier",
+)
+MINUTE = 60  # the width of the rows the meter writes
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -30,6 +40,8 @@ class BucketKey:
     api_key_id: str
     model: str
     endpoint: str
+    provider: str
+    service_tier: str
     organization_id: str
     project_id: str
 
@@ -38,11 +50,14 @@ def _row(key: BucketKey, totals: UsageCounters) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(totals, name) for name in COUNTERS}
     row |= {
         "bucket_start": datetime.fromtimestamp(key.minute, UTC),
+        "width": MINUTE,
         "organization_id": key.organization_id,
         "project_id": key.project_id,
         "api_key_id": key.api_key_id,
         "model": key.model,
         "endpoint": key.endpoint,
+        "provider": key.provider,
+        "service_tier": key.service_tier,
     }
     return row
 

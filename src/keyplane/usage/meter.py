@@ -41,6 +41,8 @@ class Meter:
             record.api_key_id,
             record.model,
             record.endpoint,
+            record.provider,
+            record.service_tier,
             record.organization_id,
             record.project_id,
         )
@@ -53,6 +55,9 @@ class Meter:
         totals.input_tokens += tokens.input
         totals.output_tokens += tokens.output
         totals.cached_tokens += tokens.cached
+        totals.reasoning_tokens += tokens.reasoning
+        totals.cache_write_tokens += tokens.cache_write
+        totals.estimated_requests += record.estimated
         totals.cost_micro_usd += record.cost_micro_usd
         totals.unpriced_requests += not record.priced
         totals.latency_ms_total += record.latency_ms

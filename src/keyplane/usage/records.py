@@ -12,11 +12,17 @@ ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Token counts of one call, as the upstream billed them."""
+    """Token counts of one call, as the upstream billed them.
+
+    ``cached`` (read from a prompt cache) and ``cache_write`` (written to one, as Anthropic
+    bills it) are parts of ``input``; ``reasoning`` is part of ``output``.
+    """
 
     input: int = 0
     output: int = 0
     cached: int = 0
+    reasoning: int = 0
+    cache_write: int = 0
 
 
 NO_TOKENS = Tokens()
@@ -42,6 +48,9 @@ class UsageRecord:
     priced: bool
     status: int
     latency_ms: int
+    provider: str = ""  # the upstream's name; empty for calls that reach none
+    service_tier: str = ""  # as upstream reported it; empty when it did not
+    estimated: bool = False  # tokens counted by keyplane because upstream reported none
 
     @property
     def is_error(self) -> bool:
@@ -62,23 +71,24 @@ def tokens_from_usage(usage: Any) -> Tokens:
     """Counts from a ``usage`` block of any endpoint; absent or odd fields count 0.
 
     Chat, completions and embeddings say ``prompt_tokens``/``completion_tokens`` with
-    ``prompt_tokens_details.cached_tokens``; the Responses API says ``input_tokens``/
-    ``output_tokens`` with ``input_tokens_details.cached_tokens``.
+    ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``;
+    the Responses API says ``input_tokens``/``output_tokens`` with ``input_tokens_details``
+    and ``output_tokens_details``.
     """
     if not isinstance(usage, dict):
         return NO_TOKENS
     if "input_tokens" in usage:
-        details = _details(usage, "input_tokens_details")
         return Tokens(
             _count(usage, "input_tokens"),
             _count(usage, "output_tokens"),
-            _count(details, "cached_tokens"),
+            _count(_details(usage, "input_tokens_details"), "cached_tokens"),
+            _count(_details(usage, "output_tokens_details"), "reasoning_tokens"),
         )
-    details = _details(usage, "prompt_tokens_details")
     return Tokens(
         _count(usage, "prompt_tokens"),
         _count(usage, "completion_tokens"),
-        _count(details, "cached_tokens"),
+        _count(_details(usage, "prompt_tokens_details"), "cached_tokens"),
+        _count(_details(usage, "completion_tokens_details"), "reasoning_tokens"),
     )
 
 

@@ -41,6 +41,9 @@ METRICS = (
     "cached_tokens",
     "cost_micro_usd",
     "unpriced_requests",
+    "reasoning_tokens",
+    "cache_write_tokens",
+    "estimated_requests",
 )
 USAGE_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
