@@ -41,6 +41,11 @@ _LAYOUT = """() => {
 }"""
 
 
+_SCROLLING_TABLES = """() => [...document.querySelectorAll(".table-wrap")]
+  .filter((w) => w.scrollWidth > w.clientWidth + 1)
+  .map((w) => w.querySelector("thead")?.innerText.slice(0, 80))"""
+
+
 def axe_source() -> Path:
     assert AXE_JS.is_file(), f"axe-core {AXE_VERSION} is missing: run scripts/test-deps.sh"
     return AXE_JS
@@ -73,6 +78,10 @@ class Audit:
                 layout = page.evaluate(_LAYOUT)
                 if layout["overflow"] > 0 or layout["past"]:
                     problems.append(f"390px: wider than the phone: {layout}")
+            else:  # a table that scrolls sideways hides its last columns, the actions
+                hidden = page.evaluate(_SCROLLING_TABLES)
+                if hidden:
+                    problems.append(f"1366px: tables wider than the page: {hidden}")
         page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
         assert not problems, f"{name} ({page.url}):\n" + "\n".join(problems)
         self.checked.append(name)
