@@ -67,8 +67,8 @@ def create_api(*, lifespan: Lifespan, app_class: type[AppT]) -> AppT:
 
 
 def _serve_docs(app: FastAPI) -> None:
-    """``/docs`` with Swagger UI's files from the ``swagger-ui-bundle`` package, not a CDN:
-    the page works on a machine without internet access."""
+    """``/docs`` with Swagger UI's files from the ``swagger-ui-bundle-v2`` package, not a
+    CDN: the page works on a machine without internet access."""
     assets = "/docs/assets"
     app.mount(assets, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs")
 

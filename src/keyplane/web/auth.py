@@ -46,7 +46,12 @@ async def signed_in(request: Request, sessions: SessionsDep) -> SignedIn:
         if request.method == "GET" or request.url.path == "/logout":
             raise LoginRequiredError(request.url.path if request.method == "GET" else "/")
         form = await request.form()
-        typed = [(k, v) for k, v in form.multi_items() if k != CSRF_FIELD and isinstance(v, str)]
+        # What was typed goes back into the sign-in page; never a token or a password.
+        typed = [
+            (k, v)
+            for k, v in form.multi_items()
+            if isinstance(v, str) and k != CSRF_FIELD and "password" not in k
+        ]
         raise LoginRequiredError(request.url.path, draft=typed)
     return me
 
