@@ -17,6 +17,7 @@ from keyplane.leaks.github import TrustedKeys
 from keyplane.limits.service import LimitService
 from keyplane.runtime.limits import build_limits
 from keyplane.services.admin_keys import AdminKeyService
+from keyplane.services.admin_resources import AdminResources
 from keyplane.services.api_keys import KeyService
 from keyplane.services.invites import InviteService
 from keyplane.services.leaks import LeakService
@@ -68,6 +69,9 @@ class Runtime:
     members: MemberService
     invites: InviteService
     sessions: SessionService
+    # OpenAI's admin resources over the parts above: service accounts, per-model limits,
+    # model permissions, spend limits and alerts, audit events in OpenAI's shape.
+    admin: AdminResources
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -129,6 +133,7 @@ class Runtime:
             sessions=SessionService(
                 database, clock=clock, lifetime=timedelta(seconds=settings.session_ttl_seconds)
             ),
+            admin=AdminResources.build(database, brand=brand, clock=clock),
         )
 
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 
@@ -20,10 +21,17 @@ from keyplane.api.schemas import (
     from_unix,
 )
 from keyplane.keys.format import KeyKind
-from keyplane.runtime.deps import ClockDep, KeysDep, RotationDep
+from keyplane.runtime.deps import ClockDep, DatabaseDep, KeysDep, RotationDep
 from keyplane.services.api_keys import UNSET, KeyChanges, KeySpec
+from keyplane.services.owners import owners_of
+from keyplane.store.database import Database
+from keyplane.store.models import ApiKey
 
 router = APIRouter(prefix="/v1/organization/projects/{project_id}/api_keys", tags=["api keys"])
+
+
+async def shown(database: Database, key: ApiKey, *, now: datetime) -> ApiKeyOut:
+    return ApiKeyOut.of(key, now=now, owners=await owners_of(database, [key]))
 
 
 @router.get("")
@@ -32,25 +40,54 @@ async def list_keys(
     principal: AdminPrincipal,
     clock: ClockDep,
     keys: KeysDep,
+    database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,
     include_revoked: bool = False,
+    owner_project_access: Literal["active", "inactive", "any"] = "any",
 ) -> ListOut[ApiKeyOut]:
-    page = await keys.list(
-        organization_id=principal.organization_id,
-        project_id=project_id,
-        limit=limit,
-        after=after,
-        include_revoked=include_revoked,
+    """A page of keys; ``owner_project_access`` keeps those whose owner still reaches (or
+    no longer reaches) the project, reading on until the page is full."""
+    found: list[ApiKeyOut] = []
+    cursor = after
+    while True:
+        page = await keys.list(
+            organization_id=principal.organization_id,
+            project_id=project_id,
+            limit=limit,
+            after=cursor,
+            include_revoked=include_revoked,
+        )
+        owners = await owners_of(database, page.items)
+        now = clock()
+        for key in page.items:
+            view = ApiKeyOut.of(key, now=now, owners=owners)
+            if owner_project_access in ("any", view.owner_project_access):
+                found.append(view)
+        if len(found) >= limit or not page.has_more:
+            break
+        cursor = page.last_id
+    data = found[:limit]
+    more = len(found) > limit or page.has_more
+    return ListOut(
+        data=data,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
+        has_more=more,
     )
-    now = clock()
-    return ListOut.of(page, [ApiKeyOut.of(k, now=now) for k in page.items])
 
 
-@router.post("", status_code=201)
+@router.post("")
 async def create_key(
-    project_id: str, body: ApiKeyCreate, principal: AdminPrincipal, keys: KeysDep, clock: ClockDep
+    project_id: str,
+    body: ApiKeyCreate,
+    principal: AdminPrincipal,
+    keys: KeysDep,
+    clock: ClockDep,
+    database: DatabaseDep,
 ) -> CreatedApiKeyOut:
+    """Create a key (keyplane's own: OpenAI makes keys only through service accounts).
+    200, as every OpenAI create answers; keyplane answered 201 before."""
     spec = KeySpec(
         name=body.name,
         kind=KeyKind.SERVICE_ACCOUNT if body.kind == "service_account" else KeyKind.PROJECT,
@@ -69,18 +106,23 @@ async def create_key(
         spec=spec,
         actor=principal.actor,
     )
-    shown = ApiKeyOut.of(issued.key, now=clock())
-    return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
+    view = await shown(database, issued.key, now=clock())
+    return CreatedApiKeyOut(**view.model_dump(), value=issued.plaintext)
 
 
 @router.get("/{key_id}")
 async def get_key(
-    project_id: str, key_id: str, principal: AdminPrincipal, keys: KeysDep, clock: ClockDep
+    project_id: str,
+    key_id: str,
+    principal: AdminPrincipal,
+    keys: KeysDep,
+    clock: ClockDep,
+    database: DatabaseDep,
 ) -> ApiKeyOut:
     key = await keys.get(
         organization_id=principal.organization_id, project_id=project_id, key_id=key_id
     )
-    return ApiKeyOut.of(key, now=clock())
+    return await shown(database, key, now=clock())
 
 
 @router.post("/{key_id}")
@@ -91,6 +133,7 @@ async def update_key(
     principal: AdminPrincipal,
     keys: KeysDep,
     clock: ClockDep,
+    database: DatabaseDep,
 ) -> ApiKeyOut:
     given = body.model_fields_set
     changes = KeyChanges(
@@ -113,7 +156,7 @@ async def update_key(
         changes=changes,
         actor=principal.actor,
     )
-    return ApiKeyOut.of(key, now=clock())
+    return await shown(database, key, now=clock())
 
 
 @router.delete("/{key_id}")
@@ -136,6 +179,7 @@ async def rotate_key(
     principal: AdminPrincipal,
     rotation: RotationDep,
     clock: ClockDep,
+    database: DatabaseDep,
     body: RotateRequest | None = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> CreatedApiKeyOut:
@@ -147,8 +191,8 @@ async def rotate_key(
         idempotency_key=idempotency_key,
         actor=principal.actor,
     )
-    shown = ApiKeyOut.of(issued.key, now=clock())
-    return CreatedApiKeyOut(**shown.model_dump(), value=issued.plaintext)
+    view = await shown(database, issued.key, now=clock())
+    return CreatedApiKeyOut(**view.model_dump(), value=issued.plaintext)
 
 
 def _limits(value: RateLimitsIn | BudgetIn | None, given: bool) -> Any:
