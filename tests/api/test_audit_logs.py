@@ -36,7 +36,10 @@ async def test_key_lifecycle_leaves_events_in_order(
     assert isinstance(newest["effective_at"], int)
     updated = page["data"][2]
     assert updated["data"]["changes"] == {"name": "renamed"}
-    assert updated["api_key.updated"] == {"id": api_key["id"], "changes_requested": {"name": "renamed"}}
+    assert updated["api_key.updated"] == {
+        "id": api_key["id"],
+        "changes_requested": {"name": "renamed"},
+    }
     rotated = page["data"][1]
     assert rotated["api_key.updated"]["changes_requested"]["rotated"] is True
     assert api_key["value"] not in str(page)

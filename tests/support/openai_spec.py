@@ -37,7 +37,7 @@ class Operation:
     responses: dict[str, Any]
 
 
-class SpecMismatch(AssertionError):
+class SpecMismatchError(AssertionError):
     """An answer that OpenAI's spec says is the wrong shape."""
 
 
@@ -67,7 +67,8 @@ def _registry() -> Registry[Any]:
     resource = Resource.from_contents(
         {"components": _spec()["components"]}, default_specification=DRAFT202012
     )
-    return Registry().with_resource(_ROOT, resource)
+    registry: Registry[Any] = Registry().with_resource(_ROOT, resource)
+    return registry
 
 
 @functools.cache
@@ -131,7 +132,7 @@ def assert_matches_spec(method: str, path: str, status: int, body: Any) -> Opera
     if schema is None:
         if 200 <= status < 300:
             listed = sorted(operation.responses)
-            raise SpecMismatch(
+            raise SpecMismatchError(
                 f"{method} {path} answered {status}; {operation.operation_id} answers {listed}"
             )
         schema = {"$ref": f"{_ROOT}#/components/schemas/ErrorResponse"}
@@ -140,7 +141,7 @@ def assert_matches_spec(method: str, path: str, status: int, body: Any) -> Opera
     if errors:
         first = errors[0]
         where = "/".join(str(part) for part in first.absolute_path) or "(root)"
-        raise SpecMismatch(
+        raise SpecMismatchError(
             f"{method} {path} -> {status} does not match {operation.operation_id} "
             f"at {where}: {first.message[:400]}"
         )
