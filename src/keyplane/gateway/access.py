@@ -28,6 +28,14 @@ class Grant:
     def allows_model(self, model: str) -> bool:
         return model_allowed(model, self.key.allowed_models) and self.project_allows(model)
 
+    @property
+    def narrows_models(self) -> bool:
+        """Whether the key or its project keeps some models out (so listings are filtered)."""
+        project = self.project
+        return bool(self.key.allowed_models) or (
+            project is not None and project.model_permissions_mode is not None
+        )
+
     def project_allows(self, model: str) -> bool:
         """The project's model permissions: an allow list or a deny list of model ids."""
         project = self.project

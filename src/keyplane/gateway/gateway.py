@@ -252,7 +252,7 @@ class Gateway:
             "GET", path, body=None, headers=forwarded_headers(incoming.headers)
         )
         content = await read_whole(response)
-        if model is None and response.status == 200 and grant.key.allowed_models:
+        if model is None and response.status == 200 and grant.narrows_models:
             content = _only_allowed(content, grant)
         headers = returned_headers(response.raw_headers, ())
         await send_whole(incoming.send, response.status, headers, content)
