@@ -7,6 +7,7 @@ call one scope refuses takes nothing from the others.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,36 @@ async def test_a_key_allow_list_still_narrows_what_the_project_allows(
         with pytest.raises(openai.PermissionDeniedError):
             await sdk.chat.completions.create(**exact_call().body)  # allowed by the project
         await sdk.chat.completions.create(**{**exact_call().body, "model": OTHER_MODEL})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_organisation_spend_limit_holds_over_every_project(
+    upstream: UpstreamProcess,
+    local_database: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    backend: dict[str, Any],
+) -> None:
+    call = exact_call(max_tokens=1000)
+    fits = 10_000 // call.cost  # calls that fit in one cent
+    assert 5 <= fits <= 50, call.cost
+    async with local_gateway(upstream, local_database, tmp_path / "data", clock, **backend) as kp:
+        response = await kp.http.post(
+            "/v1/organization/spend_limit",
+            json={"threshold_amount": 1, "currency": "USD", "interval": "month"},
+            headers=kp.admin,
+        )
+        assert response.status_code == 200, response.text
+        other = await kp.http.post(
+            "/v1/organization/projects", json={"name": "second"}, headers=kp.admin
+        )
+        first = kp.sdk(await kp.create_key())
+        second_key = await kp.http.post(
+            f"/v1/organization/projects/{other.json()['id']}/api_keys",
+            json={"name": "second"},
+            headers=kp.admin,
+        )
+        second = kp.sdk(second_key.json()["value"])
+        both = await asyncio.gather(fire(first, call, 30), fire(second, call, 30))
+        outcomes = both[0] + both[1]
+        assert outcomes == {"ok": fits, "insufficient_quota": 60 - fits}

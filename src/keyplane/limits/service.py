@@ -26,6 +26,7 @@ from keyplane.limits.backend import (
     ScopeStatus,
 )
 from keyplane.limits.headers import duration, ratelimit_headers
+from keyplane.limits.organization import OrganizationBudgets
 from keyplane.limits.policy import MICRO, Budget, RateLimits, limits_of_model, window_of
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, Project, UsageBucket
@@ -64,10 +65,12 @@ class LimitService:
         self.clock = clock
         self.fail_open = fail_open
         self.default_max_output = default_max_output
+        self.organization_budgets = OrganizationBudgets(database)
 
     async def admit(self, call: Call) -> Admitted:
-        if not _limited(call.key, call.project, call.model):
-            return _NOTHING  # the common case costs nothing
+        organization_budget = await self.organization_budgets.of(call.key.organization_id)
+        if organization_budget is None and not _limited(call.key, call.project, call.model):
+            return _NOTHING  # the common case costs a dictionary lookup
         input_tokens = estimate.prompt_tokens(call.body)
         output_tokens = estimate.max_output_tokens(
             call.body, call.endpoint, self.default_max_output
@@ -84,6 +87,12 @@ class LimitService:
             now=now,
             model=call.model,
         )
+        if organization_budget is not None:
+            demands.append(
+                _budget_demand(
+                    f"org:{call.key.organization_id}", organization_budget, cost=cost, now=now
+                )
+            )
         lease = secrets.token_hex(8)
         statuses = await self.acquire(demands, lease=lease, now=now)
         if statuses is None:
@@ -183,7 +192,10 @@ class LimitService:
         assert demand.budget is not None
         window = window_of(demand.budget.period, now)
         scope_type, _, scope_id = demand.scope.partition(":")
-        column = UsageBucket.api_key_id if scope_type == "key" else UsageBucket.project_id
+        column = {
+            "key": UsageBucket.api_key_id,
+            "org": UsageBucket.organization_id,
+        }.get(scope_type, UsageBucket.project_id)
 
         async def spent() -> int:
             query = select(func.coalesce(func.sum(UsageBucket.cost_micro_usd), 0)).where(
@@ -237,6 +249,17 @@ def demands_for(
     return demands
 
 
+def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> Demand:
+    window = window_of(budget.period, now)
+    return Demand(
+        scope=scope,
+        budget=budget,
+        window=window.id,
+        window_end=window.end.timestamp() if window.end else None,
+        cost=cost,
+    )
+
+
 def refusal(
     exceeded: LimitExceeded, demands: Sequence[Demand], current: dict[str, str] | None = None
 ) -> RateLimitedError:
@@ -275,6 +298,8 @@ def _owner_of(scope: str) -> str:
     if scope_type == "model":
         project_id, _, model = scope_id.partition(":")
         return f"model {model} in project {project_id}"
+    if scope_type == "org":
+        return f"organization {scope_id}"
     return f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
 
 
