@@ -125,6 +125,15 @@ def test_project_keys_are_read_and_deleted_in_openai_shape(
     key = keys.retrieve(created.json()["id"], project_id=shared_server.project_id)
     assert key.owner_project_access == "active"
     assert key.owner.type == "service_account"  # made by an admin key, not by a person
+    updated = keys.update(
+        key.id,
+        project_id=shared_server.project_id,
+        scopes=["chat.completions.write"],
+        expires_in_seconds=600,
+    )
+    extra = updated.model_dump()
+    assert extra["permissions"] == {"mode": "restricted", "scopes": ["chat.completions.write"]}
+    assert extra["expires_at"] - extra["created_at"] >= 600
     assert keys.delete(key.id, project_id=shared_server.project_id).deleted is True
 
 

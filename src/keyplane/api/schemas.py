@@ -169,6 +169,10 @@ class ApiKeyCreate(Strict):
 class ApiKeyUpdate(Strict):
     name: Name | None = None
     permissions: PermissionsIn | None = None
+    # OpenAI's: ``scopes`` restrict the key to them (``permissions`` mode restricted);
+    # ``expires_in_seconds`` sets ``expires_at`` from now.
+    scopes: list[str] | None = Field(default=None, max_length=50)
+    expires_in_seconds: int | None = Field(default=None, ge=1, le=10 * 365 * 24 * 3600)
     allowed_models: list[str] | None = Field(default=None, max_length=100)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
     expires_at: UnixSeconds | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
@@ -20,7 +20,9 @@ from keyplane.api.schemas import (
     RotateRequest,
     from_unix,
 )
+from keyplane.errors import ValidationFailedError
 from keyplane.keys.format import KeyKind
+from keyplane.keys.permissions import PermissionMode, Permissions
 from keyplane.runtime.deps import ClockDep, DatabaseDep, KeysDep, RotationDep
 from keyplane.services.api_keys import UNSET, KeyChanges, KeySpec
 from keyplane.services.owners import owners_of
@@ -135,20 +137,7 @@ async def update_key(
     clock: ClockDep,
     database: DatabaseDep,
 ) -> ApiKeyOut:
-    given = body.model_fields_set
-    changes = KeyChanges(
-        name=body.name if "name" in given and body.name is not None else UNSET,
-        permissions=body.permissions.to_domain()
-        if "permissions" in given and body.permissions is not None
-        else UNSET,
-        allowed_models=_given_list(body.allowed_models, "allowed_models" in given),
-        allowed_ips=_given_list(body.allowed_ips, "allowed_ips" in given),
-        expires_at=from_unix(body.expires_at) if "expires_at" in given else UNSET,
-        metadata=(body.metadata or {}) if "metadata" in given else UNSET,
-        enabled=body.enabled if "enabled" in given and body.enabled is not None else UNSET,
-        rate_limits=_limits(body.rate_limits, "rate_limits" in given),
-        budget=_limits(body.budget, "budget" in given),
-    )
+    changes = _changes(body, now=clock())
     key = await keys.update(
         organization_id=principal.organization_id,
         project_id=project_id,
@@ -193,6 +182,36 @@ async def rotate_key(
     )
     view = await shown(database, issued.key, now=clock())
     return CreatedApiKeyOut(**view.model_dump(), value=issued.plaintext)
+
+
+def _changes(body: ApiKeyUpdate, *, now: datetime) -> KeyChanges:
+    """The update's fields, OpenAI's ``scopes`` and ``expires_in_seconds`` among them."""
+    given = body.model_fields_set
+    if body.scopes is not None and body.permissions is not None:
+        raise ValidationFailedError("Give scopes or permissions, not both.", param="scopes")
+    if body.expires_in_seconds is not None and "expires_at" in given:
+        raise ValidationFailedError(
+            "Give expires_in_seconds or expires_at, not both.", param="expires_in_seconds"
+        )
+    permissions: Any = UNSET
+    if body.scopes is not None:
+        permissions = Permissions(mode=PermissionMode.RESTRICTED, scopes=tuple(body.scopes))
+    elif "permissions" in given and body.permissions is not None:
+        permissions = body.permissions.to_domain()
+    expires_at: Any = from_unix(body.expires_at) if "expires_at" in given else UNSET
+    if body.expires_in_seconds is not None:
+        expires_at = now + timedelta(seconds=body.expires_in_seconds)
+    return KeyChanges(
+        name=body.name if "name" in given and body.name is not None else UNSET,
+        permissions=permissions,
+        allowed_models=_given_list(body.allowed_models, "allowed_models" in given),
+        allowed_ips=_given_list(body.allowed_ips, "allowed_ips" in given),
+        expires_at=expires_at,
+        metadata=(body.metadata or {}) if "metadata" in given else UNSET,
+        enabled=body.enabled if "enabled" in given and body.enabled is not None else UNSET,
+        rate_limits=_limits(body.rate_limits, "rate_limits" in given),
+        budget=_limits(body.budget, "budget" in given),
+    )
 
 
 def _limits(value: RateLimitsIn | BudgetIn | None, given: bool) -> Any:
