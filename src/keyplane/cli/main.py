@@ -10,9 +10,12 @@ from keyplane import __version__
 from keyplane.cli.admin_keys import admin_keys
 from keyplane.cli.audit import audit
 from keyplane.cli.keys import keys
+from keyplane.cli.model_access import model_limits, model_permissions
 from keyplane.cli.projects import projects
 from keyplane.cli.scan import doctor_command, scan_command
 from keyplane.cli.server import init, serve
+from keyplane.cli.service_accounts import service_accounts
+from keyplane.cli.spend import spend_alerts, spend_limit
 from keyplane.cli.usage import usage
 from keyplane.cli.webhook import webhook
 
@@ -35,6 +38,9 @@ for command in (
     scan_command,
     doctor_command,
 ):
+    cli.add_command(command)
+# OpenAI's admin resources over keyplane's model (docs/openai-admin.md).
+for command in (service_accounts, model_limits, model_permissions, spend_limit, spend_alerts):
     cli.add_command(command)
 
 
