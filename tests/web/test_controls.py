@@ -21,7 +21,7 @@ async def test_owner_sets_model_limits_permissions_and_spend_as_the_api_sees_the
     assert booted.project_id is not None
     url = page_of(booted.project_id)
     await owner.get(url)
-    changes = [
+    changes: list[dict[str, object]] = [
         {"action": "model_limit", "model": "gpt-4o", "rpm": "30", "tpm": ""},
         {"action": "model_permissions", "mode": "deny_list", "models": "o1*, gpt-4"},
         {"action": "spend_limit", "usd": "100"},
