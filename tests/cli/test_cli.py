@@ -83,7 +83,7 @@ def test_key_lifecycle_through_the_cli(shared_server: ServerProcess) -> None:
     revoked = run_json(shared_server, "keys", "revoke", key_id)
     assert revoked["deleted"] is True
     events = run_json(shared_server, "audit", "--target", key_id)
-    assert [e["type"] for e in events["data"]][:3] == [
+    assert [e["keyplane_type"] for e in events["data"]][:3] == [
         "api_key.deleted",
         "api_key.rotated",
         "api_key.updated",
