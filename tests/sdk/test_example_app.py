@@ -73,7 +73,7 @@ async def test_live_key_is_accepted(
     created = admin.keys.create(project_id, name="writer")
     key = created.value.get_secret_value()
     posted = await notes.post("/notes", json={"text": "hello"}, headers=bearer(key))
-    assert posted.status_code == 200, posted.text
+    assert posted.status_code == 201, posted.text
     assert posted.json()["author_key_id"] == created.id
     listed = await notes.get("/notes", headers=bearer(key))
     assert [n["text"] for n in listed.json()] == ["hello"]
