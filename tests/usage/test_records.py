@@ -46,13 +46,16 @@ def test_odd_values_and_names_are_not_kept_and_the_kinds_are_bounded() -> None:
     usage = {
         "x_tokens": -3,
         "y_tokens": True,
-        "z_tokens": "7",
         "w" * 100: 5,
         **{f"kind_{n}": n + 1 for n in range(50)},
     }
     kept = extra_tokens(usage)
     assert len(kept) == MAX_EXTRA_KINDS
     assert all(name.startswith("kind_") for name, _ in kept)
+
+
+def test_a_digit_string_counts_as_its_number_as_the_billed_counts_do() -> None:
+    assert extra_tokens({"z_tokens": "7"}) == (("z_tokens", 7),)
 
 
 def test_an_absurd_service_tier_is_not_recorded() -> None:
