@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from keyplane.audit.actor import Actor
 from keyplane.cli.errors import CliError, bad_setting
+from keyplane.cli.listen import listen, url_of
 from keyplane.clock import system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.services.admin_keys import issue_admin_key
@@ -125,8 +126,9 @@ def serve(host: str | None, port: int | None) -> None:
         overrides["port"] = port
     settings = settings_or_exit(**overrides)
     configure_logging(settings.log_level)
+    sock = listen(settings.host, settings.port)  # before anything is printed or changed
     result = prepare_or_exit(settings)
-    url = f"http://{settings.host}:{settings.port}"
+    url = url_of(sock, settings.host)
     click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
     if result.first_run:
         _print_first_run(result)
@@ -138,6 +140,7 @@ def serve(host: str | None, port: int | None) -> None:
         # An import string, not an app: the CLI stays apart from the surfaces it serves.
         APP_FACTORY,
         factory=True,
+        fd=sock.fileno(),  # the socket bound above; host and port are only for uvicorn's log
         host=settings.host,
         port=settings.port,
         log_config=None,
