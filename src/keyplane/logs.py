@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 # keyplane keys of any brand, OpenAI-style keys, and bearer tokens in echoed headers.
 _SECRET = re.compile(
@@ -33,9 +36,35 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "info") -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and a record's ``fields``.
+
+    The standard library's ``json`` is enough here; the whole line is redacted once more,
+    because ``fields`` may carry text a client chose (a model name).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update((k, v) for k, v in fields.items() if k not in line)
+        if record.exc_info:
+            line["traceback"] = self.formatException(record.exc_info)
+        return redact_text(json.dumps(line, default=str))
+
+
+def configure_logging(level: str = "info", *, format: str = "text") -> None:
+    """Logs to stderr, as text or JSON lines (``KEYPLANE_LOG_FORMAT``), secrets redacted."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -23,6 +23,7 @@ from keyplane.gateway.access import GatewayAccess, Grant
 from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
+from keyplane.gateway.refusals import upstream_refusal
 from keyplane.gateway.streams import StreamRelay
 from keyplane.gateway.upstream import (
     MISSING_KEY,
@@ -130,6 +131,7 @@ class Gateway:
             authorization=headers.get("authorization"), client=client, scope=scope, now=now
         )
         self.last_used.touch(grant.key.id, now)
+        incoming.log.key_id = grant.key.id
         return grant
 
     async def post(self, endpoint: Endpoint, incoming: Incoming) -> None:
@@ -137,7 +139,7 @@ class Gateway:
         now = self.clock()
         grant = await self._grant(incoming, endpoint.scope, now)
         body = _json_body(incoming.body)
-        model = _model_of(body)
+        model = incoming.log.model = _model_of(body)
         self.access.check_model(grant, model)
         if not self.upstream.configured:
             raise UnavailableError(MISSING_KEY, code="upstream_not_configured")
@@ -152,6 +154,7 @@ class Gateway:
                 self._record(metered, error.status, NO_TOKENS)
             raise
         finally:
+            incoming.log.tokens = metered.outcome.tokens if metered.outcome else None
             await self._settle(call, admitted, metered.outcome or _NOT_REACHED)
 
     async def _forward(
@@ -172,6 +175,9 @@ class Gateway:
             await self._relay(metered, admitted, incoming, response, relay)
             return
         content = await self._read(metered, response)
+        if refused := upstream_refusal(response.status, content):
+            self._record(metered, refused.status, NO_TOKENS)
+            raise refused
         tokens = tokens_from_body(_loads(content)) if response.status < 400 else NO_TOKENS
         self._record(metered, response.status, tokens)
         headers = returned_headers(response.raw_headers, admitted.headers)
@@ -239,6 +245,7 @@ class Gateway:
     async def models(self, incoming: Incoming, model: str | None) -> None:
         """``GET /v1/models[/{model}]``, showing only the models the key may use."""
         grant = await self._grant(incoming, MODELS_SCOPE, self.clock())
+        incoming.log.model = model
         if model is not None and not grant.allows_model(model):
             raise NotFoundError(
                 f"The model '{model}' does not exist or you do not have access to it.",
@@ -250,6 +257,8 @@ class Gateway:
             "GET", path, body=None, headers=forwarded_headers(incoming.headers)
         )
         content = await read_whole(response)
+        if refused := upstream_refusal(response.status, content):
+            raise refused
         if model is None and response.status == 200 and grant.key.allowed_models:
             content = _only_allowed(content, grant)
         headers = returned_headers(response.raw_headers, ())
