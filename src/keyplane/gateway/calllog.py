@@ -70,15 +70,20 @@ class CallLog:
         if not logger.isEnabledFor(logging.INFO):
             return
         values = self.fields()
-        head = f"gateway call: {values['method']} {_shown(values['path'])}"
-        rest = " ".join(
-            f"{name}={_shown(value)}"
-            for name, value in values.items()
-            if name not in ("method", "path") and value is not None
-        )
-        logger.info("%s %s", head, rest, extra={"fields": values})
+        text = [f"gateway call: {self.method} {_shown(values['path'])} status={self.status}"]
+        if self.key_id is not None:
+            text.append(f"key_id={_shown(self.key_id)}")
+        if values["model"] is not None:
+            text.append(f"model={_shown(values['model'])}")
+        text.append(f"latency_ms={values['latency_ms']}")
+        if self.tokens is not None:
+            tokens = self.tokens
+            text.append(
+                f"input_tokens={tokens.input} output_tokens={tokens.output} "
+                f"cached_tokens={tokens.cached}"
+            )
+        logger.info(" ".join(text), extra={"fields": values})
 
 
-def _shown(value: object) -> str:
-    text = str(value)
+def _shown(text: str) -> str:
     return text if _PLAIN.fullmatch(text) else json.dumps(text)

@@ -156,7 +156,7 @@ async def _claim_name(
     await session.execute(
         update(Organization)
         .where(Organization.id == organization_id)
-        .values(id=Organization.id)
+        .values(name=Organization.name)  # not the key: no foreign-key checks on children
         .execution_options(synchronize_session=False)
     )
     wanted = name.casefold()
