@@ -108,6 +108,7 @@ def test_a_server_refusal_about_a_field_names_the_flag(shared_server: ServerProc
         ["keys", "list", "--project", "{secret}"],
         ["projects", "show", "{secret}"],
         ["admin-keys", "revoke", "{secret}", "--yes"],
+        ["audit", "--target", "{secret}"],
     ],
 )
 def test_a_secret_given_where_an_id_belongs_is_never_echoed(
