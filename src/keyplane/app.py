@@ -89,4 +89,14 @@ def _metrics(app: FastAPI) -> Metrics:
         "Usage buckets counted in memory and not yet written to the store.",
         pending_usage,
     )
+
+    def odd_usage_values() -> float:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return float(runtime.meter.odd_values) if runtime else 0.0
+
+    metrics.counter(
+        "keyplane_usage_odd_values",
+        "Usage values from upstream that were out of range or not integers, clamped or dropped.",
+        odd_usage_values,
+    )
     return metrics

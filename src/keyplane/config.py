@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _BRAND = re.compile(r"^[a-z][a-z0-9]{0,15}$")
@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     prices_file: Path | None = None
     usage_flush_seconds: float = Field(default=2.0, gt=0, le=300)
+    # Retention: minute usage rows are rolled up into hours after this many days, and hours
+    # into days; day rows and audit events are kept for ever unless a number of days is set.
+    usage_minute_retention_days: float = Field(default=2, gt=0, le=3650)
+    usage_hour_retention_days: float = Field(default=14, gt=0, le=36500)
+    usage_day_retention_days: float | None = Field(default=None, gt=0, le=365000)
+    audit_retention_days: float | None = Field(default=None, gt=0, le=365000)
+    housekeeping_interval_seconds: float = Field(default=60, gt=0, le=86400)
+    # OpenTelemetry traces of gateway calls (the "otel" extra), exported over OTLP/HTTP as the
+    # standard OTEL_EXPORTER_OTLP_* variables say.
+    otel_traces: bool = False
+    # Every metered call is appended to a journal in the data dir before its answer ends;
+    # this is how often it is fsynced (what a machine crash, not a killed process, may lose).
+    usage_journal_fsync_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    # Off only where the data dir cannot be written: a killed process then loses the usage
+    # of its last ``usage_flush_seconds``.
+    usage_journal: bool = True
     key_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0)
     # When Redis (the limits store) is unreachable, budgets always refuse calls (503); rate
     # limits do too unless this is "fail_open".
@@ -80,6 +96,21 @@ class Settings(BaseSettings):
         for cidr in value:
             ipaddress.ip_network(str(cidr).strip(), strict=False)  # ValueError names the entry
         return value
+
+    @model_validator(mode="after")
+    def _tiers_are_ordered(self) -> Settings:
+        days = self.usage_day_retention_days
+        if self.usage_hour_retention_days <= self.usage_minute_retention_days:
+            raise ValueError(
+                "KEYPLANE_USAGE_HOUR_RETENTION_DAYS must be longer than "
+                "KEYPLANE_USAGE_MINUTE_RETENTION_DAYS"
+            )
+        if days is not None and days <= self.usage_hour_retention_days:
+            raise ValueError(
+                "KEYPLANE_USAGE_DAY_RETENTION_DAYS must be longer than "
+                "KEYPLANE_USAGE_HOUR_RETENTION_DAYS"
+            )
+        return self
 
     @field_validator("key_brand")
     @classmethod

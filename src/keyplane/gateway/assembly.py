@@ -29,4 +29,5 @@ def build_gateway(runtime: Runtime) -> Gateway:
         last_used=runtime.last_used,
         client_address=ClientAddress(settings.trusted_proxies),
         clock=runtime.clock,
+        tracer=runtime.tracer,
     )

@@ -39,12 +39,15 @@ from keyplane.gateway.wire import (
     wait_for_disconnect,
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
+from keyplane.tracing.gateway import GatewayTracer, TracedCall
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, tokens_from_body
 
 logger = logging.getLogger(__name__)
 
+# The name usage records give the one upstream of the KEYPLANE_UPSTREAM_* settings.
+UPSTREAM_NAME = "openai"
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
 
@@ -106,6 +109,7 @@ class Gateway:
         client_address: ClientAddress,
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
+        tracer: GatewayTracer | None = None,
     ) -> None:
         self.access = access
         self.upstream = upstream
@@ -115,6 +119,7 @@ class Gateway:
         self.client_address = client_address
         self.admission = admission
         self.clock = clock
+        self.tracer = tracer
 
     async def start(self) -> None:
         """Open the upstream connection pool (the meter is the runtime's, started with it)."""
@@ -287,8 +292,26 @@ class Gateway:
                 priced=price is not None,
                 status=status,
                 latency_ms=latency_ms,
+                provider=UPSTREAM_NAME,
             )
         )
+        if self.tracer is not None:
+            end_ns = time.time_ns()
+            self.tracer.record(
+                TracedCall(
+                    endpoint=call.endpoint,
+                    provider=UPSTREAM_NAME,
+                    model=call.model,
+                    status=status,
+                    tokens=tokens,
+                    cost_micro_usd=cost,
+                    estimated=False,
+                    api_key_id=key.id,
+                    project_id=key.project_id or "",
+                    start_ns=end_ns - int((time.perf_counter() - metered.started) * 1e9),
+                    end_ns=end_ns,
+                )
+            )
         metered.outcome = Outcome(
             reached_upstream=True, status=status, tokens=tokens, cost_micro_usd=cost
         )

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# A count above this is no real call (the largest context windows hold a few million tokens);
+# bucket sums of it stay far inside a 64-bit column.
+MAX_TOKENS = 100_000_000
+# Set on the log record of every odd value, so the meter can count them for /metrics.
+ODD_USAGE_VALUE = "keyplane_odd_usage_value"
 
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
 ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
@@ -12,11 +22,17 @@ ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Token counts of one call, as the upstream billed them."""
+    """Token counts of one call, as the upstream billed them.
+
+    ``cached`` (read from a prompt cache) and ``cache_write`` (written to one, as Anthropic
+    bills it) are parts of ``input``; ``reasoning`` is part of ``output``.
+    """
 
     input: int = 0
     output: int = 0
     cached: int = 0
+    reasoning: int = 0
+    cache_write: int = 0
 
 
 NO_TOKENS = Tokens()
@@ -42,6 +58,9 @@ class UsageRecord:
     priced: bool
     status: int
     latency_ms: int
+    provider: str = ""  # the upstream's name; empty for calls that reach none
+    service_tier: str = ""  # as upstream reported it; empty when it did not
+    estimated: bool = False  # tokens counted by keyplane because upstream reported none
 
     @property
     def is_error(self) -> bool:
@@ -50,7 +69,34 @@ class UsageRecord:
 
 def _count(block: dict[str, Any], name: str) -> int:
     value = block.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return 0 if value is None else _odd_count(name, value)
+
+
+def _odd_count(name: str, value: Any) -> int:
+    """An out-of-range or non-integer count from upstream, clamped, logged, and counted.
+
+    Too big is clamped to ``MAX_TOKENS`` (one number must not overflow everyone's flush);
+    a whole-number float or digit string counts as its number, rounded up so nothing spent
+    is dropped; anything else (negatives, booleans, other strings) counts 0.
+    """
+    count = 0
+    if isinstance(value, float) and math.isfinite(value) and value > 0:
+        count = min(math.ceil(value), MAX_TOKENS)
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"  # never int() of a huge string: it is slow, or raises
+        count = MAX_TOKENS if len(digits) > 9 else min(int(digits), MAX_TOKENS)
+    elif type(value) is int and value > MAX_TOKENS:
+        count = MAX_TOKENS
+    logger.warning(
+        "upstream usage gave %s = %.40r; counted as %d",
+        name,
+        value,
+        count,
+        extra={ODD_USAGE_VALUE: True},
+    )
+    return count
 
 
 def _details(block: dict[str, Any], name: str) -> dict[str, Any]:
@@ -62,23 +108,24 @@ def tokens_from_usage(usage: Any) -> Tokens:
     """Counts from a ``usage`` block of any endpoint; absent or odd fields count 0.
 
     Chat, completions and embeddings say ``prompt_tokens``/``completion_tokens`` with
-    ``prompt_tokens_details.cached_tokens``; the Responses API says ``input_tokens``/
-    ``output_tokens`` with ``input_tokens_details.cached_tokens``.
+    ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``;
+    the Responses API says ``input_tokens``/``output_tokens`` with ``input_tokens_details``
+    and ``output_tokens_details``.
     """
     if not isinstance(usage, dict):
         return NO_TOKENS
     if "input_tokens" in usage:
-        details = _details(usage, "input_tokens_details")
         return Tokens(
             _count(usage, "input_tokens"),
             _count(usage, "output_tokens"),
-            _count(details, "cached_tokens"),
+            _count(_details(usage, "input_tokens_details"), "cached_tokens"),
+            _count(_details(usage, "output_tokens_details"), "reasoning_tokens"),
         )
-    details = _details(usage, "prompt_tokens_details")
     return Tokens(
         _count(usage, "prompt_tokens"),
         _count(usage, "completion_tokens"),
-        _count(details, "cached_tokens"),
+        _count(_details(usage, "prompt_tokens_details"), "cached_tokens"),
+        _count(_details(usage, "completion_tokens_details"), "reasoning_tokens"),
     )
 
 
