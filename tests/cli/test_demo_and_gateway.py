@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +44,26 @@ def log_records(server: ServerProcess) -> list[dict[str, Any]]:
     return records
 
 
-def call_records(server: ServerProcess, key_id: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 5  # the line is written as the answer ends
+def logged(server: ServerProcess, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The call lines ``wanted`` picks; a line is written just after its answer ends."""
+    deadline = time.monotonic() + 10
     while True:
         found = [
-            r
-            for r in log_records(server)
-            if r["logger"] == "keyplane.gateway.calls" and r.get("key_id") == key_id
+            r for r in log_records(server) if r["logger"] == "keyplane.gateway.calls" and wanted(r)
         ]
         if found or time.monotonic() > deadline:
             return found
+        time.sleep(0.05)
+
+
+def text_line(server: ServerProcess, start: str) -> str:
+    """The first text log line containing ``start``, waiting for it to be written."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [t for t in server.log_path.read_text().splitlines() if start in t]
+        if lines or time.monotonic() > deadline:
+            assert lines, f"no log line with {start!r}"
+            return lines[0]
         time.sleep(0.05)
 
 
@@ -122,9 +132,10 @@ def test_if_the_provider_refuses_keyplanes_key_the_client_gets_a_502_not_a_401(
         log = server.log_path.read_text()
         assert "upstream refused keyplane's own call: HTTP 401 invalid_api_key" in log
         # The per-call line, as text: who, what, how it ended; never the secrets.
-        line = next(t for t in log.splitlines() if "gateway call: POST /v1/chat/completions" in t)
+        line = text_line(server, "gateway call: POST /v1/chat/completions")
         assert f"status=502 key_id={key['id']} model=gpt-4o latency_ms=" in line
-        assert key["value"] not in log and "sk-test-upstream-wrong-key" not in log
+        everything = server.log_path.read_text()
+        assert key["value"] not in everything and "sk-test-upstream-wrong-key" not in everything
     finally:
         server.stop()
 
@@ -171,17 +182,16 @@ def test_each_gateway_call_logs_one_json_line_with_its_facts(demo: ServerProcess
     client.chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=5)
     with pytest.raises(openai.AuthenticationError):
         sdk(demo, key["value"][:-1] + "x").models.list()  # a bad checksum: no key id known
-    [call] = call_records(demo, key["id"])
+    [call] = logged(demo, lambda r: r.get("key_id") == key["id"])
     assert call["level"] == "info" and call["message"].startswith("gateway call: POST")
     assert (call["method"], call["path"], call["status"]) == ("POST", "/v1/chat/completions", 200)
     assert call["model"] == "gpt-4o-mini"
     assert call["input_tokens"] > 0 and 0 < call["output_tokens"] <= 5
     assert call["cached_tokens"] == 0 and call["latency_ms"] >= 0
-    refused = [
-        r
-        for r in log_records(demo)
-        if r.get("path") == "/v1/models" and r.get("status") == 401 and r.get("key_id") is None
-    ]
+    refused = logged(
+        demo,
+        lambda r: r.get("path") == "/v1/models" and r["status"] == 401 and r["key_id"] is None,
+    )
     assert refused, "a refused call is logged too"
     log = demo.log_path.read_text()
     assert key["value"] not in log and key["value"][:-1] not in log
