@@ -131,7 +131,7 @@ def test_env_file_is_created_private_with_a_custom_variable(
         (["projects", "list"], {"KEYPLANE_ADMIN_KEY": ""}, ["admin key"]),
         (["projects", "show", "proj_missing"], {}, ["404"]),
         (["keys", "create", "--name", "x", "--expires-in", "soon"], {}, ["--expires-in"]),
-        (["keys", "create", "--name", "x", "--allow-ip", "nope"], {}, ["422", "IP"]),
+        (["keys", "create", "--name", "x", "--allow-ip", "nope"], {}, ["--allow-ip", "IP"]),
         (["keys", "create", "--name", "x", "--metadata", "novalue"], {}, ["KEY=VALUE"]),
         (["keys", "show", "key_missing"], {}, ["no API key"]),
         (["audit", "--since", "yesterday"], {}, ["--since"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -131,7 +132,7 @@ def create_project(server: ServerProcess, **fields: Any) -> str:
     """A new project (with ``rate_limits`` / ``budget`` if given); returns its id."""
     response = httpx.post(
         f"{server.url}/v1/organization/projects",
-        json={"name": "limits test", **fields},
+        json={"name": f"limits test {secrets.token_hex(4)}", **fields},  # names are unique
         headers={"Authorization": f"Bearer {server.admin_key}"},
         timeout=10,
     )
@@ -205,7 +206,7 @@ class LocalGateway:
     async def create_key(self, **fields: Any) -> str:
         response = await self.http.post(
             f"/v1/organization/projects/{self.project_id}/api_keys",
-            json={"name": "limits test", **fields},
+            json={"name": f"limits test {secrets.token_hex(4)}", **fields},  # names are unique
             headers=self.admin,
         )
         assert response.status_code == 200, response.text

@@ -6,7 +6,8 @@ import click
 
 from keyplane.cli.context import admin_client, iter_pages
 from keyplane.cli.durations import parse_duration
-from keyplane.cli.output import emit_json, table, when
+from keyplane.cli.flags import refuse_secret
+from keyplane.cli.output import confirm, emit_json, table, when
 
 
 @click.group("admin-keys")
@@ -64,8 +65,12 @@ def create_admin_key(name: str, expires_in: str | None, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def revoke_admin_key(key_id: str, yes: bool) -> None:
     """Revoke an admin key."""
-    if not yes:
-        click.confirm(f"Revoke admin key {key_id}?", abort=True)
+    refuse_secret(
+        key_id,
+        what="key id",
+        hint="Admin key ids look like key_...: see 'keyplane admin-keys list'.",
+    )
+    confirm(f"Revoke admin key {key_id}?", yes=yes, refused=f"{key_id} was not revoked")
     with admin_client() as client:
         client.request("DELETE", f"/v1/organization/admin_api_keys/{key_id}")
     click.echo(f"revoked {key_id}")

@@ -6,6 +6,7 @@ import click
 
 from keyplane.cli.context import admin_client
 from keyplane.cli.durations import parse_moment
+from keyplane.cli.flags import refuse_secret
 from keyplane.cli.output import emit_json, table, when
 
 
@@ -36,6 +37,9 @@ def audit(
     as_json: bool,
 ) -> None:
     """Show audit events, newest first."""
+    for value in (target, *actors):
+        if value is not None:
+            refuse_secret(value, what="object id", hint="Ids look like key_... or proj_....")
     params: dict[str, object] = {"limit": limit, "after": after, "target_id": target}
     if types:
         params["type"] = list(types)

@@ -7,8 +7,7 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from keyplane.clock import Clock
 from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
@@ -23,9 +22,10 @@ from keyplane.limits.backend import (
     LimitsUnavailable,
     ScopeStatus,
 )
+from keyplane.limits.explain import BudgetState, Reservation, budget_refusal
 from keyplane.limits.headers import duration, ratelimit_headers
 from keyplane.limits.organization import OrganizationBudgets
-from keyplane.limits.policy import MICRO, Budget, RateLimits, limits_of_model, window_of
+from keyplane.limits.policy import Budget, RateLimits, limits_of_model, window_of
 from keyplane.store.database import STORE_UNREACHABLE, Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
@@ -94,8 +94,16 @@ class LimitService:
                     f"org:{call.key.organization_id}", organization_budget, cost=cost, now=now
                 )
             )
+        reservation = Reservation(
+            model=call.model,
+            endpoint=call.endpoint,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost=cost,
+            output_field=estimate.output_limit_field(call.body),
+        )
         lease = secrets.token_hex(8)
-        statuses = await self.acquire(demands, lease=lease, now=now)
+        statuses = await self.acquire(demands, lease=lease, now=now, reservation=reservation)
         if statuses is None:
             return _NOTHING
         ticket = Ticket(lease=lease, demands=tuple(demands), admitted_at=now.timestamp())
@@ -124,17 +132,25 @@ class LimitService:
             await self.alerts.notify(call.key.organization_id, changes)
 
     async def acquire(
-        self, demands: Sequence[Demand], *, lease: str, now: datetime
+        self,
+        demands: Sequence[Demand],
+        *,
+        lease: str,
+        now: datetime,
+        reservation: Reservation | None = None,
     ) -> list[ScopeStatus] | None:
-        """Reserve ``demands``; None when the backend is down and rate limits fail open."""
+        """Reserve ``demands``; None when the backend is down and rate limits fail open.
+
+        ``reservation`` says what a gateway call reserves, for the words of a budget refusal.
+        """
         for _ in range(3):
             try:
                 return await self.backend.acquire(demands, lease=lease, now=now.timestamp())
             except BudgetUnseeded as missing:
                 await self._seed(missing, demands, now)
             except LimitExceeded as exceeded:
-                current = await self._headers_now(demands, now)
-                raise refusal(exceeded, demands, current) from None
+                current = await self._status_now(demands, now)
+                raise refusal(exceeded, demands, current, reservation) from None
             except LimitsUnavailable:
                 if self.fail_open and not any(d.budget for d in demands):
                     logger.warning("limits backend unreachable; rate limits fail open")
@@ -160,12 +176,13 @@ class LimitService:
             return []
         return await self.acquire(demands, lease=secrets.token_hex(8), now=now) or []
 
-    async def _headers_now(self, demands: Sequence[Demand], now: datetime) -> dict[str, str]:
+    async def _status_now(
+        self, demands: Sequence[Demand], now: datetime
+    ) -> list[ScopeStatus] | None:
         try:
-            statuses = await self.backend.status(demands, now=now.timestamp())
+            return await self.backend.status(demands, now=now.timestamp())
         except (LimitsUnavailable, BudgetUnseeded):
-            return {}
-        return {name.decode(): value.decode() for name, value in ratelimit_headers(statuses)}
+            return None
 
     async def start(self) -> None:
         await self.backend.start()
@@ -262,24 +279,30 @@ def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> D
 
 
 def refusal(
-    exceeded: LimitExceeded, demands: Sequence[Demand], current: dict[str, str] | None = None
+    exceeded: LimitExceeded,
+    demands: Sequence[Demand],
+    current: Sequence[ScopeStatus] | None = None,
+    reservation: Reservation | None = None,
 ) -> RateLimitedError:
-    """A 429 in OpenAI's words: which limit, and when it resets."""
+    """A 429 in OpenAI's words: which limit, why, and when it resets."""
     owner = _owner_of(exceeded.scope)
     wait = duration(exceeded.retry_after)
     retry_after = max(math.ceil(exceeded.retry_after), 1)
-    headers = {**(current or {}), "retry-after": str(retry_after)}
+    shown = {name.decode(): value.decode() for name, value in ratelimit_headers(current or [])}
+    headers = {**shown, "retry-after": str(retry_after)}
     if exceeded.kind == "budget":
         demand = next(d for d in demands if d.scope == exceeded.scope)
         assert demand.budget is not None
-        limit = dollars(exceeded.limit)
-        period = demand.budget.period.value
-        if demand.window_end is None:
-            when = "It does not reset; raise the budget to continue."
-        else:
-            reset = datetime.fromtimestamp(demand.window_end, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            when = f"It resets at {reset}."
-        message = f"You exceeded the {period} budget of {limit} for {owner}. {when}"
+        status = next((s for s in current or [] if s.scope == exceeded.scope), None)
+        state = BudgetState(
+            owner=owner,
+            period=demand.budget.period.value,
+            limit=exceeded.limit,
+            window_end=demand.window_end,
+            spent=None if status is None else status.budget_spent,
+            reserved=0 if status is None else status.budget_reserved,
+        )
+        message = budget_refusal(state, reservation)
         return BudgetExceededError(message, retry_after=retry_after, headers=headers)
     what = {
         "requests": "requests per minute",
@@ -302,13 +325,6 @@ def _owner_of(scope: str) -> str:
     if scope_type == "org":
         return f"organization {scope_id}"
     return f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
-
-
-def dollars(micro_usd: int) -> str:
-    """``$25.00``, or every digit when the amount is not whole cents (``$0.00045``)."""
-    if micro_usd % 10_000 == 0:
-        return f"${micro_usd / MICRO:,.2f}"
-    return f"${Decimal(micro_usd) / MICRO:,f}"
 
 
 def _unavailable() -> UnavailableError:
