@@ -185,7 +185,7 @@ def new_key(server: ServerProcess, project_id: str | None = None, **fields: Any)
         headers={"Authorization": f"Bearer {server.admin_key}"},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     body = response.json()
     return Key(body["id"], body["value"])
 
