@@ -155,7 +155,8 @@ class Keyplane:
         return [sys.executable, "-m", "keyplane", "serve"]
 
     def start(self) -> None:
-        env = {**self.env, "PYTHONPATH": str(HERE)}
+        # This tree's keyplane, not whichever one the virtualenv has installed.
+        env = {**self.env, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), str(HERE)])}
         started = time.perf_counter()
         self.process = subprocess.Popen(
             self._command(),
@@ -172,7 +173,8 @@ class Keyplane:
             except httpx.HTTPError:
                 time.sleep(0.01)
         else:
-            raise RuntimeError("keyplane did not become ready")
+            log = (self.workdir / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"keyplane did not become ready in 30 s; its log ends:\n{log}")
         response = httpx.post(
             f"{self.url}/v1/organization/projects/{self.project_id}/api_keys",
             json={"name": "bench"},
