@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from keyplane.limits.resp import Incomplete, ReplyError, RespClient, pack, parse
+from keyplane.limits.resp import Incomplete, ReplyError, RespClient, pack, packed, parse
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -29,8 +29,12 @@ def test_every_reply_type_parses_even_when_it_arrives_one_byte_at_a_time() -> No
 
 
 def test_commands_are_packed_as_bulk_strings() -> None:
-    wire = b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$3\r\n1.5\r\n"
-    assert pack(("SET", b"k", 12, 1.5)) == wire
+    wire = b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$3\r\n1.5\r\n$2\r\n\xc3\xa9\r\n"
+    assert pack(("SET", b"k", 12, 1.5, "\u00e9")) == wire
+    raw = bytes(range(256))  # any bytes, valid UTF-8 or not, go out as they are
+    assert pack((raw, packed(["ab", 7]), True)) == (
+        b"*4\r\n$256\r\n" + raw + b"\r\n$2\r\nab\r\n$1\r\n7\r\n$1\r\n1\r\n"
+    )
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ from keyplane.limits.backend import (
     Seed,
 )
 from keyplane.limits.lua import ACQUIRE, RELEASE, STATUS
-from keyplane.limits.resp import ReplyError, RespClient
+from keyplane.limits.resp import Packed, ReplyError, RespClient, packed
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class RedisBackend:
         self.redis = client
         self.fast = fast
         self.prefix = prefix
+        self._packed: dict[tuple[str, str | None], Packed] = {}
         self.instance = secrets.token_hex(8)
         self._recount: Recount | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -258,21 +259,31 @@ class RedisBackend:
             await self.redis.sadd(answered, self.instance)
             await self.redis.expire(answered, 60)
 
-    def _keys(self, demands: Sequence[Demand]) -> list[str]:
-        keys = []
+    def _keys(self, demands: Sequence[Demand]) -> Packed:
+        """The keys of ``demands``, packed once per scope and window (they recur)."""
+        parts = []
         for demand in demands:
-            window = demand.window or "-"
-            keys += [
-                f"{self.prefix}:rq:{demand.scope}",
-                f"{self.prefix}:tk:{demand.scope}",
-                f"{self.prefix}:par:{demand.scope}",
-                f"{self.prefix}:bud:{demand.scope}:{window}",
-                f"{self.prefix}:bres:{demand.scope}:{window}",
-                f"{self.prefix}:bexp:{demand.scope}:{window}",
-            ]
-        return keys
+            part = self._packed.get((demand.scope, demand.window))
+            if part is None:
+                if len(self._packed) >= 10_000:
+                    self._packed.clear()
+                window = demand.window or "-"
+                part = self._packed[demand.scope, demand.window] = packed(
+                    [
+                        f"{self.prefix}:rq:{demand.scope}",
+                        f"{self.prefix}:tk:{demand.scope}",
+                        f"{self.prefix}:par:{demand.scope}",
+                        f"{self.prefix}:bud:{demand.scope}:{window}",
+                        f"{self.prefix}:bres:{demand.scope}:{window}",
+                        f"{self.prefix}:bexp:{demand.scope}:{window}",
+                    ]
+                )
+            parts.append(part)
+        if len(parts) == 1:
+            return parts[0]
+        return Packed(sum(p.arity for p in parts), "".join(p.data for p in parts))
 
-    async def _call(self, script: str, keys: list[str], args: list[Any]) -> list[Any]:
+    async def _call(self, script: str, keys: Packed, args: list[Any]) -> list[Any]:
         try:
             reply: list[Any] = await self.fast.evalsha(script, keys, args)
         except (ReplyError, OSError) as exc:  # TimeoutError and ConnectionError are OSErrors
