@@ -140,9 +140,9 @@ class _Protocol(asyncio.Protocol):
         return future
 
     def _flush(self) -> None:
-        if self.transport is not None and self.outgoing:
+        if self.transport is not None and self.outgoing and self.lost is None:
             self.transport.write(b"".join(self.outgoing))
-        self.outgoing.clear()
+        self.outgoing.clear()  # if lost, their callers have had their ConnectionError
 
     def _check_deadline(self) -> None:
         self._timer = None
