@@ -1,6 +1,7 @@
 """Gateway overhead: the same wrk load straight to the stand-in upstream and through keyplane.
 
     .venv/bin/python bench/gateway_overhead.py [--duration 5] [--server uvicorn|granian]
+        [--tail-rounds N]   # only (c) non-streaming, N alternating rounds, medians
 
 Prints, side by side, for non-streaming and streaming chat completions (bench/wrk/*.lua):
 (a) instant upstream, 32 connections: requests/s direct and through keyplane, and keyplane's
@@ -19,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,7 +157,8 @@ class Keyplane:
         return [sys.executable, "-m", "keyplane", "serve"]
 
     def start(self) -> None:
-        env = {**self.env, "PYTHONPATH": str(HERE)}
+        # This tree's keyplane, not whichever one the virtualenv has installed.
+        env = {**self.env, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), str(HERE)])}
         started = time.perf_counter()
         self.process = subprocess.Popen(
             self._command(),
@@ -172,7 +175,8 @@ class Keyplane:
             except httpx.HTTPError:
                 time.sleep(0.01)
         else:
-            raise RuntimeError("keyplane did not become ready")
+            log = (self.workdir / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"keyplane did not become ready in 30 s; its log ends:\n{log}")
         response = httpx.post(
             f"{self.url}/v1/organization/projects/{self.project_id}/api_keys",
             json={"name": "bench"},
@@ -279,13 +283,47 @@ def run(args: argparse.Namespace) -> None:
             keyplane.stop()
 
 
+def tail(args: argparse.Namespace) -> None:
+    """Only (c), non-streaming: direct and proxied alternating, medians of the rounds."""
+    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=20) as slow:
+        keyplane = Keyplane(slow, args.server)
+        keyplane.start()
+        try:
+            warm(keyplane)
+            rounds = []
+            for index in range(args.tail_rounds):
+                direct, proxied, _ = compare(slow, keyplane, "json", 32, args.duration)
+                rounds.append(
+                    (proxied.p50_ms - direct.p50_ms, proxied.p99_ms - direct.p99_ms, direct)
+                )
+                print(
+                    f"round {index + 1}: added p50 {rounds[-1][0]:+.2f} ms, p99 "
+                    f"{rounds[-1][1]:+.2f} ms (direct p99 {direct.p99_ms:.2f} ms, "
+                    f"throughput {proxied.rps / direct.rps:.1%})"
+                )
+        finally:
+            keyplane.stop()
+    p50 = statistics.median(r[0] for r in rounds)
+    p99 = statistics.median(r[1] for r in rounds)
+    print(
+        f"(c) json c=32 20 ms, median of {len(rounds)}: added p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=5.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--tail-rounds", type=int, default=0, help="only the 20 ms tail, in N alternating rounds"
+    )
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
-    run(parser.parse_args())
+    args = parser.parse_args()
+    if args.tail_rounds:
+        tail(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

@@ -151,3 +151,13 @@ async def test_concurrent_calls_never_overshoot_a_budget(backend: LimitBackend) 
 
     results = await asyncio.gather(*(one(i) for i in range(300)))
     assert sum(results) == 50
+
+
+async def test_a_call_that_reserved_no_tokens_settles_under_a_token_limit(
+    backend: LimitBackend,
+) -> None:
+    demand = Demand(scope="key:t0", rate=RateLimits(tokens_per_minute=100), tokens=0)
+    await backend.acquire([demand], lease="l0", now=T0)
+    await backend.release([demand], lease="l0", admitted_at=T0, tokens=30, cost=0, now=T0 + 1)
+    status = await backend.status([demand], now=T0 + 2)
+    assert status[0].tokens_remaining == 70

@@ -164,7 +164,7 @@ for i = 1, n do
   if par >= 0 then redis.call('ZREM', KEYS[k + 3], lease) end
   if tpm >= 0 then
     if admitted_slot > slot - W then
-      redis.call('HINCRBY', KEYS[k + 2], admitted_slot, -arg(H, i, 3))
+      redis.call('HINCRBY', KEYS[k + 2], admitted_slot, 0 - arg(H, i, 3))  -- never "-0"
     end
     redis.call('HINCRBY', KEYS[k + 2], slot, actual_tokens)
     redis.call('EXPIRE', KEYS[k + 2], 2 * W)

@@ -7,6 +7,7 @@ loop each call is atomic without locks.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,15 +25,34 @@ from keyplane.limits.slots import Slots
 
 @dataclass
 class _Budget:
+    """Spend, and reservations kept with their running total (read twice per call: a sum
+    over every call in flight made admission cost grow with concurrency)."""
+
     spent: int = 0
     reserved: dict[str, tuple[int, float]] = field(
         default_factory=dict
     )  # lease -> (amount, expiry)
+    held: int = 0
+    next_expiry: float = math.inf
+
+    def reserve(self, lease: str, amount: int, expiry: float) -> None:
+        self.free(lease)
+        self.reserved[lease] = (amount, expiry)
+        self.held += amount
+        self.next_expiry = min(self.next_expiry, expiry)
+
+    def free(self, lease: str) -> None:
+        amount, _ = self.reserved.pop(lease, (0, 0.0))
+        self.held -= amount
 
     def reserved_total(self, now: float) -> int:
-        for lease in [lease for lease, (_, expiry) in self.reserved.items() if expiry <= now]:
-            del self.reserved[lease]
-        return sum(amount for amount, _ in self.reserved.values())
+        if now >= self.next_expiry:  # rare: leases last LEASE_SECONDS
+            for lease in [lease for lease, (_, expiry) in self.reserved.items() if expiry <= now]:
+                self.free(lease)
+            self.next_expiry = min(
+                (expiry for _, expiry in self.reserved.values()), default=math.inf
+            )
+        return self.held
 
 
 class MemoryBackend:
@@ -76,7 +96,7 @@ class MemoryBackend:
                     # Not seeded (yet): the seed reads the meter, which holds this call. An
                     # empty window made here would pass for a seeded one that spent nothing.
                     continue
-                budget.reserved.pop(lease, None)
+                budget.free(lease)
                 before = budget.spent
                 budget.spent += cost
                 changes.append(
@@ -157,7 +177,7 @@ class MemoryBackend:
         # (cost 0) are never released and would pile up until their lease expires.
         if demand.budget is not None and demand.window is not None and demand.cost > 0:
             budget = self._budgets[(demand.scope, demand.window)]
-            budget.reserved[lease] = (demand.cost, now + LEASE_SECONDS)
+            budget.reserve(lease, demand.cost, now + LEASE_SECONDS)
 
     def _live_leases(self, scope: str, now: float) -> dict[str, float]:
         leases = self._parallel.setdefault(scope, {})

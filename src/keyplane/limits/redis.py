@@ -48,6 +48,7 @@ from keyplane.limits.backend import (
     Seed,
 )
 from keyplane.limits.lua import ACQUIRE, RELEASE, STATUS
+from keyplane.limits.resp import Packed, ReplyError, RespClient, packed
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,13 @@ Recount = Callable[[], Awaitable[object]]
 
 
 class RedisBackend:
-    def __init__(self, client: Redis, *, prefix: str = "kp:lim") -> None:
+    """Counters in Redis; ``fast`` carries the scripts of the request path (see resp.py)."""
+
+    def __init__(self, client: Redis, fast: RespClient, *, prefix: str = "kp:lim") -> None:
         self.redis = client
+        self.fast = fast
         self.prefix = prefix
-        self._acquire = client.register_script(ACQUIRE)
-        self._release = client.register_script(RELEASE)
-        self._status = client.register_script(STATUS)
+        self._packed: dict[tuple[str, str | None], Packed] = {}
         self.instance = secrets.token_hex(8)
         self._recount: Recount | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -82,7 +84,7 @@ class RedisBackend:
         pool = BlockingConnectionPool.from_url(
             url, max_connections=64, timeout=2, socket_timeout=2, socket_connect_timeout=2
         )
-        return cls(Redis(connection_pool=pool), prefix=prefix)
+        return cls(Redis(connection_pool=pool), RespClient(url, timeout=2), prefix=prefix)
 
     async def acquire(
         self, demands: Sequence[Demand], *, lease: str, now: float
@@ -90,7 +92,7 @@ class RedisBackend:
         args: list[Any] = [now, lease, LEASE_SECONDS]
         for demand in demands:
             args += _demand_args(demand, now)
-        reply = await self._call(self._acquire, self._keys(demands), args)
+        reply = await self._call(ACQUIRE, self._keys(demands), args)
         code = int(reply[0])
         if code == -1:
             demand = demands[int(reply[1])]
@@ -118,7 +120,7 @@ class RedisBackend:
         args: list[Any] = [now, lease, admitted_at, tokens, cost]
         for demand in demands:
             args += _demand_args(demand, now)
-        reply = await self._call(self._release, self._keys(demands), args)
+        reply = await self._call(RELEASE, self._keys(demands), args)
         changes = []
         for index, demand in enumerate(demands):
             before, after = int(reply[2 * index]), int(reply[2 * index + 1])
@@ -132,7 +134,7 @@ class RedisBackend:
         args: list[Any] = [now, "", LEASE_SECONDS]
         for demand in demands:
             args += _demand_args(demand, now)
-        reply = await self._call(self._status, self._keys(demands), args)
+        reply = await self._call(STATUS, self._keys(demands), args)
         return _statuses(demands, reply)
 
     async def seed_budget(self, scope: str, window: str, seed: Seed, *, ttl: float | None) -> None:
@@ -170,6 +172,7 @@ class RedisBackend:
             await asyncio.gather(self._listener, *self._answers, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.publish(self._channel, _BYE)  # do not wait for me any more
+        await self.fast.close()
         await self.redis.aclose()
 
     @property
@@ -256,25 +259,35 @@ class RedisBackend:
             await self.redis.sadd(answered, self.instance)
             await self.redis.expire(answered, 60)
 
-    def _keys(self, demands: Sequence[Demand]) -> list[str]:
-        keys = []
+    def _keys(self, demands: Sequence[Demand]) -> Packed:
+        """The keys of ``demands``, packed once per scope and window (they recur)."""
+        parts = []
         for demand in demands:
-            window = demand.window or "-"
-            keys += [
-                f"{self.prefix}:rq:{demand.scope}",
-                f"{self.prefix}:tk:{demand.scope}",
-                f"{self.prefix}:par:{demand.scope}",
-                f"{self.prefix}:bud:{demand.scope}:{window}",
-                f"{self.prefix}:bres:{demand.scope}:{window}",
-                f"{self.prefix}:bexp:{demand.scope}:{window}",
-            ]
-        return keys
+            part = self._packed.get((demand.scope, demand.window))
+            if part is None:
+                if len(self._packed) >= 10_000:
+                    self._packed.clear()
+                window = demand.window or "-"
+                part = self._packed[demand.scope, demand.window] = packed(
+                    [
+                        f"{self.prefix}:rq:{demand.scope}",
+                        f"{self.prefix}:tk:{demand.scope}",
+                        f"{self.prefix}:par:{demand.scope}",
+                        f"{self.prefix}:bud:{demand.scope}:{window}",
+                        f"{self.prefix}:bres:{demand.scope}:{window}",
+                        f"{self.prefix}:bexp:{demand.scope}:{window}",
+                    ]
+                )
+            parts.append(part)
+        if len(parts) == 1:
+            return parts[0]
+        return Packed(sum(p.arity for p in parts), "".join(p.data for p in parts))
 
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> list[Any]:
+    async def _call(self, script: str, keys: Packed, args: list[Any]) -> list[Any]:
         try:
-            reply: list[Any] = await script(keys=keys, args=args)
-        except (RedisError, OSError) as exc:
-            raise LimitsUnavailable(str(exc)) from exc
+            reply: list[Any] = await self.fast.evalsha(script, keys, args)
+        except (ReplyError, OSError) as exc:  # TimeoutError and ConnectionError are OSErrors
+            raise LimitsUnavailable(str(exc) or type(exc).__name__) from exc
         return reply
 
 
