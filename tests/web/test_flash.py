@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -82,3 +85,22 @@ def test_any_worker_or_instance_with_the_same_server_secret_reads_it_and_no_othe
     flash_id, header = sealed(FlashStore(SECRET))
     assert FlashStore(SECRET).pop(browser(header), "sess_a", flash_id) == PAYLOAD
     assert FlashStore(b"t" * 32).pop(browser(header), "sess_a", flash_id) is None
+
+
+def test_processes_starting_at_once_all_read_the_same_whole_server_secret(tmp_path: Path) -> None:
+    # Workers of one ``serve`` start together on a data dir that has no secret yet.
+    script = (
+        "import sys; from pathlib import Path; from keyplane.config import Settings; "
+        "from keyplane.services.server_secret import load_server_secret; "
+        "print(load_server_secret(Settings(_env_file=None, data_dir=Path(sys.argv[1]))).hex())"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    secrets = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert len(secrets) == 1
+    assert len(secrets.pop()) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
