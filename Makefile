@@ -3,10 +3,13 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint check clean
+.PHONY: serve demo test lint check clean
 
 serve: $(VENV)/.server-installed  ## install keyplane and serve it on SQLite
 	$(BIN)/keyplane serve
+
+demo: $(VENV)/.server-installed  ## serve with the gateway in front of keyplane's stand-in upstream
+	$(BIN)/keyplane serve --demo
 
 test: $(VENV)/.test-installed  ## install test dependencies, start services, run the suite
 	scripts/services.sh

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Output tokens reserved against limits and budgets when a call names no maximum.
     limits_default_max_output_tokens: int = Field(default=4096, ge=1, le=1_000_000)
     log_level: str = "info"
+    # "json": one JSON object a line, for log collectors; each gateway call's fields apart.
+    log_format: Literal["text", "json"] = "text"
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # GitHub's secret scanning public keys, saved from api.github.com/meta/public_keys/...
     github_scanning_keys: Path | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -73,7 +74,7 @@ def create_key(server: ServerProcess, project_id: str | None = None, **fields: A
         headers={"Authorization": f"Bearer {server.admin_key}"},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     value: str = response.json()["value"]
     return value
 
@@ -131,11 +132,11 @@ def create_project(server: ServerProcess, **fields: Any) -> str:
     """A new project (with ``rate_limits`` / ``budget`` if given); returns its id."""
     response = httpx.post(
         f"{server.url}/v1/organization/projects",
-        json={"name": "limits test", **fields},
+        json={"name": f"limits test {secrets.token_hex(4)}", **fields},  # names are unique
         headers={"Authorization": f"Bearer {server.admin_key}"},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     project_id: str = response.json()["id"]
     return project_id
 
@@ -205,10 +206,10 @@ class LocalGateway:
     async def create_key(self, **fields: Any) -> str:
         response = await self.http.post(
             f"/v1/organization/projects/{self.project_id}/api_keys",
-            json={"name": "limits test", **fields},
+            json={"name": f"limits test {secrets.token_hex(4)}", **fields},  # names are unique
             headers=self.admin,
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
         value: str = response.json()["value"]
         return value
 

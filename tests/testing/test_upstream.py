@@ -213,7 +213,7 @@ def test_models_list_and_retrieve(client: openai.OpenAI) -> None:
     ids = [model.id for model in client.models.list()]
 
     assert "gpt-4o" in ids
-    assert client.models.retrieve("gpt-4o").owned_by == "system"
+    assert client.models.retrieve("gpt-4o").owned_by == "keyplane-stand-in"
     with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("unknown-model")
     assert caught.value.code == "model_not_found"

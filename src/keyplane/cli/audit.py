@@ -6,13 +6,20 @@ import click
 
 from keyplane.cli.context import admin_client
 from keyplane.cli.durations import parse_moment
+from keyplane.cli.flags import refuse_secret
 from keyplane.cli.output import emit_json, table, when
 
 
 @click.command()
-@click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    help="Only events of this type, OpenAI's or keyplane's own name (repeatable).",
+)
 @click.option("--actor", "actors", multiple=True, help="Only events by this actor id.")
 @click.option("--target", help="Only events about this object id.")
+@click.option("--project", "projects", multiple=True, help="Only events of this project id.")
 @click.option("--since", help="Start: a date (2026-01-31) or a duration back (7d).")
 @click.option("--until", help="End: a date or a duration back.")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
@@ -22,6 +29,7 @@ def audit(
     types: tuple[str, ...],
     actors: tuple[str, ...],
     target: str | None,
+    projects: tuple[str, ...],
     since: str | None,
     until: str | None,
     limit: int,
@@ -29,11 +37,16 @@ def audit(
     as_json: bool,
 ) -> None:
     """Show audit events, newest first."""
+    for value in (target, *actors):
+        if value is not None:
+            refuse_secret(value, what="object id", hint="Ids look like key_... or proj_....")
     params: dict[str, object] = {"limit": limit, "after": after, "target_id": target}
     if types:
         params["type"] = list(types)
     if actors:
         params["actor_id"] = list(actors)
+    if projects:
+        params["project_ids[]"] = list(projects)
     if since:
         params["effective_at[gte]"] = int(parse_moment(since, option="--since").timestamp())
     if until:
@@ -48,8 +61,9 @@ def audit(
         [
             [
                 when(e["effective_at"]),
-                e["type"],
-                e["actor"]["label"] or e["actor"]["type"],
+                # keyplane's precise name; OpenAI's closest type is ``type`` in --json
+                e.get("keyplane_type", e["type"]),
+                e["actor"]["label"] or e["actor"].get("keyplane_type", e["actor"]["type"]),
                 e["target"]["id"],
                 e["actor"]["ip_address"],
             ]

@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 
 from keyplane.cli.errors import CliError
+from keyplane.cli.flags import flag_message
 from keyplane.config import ClientSettings
+from keyplane.logs import redact_text
 
 
 class AdminClient:
@@ -20,7 +22,7 @@ class AdminClient:
         require_key: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = settings.url.rstrip("/")
+        self.base_url = _base_url(settings.url)
         headers = {"User-Agent": "keyplane-cli"}
         if settings.admin_key is not None:
             headers["Authorization"] = f"Bearer {settings.admin_key.get_secret_value()}"
@@ -73,10 +75,26 @@ class AdminClient:
         return self.request("GET", path, params=clean)
 
 
+def _base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if not url.lower().startswith(("http://", "https://")):
+        shown = redact_text(url)[:80]
+        raise CliError(
+            f"KEYPLANE_URL must start with http:// or https:// (got {shown!r}); "
+            f"for example KEYPLANE_URL=http://{shown or '127.0.0.1:8080'}"
+        )
+    return url
+
+
 def _error_line(response: httpx.Response) -> str:
+    param = None
     try:
         error = response.json()["error"]
         message = str(error["message"])
-    except (ValueError, KeyError, TypeError):
+        param = error.get("param")
+    except (ValueError, KeyError, TypeError, AttributeError):
         message = response.text.strip()[:200] or response.reason_phrase
-    return f"server answered {response.status_code}: {message}"
+    # The server never echoes a secret; this is the CLI's own last line of defence.
+    message = redact_text(message)
+    flagged = flag_message(param if isinstance(param, str) else None, message)
+    return f"server answered {response.status_code}: {flagged or message}"

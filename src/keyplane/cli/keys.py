@@ -8,10 +8,17 @@ from typing import Any
 
 import click
 
-from keyplane.cli.context import admin_client, find_key_project, iter_pages, resolve_project
+from keyplane.cli.context import (
+    admin_client,
+    find_key_project,
+    iter_pages,
+    project_of,
+    resolve_project,
+)
 from keyplane.cli.durations import parse_duration, parse_moment
 from keyplane.cli.envfile import write_env_var
 from keyplane.cli.errors import CliError
+from keyplane.cli.flags import check_key_fields
 from keyplane.cli.limits import (
     any_limit_flag,
     limit_options,
@@ -19,7 +26,7 @@ from keyplane.cli.limits import (
     limits_lines,
     pop_limit_flags,
 )
-from keyplane.cli.output import emit_json, table, when
+from keyplane.cli.output import confirm, emit_json, table, when
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 project_option = click.option("--project", "-p", help="Project id or name.")
@@ -82,6 +89,7 @@ def create_key(
     body = limits_body(pop_limit_flags(fields), current=None)
     body |= _fields_body(**fields)
     body.update(name=name, kind="service_account" if service_account else "project")
+    check_key_fields(body)
     if disabled:
         body["enabled"] = False
     with admin_client() as client:
@@ -109,17 +117,20 @@ def create_key(
 def list_keys(project: str | None, include_revoked: bool, as_json: bool) -> None:
     """List the keys of a project."""
     with admin_client() as client:
-        project_id = resolve_project(client, project or "Default project")
+        listed = project_of(client, project or "Default project")
         items = list(
             iter_pages(
                 client,
-                f"/v1/organization/projects/{project_id}/api_keys",
+                f"/v1/organization/projects/{listed['id']}/api_keys",
                 include_revoked=str(include_revoked).lower(),
             )
         )
     if as_json:
         emit_json(items)
         return
+    which = "keys" if include_revoked else "keys (without revoked ones; --all shows them)"
+    archived = ", archived" if listed["status"] == "archived" else ""
+    click.echo(f"{which} of project {listed['name']!r} ({listed['id']}{archived}):")
     table(
         ["id", "name", "key", "permissions", "status", "created", "last used", "expires"],
         [
@@ -176,6 +187,7 @@ def update_key(
         body["expires_at"] = None
     if enabled is not None:
         body["enabled"] = enabled
+    check_key_fields(body)
     with admin_client() as client:
         project_id = find_key_project(client, key_id, project)
         if any_limit_flag(limit_flags):
@@ -244,15 +256,26 @@ def rotate_key(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 def revoke_key(key_id: str, project: str | None, yes: bool, as_json: bool) -> None:
-    """Revoke a key at once."""
-    if not yes and not as_json:
-        click.confirm(f"Revoke {key_id}? Calls with it will fail at once", abort=True)
+    """Revoke a key at once (asks first, unless --yes or --json)."""
     with admin_client() as client:
         project_id = find_key_project(client, key_id, project)
-        result = client.request(
-            "DELETE", f"/v1/organization/projects/{project_id}/api_keys/{key_id}"
-        )
-    emit_json(result) if as_json else click.echo(f"revoked {key_id}")
+        path = f"/v1/organization/projects/{project_id}/api_keys/{key_id}"
+        key = client.get(path)
+        before = key["status"]
+        if before != "revoked":
+            confirm(
+                f"Revoke {key_id} ({key['name']}, {key['redacted_value']})? "
+                "Calls with it will fail at once",
+                yes=yes or as_json,
+                refused=f"{key_id} was not revoked",
+            )
+        result = client.request("DELETE", path)  # revoking again changes nothing
+    if as_json:
+        emit_json({**result, "already_revoked": before == "revoked"})
+    elif before == "revoked":
+        click.echo(f"{key_id} was already revoked on {when(key['revoked_at'])}; nothing changed")
+    else:
+        click.echo(f"revoked {key_id}")
 
 
 def _fields_body(

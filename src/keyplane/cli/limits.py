@@ -6,14 +6,19 @@ from typing import Any
 
 import click
 
-from keyplane.cli.errors import CliError
+from keyplane.cli.errors import CliUsageError
+from keyplane.cli.flags import dollars
 
 _FLAGS = (
     click.option("--limit-rpm", type=click.IntRange(min=1), help="Requests per minute."),
     click.option("--limit-tpm", type=click.IntRange(min=1), help="Tokens per minute."),
     click.option("--limit-parallel", type=click.IntRange(min=1), help="Parallel requests."),
     click.option("--no-limits", "limit_none", is_flag=True, help="Remove the rate limits."),
-    click.option("--budget-usd", help="Spend budget in US dollars, e.g. 25 or 12.50."),
+    click.option(
+        "--budget-usd",
+        callback=lambda _ctx, _param, value: None if value is None else dollars(value),
+        help="Spend budget in US dollars, e.g. 25 or 12.50.",
+    ),
     click.option(
         "--budget-period", type=click.Choice(["day", "month", "total"]), help="Budget period."
     ),
@@ -67,7 +72,11 @@ def limits_body(flags: dict[str, Any], *, current: dict[str, Any] | None) -> dic
         body["rate_limits"] = merged
     if flags.get("budget_none"):
         body["budget"] = None
-    elif flags.get("budget_usd") or flags.get("budget_period") or flags.get("budget_alert"):
+    elif (
+        flags.get("budget_usd") is not None
+        or flags.get("budget_period")
+        or flags.get("budget_alert")
+    ):
         old = (current or {}).get("budget") or {}
         budget = {
             "limit_usd": flags.get("budget_usd") or old.get("limit_usd"),
@@ -75,7 +84,7 @@ def limits_body(flags: dict[str, Any], *, current: dict[str, Any] | None) -> dic
             "alert_thresholds": list(flags.get("budget_alert") or old.get("alert_thresholds", [])),
         }
         if budget["limit_usd"] is None:
-            raise CliError("--budget-usd is needed to set a budget")
+            raise CliUsageError("--budget-usd is needed to set a budget")
         body["budget"] = budget
     return body
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from keyplane.cli.errors import CliError
+
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False))
@@ -24,6 +26,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def confirm(question: str, *, yes: bool, refused: str) -> None:
+    """Ask before a change that cannot be undone, unless ``--yes`` was given.
+
+    No answer (end of input, as in a script without ``--yes``) or "no" ends with ``refused``
+    and the hint, as one line.
+    """
+    if yes:
+        return
+    try:
+        click.confirm(question, abort=True)
+    except click.Abort:
+        click.echo("", err=True)  # end the prompt's line
+        raise CliError(f"{refused}; pass --yes to skip this question") from None
 
 
 def when(seconds: int | None) -> str:

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from keyplane.cli.context import admin_client, iter_pages, resolve_project
+from keyplane.cli.context import admin_client, iter_pages, project_of, resolve_project
 from keyplane.cli.errors import CliError
 from keyplane.cli.limits import limit_options, limits_body, limits_lines
-from keyplane.cli.output import emit_json, table, when
+from keyplane.cli.output import confirm, emit_json, table, when
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -96,13 +96,34 @@ def update_project(project: str, name: str | None, as_json: bool, **flags: Any) 
 
 @projects.command("archive")
 @click.argument("project")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
-def archive_project(project: str, as_json: bool) -> None:
-    """Archive a project (by id or name); its keys stop working at once."""
+def archive_project(project: str, yes: bool, as_json: bool) -> None:
+    """Archive a project (by id or name); its keys stop working at once.
+
+    Asks first, unless --yes or --json.
+    """
     with admin_client() as client:
-        project_id = resolve_project(client, project)
-        shown = client.request("POST", f"/v1/organization/projects/{project_id}/archive")
-    _show(shown, as_json)
+        found = project_of(client, project)
+        if found["status"] == "archived":
+            shown = found
+        else:
+            confirm(
+                f"Archive project {found['name']!r} ({found['id']})? "
+                "Calls with any of its keys will fail at once",
+                yes=yes or as_json,
+                refused=f"project {found['id']} was not archived",
+            )
+            shown = client.request("POST", f"/v1/organization/projects/{found['id']}/archive")
+    if as_json:
+        emit_json({**shown, "already_archived": found["status"] == "archived"})
+    elif found["status"] == "archived":
+        click.echo(
+            f"project {found['id']} was already archived on {when(found['archived_at'])}; "
+            "nothing changed"
+        )
+    else:
+        _show(shown, as_json)
 
 
 def _show(project: dict[str, Any], as_json: bool) -> None:

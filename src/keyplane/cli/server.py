@@ -10,7 +10,9 @@ import click
 from pydantic import ValidationError
 
 from keyplane.audit.actor import Actor
+from keyplane.cli.demo import print_demo_banner, start_demo_upstream
 from keyplane.cli.errors import CliError, bad_setting
+from keyplane.cli.listen import listen, url_of
 from keyplane.cli.upstreams import upstreams_or_exit, warn_about
 from keyplane.clock import system_clock
 from keyplane.config import Settings, load_settings
@@ -113,7 +115,12 @@ def init(as_json: bool, new_admin_key: bool) -> None:
 @click.command()
 @click.option("--host", default=None, help="Interface to listen on [KEYPLANE_HOST].")
 @click.option("--port", type=int, default=None, help="Port to listen on [KEYPLANE_PORT].")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Forward the gateway to keyplane's stand-in upstream: try it without a provider key.",
+)
+def serve(host: str | None, port: int | None, demo: bool) -> None:
     """Migrate, bootstrap on first run, and serve the API, gateway and dashboard."""
     import uvicorn
 
@@ -125,13 +132,17 @@ def serve(host: str | None, port: int | None) -> None:
     if port is not None:
         overrides["port"] = port
     settings = settings_or_exit(**overrides)
+    configure_logging(settings.log_level, format=settings.log_format)
     warn_about(upstreams_or_exit(settings))  # a bad upstreams file stops here, in one line
-    configure_logging(settings.log_level)
+    sock = listen(settings.host, settings.port)  # before anything is printed or changed
+    demo_url = start_demo_upstream() if demo else None
     result = prepare_or_exit(settings)
-    url = f"http://{settings.host}:{settings.port}"
+    url = url_of(sock, settings.host)
     click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
     if result.first_run:
         _print_first_run(result)
+    if demo_url is not None:
+        print_demo_banner(demo_url, url)
     token = asyncio.run(_setup_token(settings))
     if token is not None:
         click.echo("no owner account yet; open this one-time link to create it:")
@@ -140,6 +151,7 @@ def serve(host: str | None, port: int | None) -> None:
         # An import string, not an app: the CLI stays apart from the surfaces it serves.
         APP_FACTORY,
         factory=True,
+        fd=sock.fileno(),  # the socket bound above; host and port are only for uvicorn's log
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -31,6 +31,7 @@ from keyplane.gateway.catalog import ModelCatalog, in_anthropic_shape
 from keyplane.gateway.endpoints import COUNT_TOKENS, MESSAGES, MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
+from keyplane.gateway.refusals import upstream_refusal
 from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
 from keyplane.gateway.upstream import UpstreamConnectError, UpstreamTimeoutError, read_whole
 from keyplane.gateway.upstreams import Target, Upstreams
@@ -163,6 +164,7 @@ class Gateway:
             authorization=authorization, client=client, scope=scope, now=now
         )
         self.last_used.touch(grant.key.id, now)
+        incoming.log.key_id = grant.key.id
         return grant
 
     async def post(self, endpoint: Endpoint, incoming: Incoming) -> None:
@@ -170,7 +172,7 @@ class Gateway:
         now = self.clock()
         grant = await self._grant(incoming, endpoint.scope, now)
         body = _json_body(incoming.body)
-        model = _model_of(body)
+        model = incoming.log.model = _model_of(body)
         self.access.check_model(grant, model)
         targets = self.upstreams.route(endpoint, model)
         targets[0].client.check_configured()
@@ -186,6 +188,7 @@ class Gateway:
                 await self._record_estimate(metered, error.status, "")
             raise
         finally:
+            incoming.log.tokens = metered.outcome.tokens if metered.outcome else None
             await self._settle(call, admitted, metered.outcome or _NOT_REACHED)
 
     def _check_priced(self, grant: Grant, model: str) -> None:
@@ -216,6 +219,9 @@ class Gateway:
             await self._relay(metered, admitted, incoming, response, parser)
             return
         content = await self._read(metered, response)
+        if refused := upstream_refusal(response.status, content):
+            self._record(metered, refused.status, NO_TOKENS)
+            raise refused
         await self._record_answer(endpoint, metered, response.status, content)
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
@@ -349,8 +355,11 @@ class Gateway:
     async def models(self, incoming: Incoming, model: str | None) -> None:
         """``GET /v1/models[/{model}]``, showing only the models the key may use."""
         grant = await self._grant(incoming, MODELS_SCOPE, self.clock())
+        incoming.log.model = model
         headers = forwarded_headers(incoming.headers)
         status, raw_headers, content = await self.catalog.answer(grant, model, headers)
+        if refused := upstream_refusal(status, content):
+            raise refused
         if status == 200 and "anthropic-version" in incoming.headers:
             content = in_anthropic_shape(content)  # the anthropic SDK's models.list()
         await send_whole(incoming.send, status, returned_headers(raw_headers, ()), content)

@@ -14,7 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.errors import KeyplaneError
 from keyplane.gateway.anthropic import anthropic_error
-from keyplane.gateway.endpoints import ANTHROPIC_ENDPOINTS, POST_ENDPOINTS
+from keyplane.gateway.calllog import CallLog
+from keyplane.gateway.endpoints import ANTHROPIC_ENDPOINTS, POST_ENDPOINTS, Endpoint
 from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.wire import read_incoming
 from keyplane.http.envelope import error_envelope, method_not_allowed
@@ -42,12 +43,26 @@ class GatewayRouter:
         if endpoint is None and not is_models:
             await self.app(scope, receive, send)
             return
-        expected = "GET" if is_models else "POST"
-        if scope["method"] != expected:
+        log = CallLog(scope["method"], path)
+        send = log.watch(send)
+        try:
+            await self._serve(scope, receive, send, endpoint, log)
+        except Exception:
+            log.status = log.status or 500  # the server-error layer answers it
+            raise
+        finally:
+            log.emit()
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint | None, log: CallLog
+    ) -> None:
+        path = scope["path"]
+        if scope["method"] != ("POST" if endpoint is not None else "GET"):
             await method_not_allowed()(scope, receive, send)
             return
         gateway: Gateway = self.state.gateway
         incoming = await read_incoming(scope, receive, send)
+        incoming.log = log
         try:
             if endpoint is not None:
                 await gateway.post(endpoint, incoming)

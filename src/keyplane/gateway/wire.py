@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.types import Receive, Scope, Send
+
+from keyplane.gateway.calllog import CallLog
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -58,6 +60,7 @@ class Incoming:
     body: bytes
     receive: Receive
     send: Send
+    log: CallLog = field(default_factory=CallLog)  # the router's, for the call's log line
 
 
 async def read_incoming(scope: Scope, receive: Receive, send: Send) -> Incoming:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from starlette.responses import JSONResponse
 
 from keyplane.errors import KeyplaneError
+from keyplane.logs import redact_text
 
 
 def envelope(
@@ -18,7 +19,8 @@ def envelope(
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+    # A secret sent where an id belongs ("No API key with id 'kp_proj_...'") is not echoed.
+    body = {"error": {"message": redact_text(message), "type": type, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -10,6 +10,8 @@ from keyplane.usage.prices import PriceTable
 CHARS_PER_TOKEN = 4
 # Output reserved when a call names no maximum; what it really used is settled afterwards.
 DEFAULT_MAX_OUTPUT = 4096
+# Request fields that bound a call's output, in the order they are read.
+OUTPUT_LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
@@ -23,11 +25,18 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 def max_output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
     if endpoint == "embeddings":
         return 0
-    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+    name = output_limit_field(body)
+    value = default if name is None else body[name]
+    return int(value) * max(_choices(body), 1)
+
+
+def output_limit_field(body: dict[str, Any]) -> str | None:
+    """The field that bounds the output of this call, or None when the default does."""
+    for name in OUTPUT_LIMIT_FIELDS:
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value * max(_choices(body), 1)
-    return default * max(_choices(body), 1)
+            return name
+    return None
 
 
 def worst_case_cost(

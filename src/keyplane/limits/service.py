@@ -7,8 +7,7 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from keyplane.clock import Clock
 from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
@@ -23,8 +22,10 @@ from keyplane.limits.backend import (
     LimitsUnavailable,
     ScopeStatus,
 )
+from keyplane.limits.explain import BudgetState, Reservation, budget_refusal
 from keyplane.limits.headers import duration, ratelimit_headers
-from keyplane.limits.policy import MICRO, Budget, RateLimits, window_of
+from keyplane.limits.organization import OrganizationBudgets
+from keyplane.limits.policy import Budget, RateLimits, limits_of_model, window_of
 from keyplane.store.database import STORE_UNREACHABLE, Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
@@ -65,10 +66,12 @@ class LimitService:
         self.clock = clock
         self.fail_open = fail_open
         self.default_max_output = default_max_output
+        self.organization_budgets = OrganizationBudgets(database)
 
     async def admit(self, call: Call) -> Admitted:
-        if not _limited(call.key, call.project):
-            return _NOTHING  # the common case costs nothing
+        organization_budget = await self.organization_budgets.of(call.key.organization_id)
+        if organization_budget is None and not _limited(call.key, call.project, call.model):
+            return _NOTHING  # the common case costs a dictionary lookup
         input_tokens = estimate.prompt_tokens(call.body)
         output_tokens = estimate.max_output_tokens(
             call.body, call.endpoint, self.default_max_output
@@ -78,10 +81,29 @@ class LimitService:
         )
         now = self.clock()
         demands = demands_for(
-            call.key, call.project, tokens=input_tokens + output_tokens, cost=cost, now=now
+            call.key,
+            call.project,
+            tokens=input_tokens + output_tokens,
+            cost=cost,
+            now=now,
+            model=call.model,
+        )
+        if organization_budget is not None:
+            demands.append(
+                _budget_demand(
+                    f"org:{call.key.organization_id}", organization_budget, cost=cost, now=now
+                )
+            )
+        reservation = Reservation(
+            model=call.model,
+            endpoint=call.endpoint,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost=cost,
+            output_field=estimate.output_limit_field(call.body),
         )
         lease = secrets.token_hex(8)
-        statuses = await self.acquire(demands, lease=lease, now=now)
+        statuses = await self.acquire(demands, lease=lease, now=now, reservation=reservation)
         if statuses is None:
             return _NOTHING
         ticket = Ticket(lease=lease, demands=tuple(demands), admitted_at=now.timestamp())
@@ -110,17 +132,25 @@ class LimitService:
             await self.alerts.notify(call.key.organization_id, changes)
 
     async def acquire(
-        self, demands: Sequence[Demand], *, lease: str, now: datetime
+        self,
+        demands: Sequence[Demand],
+        *,
+        lease: str,
+        now: datetime,
+        reservation: Reservation | None = None,
     ) -> list[ScopeStatus] | None:
-        """Reserve ``demands``; None when the backend is down and rate limits fail open."""
+        """Reserve ``demands``; None when the backend is down and rate limits fail open.
+
+        ``reservation`` says what a gateway call reserves, for the words of a budget refusal.
+        """
         for _ in range(3):
             try:
                 return await self.backend.acquire(demands, lease=lease, now=now.timestamp())
             except BudgetUnseeded as missing:
                 await self._seed(missing, demands, now)
             except LimitExceeded as exceeded:
-                current = await self._headers_now(demands, now)
-                raise refusal(exceeded, demands, current) from None
+                current = await self._status_now(demands, now)
+                raise refusal(exceeded, demands, current, reservation) from None
             except LimitsUnavailable:
                 if self.fail_open and not any(d.budget for d in demands):
                     logger.warning("limits backend unreachable; rate limits fail open")
@@ -146,12 +176,13 @@ class LimitService:
             return []
         return await self.acquire(demands, lease=secrets.token_hex(8), now=now) or []
 
-    async def _headers_now(self, demands: Sequence[Demand], now: datetime) -> dict[str, str]:
+    async def _status_now(
+        self, demands: Sequence[Demand], now: datetime
+    ) -> list[ScopeStatus] | None:
         try:
-            statuses = await self.backend.status(demands, now=now.timestamp())
+            return await self.backend.status(demands, now=now.timestamp())
         except (LimitsUnavailable, BudgetUnseeded):
-            return {}
-        return {name.decode(): value.decode() for name, value in ratelimit_headers(statuses)}
+            return None
 
     async def start(self) -> None:
         await self.backend.start()
@@ -182,7 +213,8 @@ class LimitService:
         assert demand.budget is not None
         window = window_of(demand.budget.period, now)
         scope_type, _, scope_id = demand.scope.partition(":")
-        owner = {"api_key_id" if scope_type == "key" else "project_id": scope_id}
+        field = {"key": "api_key_id", "org": "organization_id"}.get(scope_type, "project_id")
+        owner = {field: scope_id}
 
         async def spent() -> int:
             try:
@@ -198,14 +230,25 @@ class LimitService:
 
 
 def demands_for(
-    key: ApiKey, project: Project | None, *, tokens: int, cost: int, now: datetime
+    key: ApiKey,
+    project: Project | None,
+    *,
+    tokens: int,
+    cost: int,
+    now: datetime,
+    model: str | None = None,
 ) -> list[Demand]:
+    """What a call asks of each scope: its key, its project, and the project's limits on
+    ``model`` (scope ``model:<project id>:<model>``), all taken in one atomic acquire."""
     demands = []
     scopes: list[tuple[str, RateLimits | None, Budget | None]] = [
         (f"key:{key.id}", key.rate_limits, key.budget)
     ]
     if project is not None:
         scopes.append((f"project:{project.id}", project.rate_limits, project.budget))
+        per_model = limits_of_model(project.model_rate_limits, model) if model else None
+        if per_model is not None:
+            scopes.append((f"model:{project.id}:{model}", per_model.as_rate_limits(), None))
     for scope, rate, budget in scopes:
         if rate is None and budget is None:
             continue
@@ -224,26 +267,42 @@ def demands_for(
     return demands
 
 
+def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> Demand:
+    window = window_of(budget.period, now)
+    return Demand(
+        scope=scope,
+        budget=budget,
+        window=window.id,
+        window_end=window.end.timestamp() if window.end else None,
+        cost=cost,
+    )
+
+
 def refusal(
-    exceeded: LimitExceeded, demands: Sequence[Demand], current: dict[str, str] | None = None
+    exceeded: LimitExceeded,
+    demands: Sequence[Demand],
+    current: Sequence[ScopeStatus] | None = None,
+    reservation: Reservation | None = None,
 ) -> RateLimitedError:
-    """A 429 in OpenAI's words: which limit, and when it resets."""
-    scope_type, _, scope_id = exceeded.scope.partition(":")
-    owner = f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
+    """A 429 in OpenAI's words: which limit, why, and when it resets."""
+    owner = _owner_of(exceeded.scope)
     wait = duration(exceeded.retry_after)
     retry_after = max(math.ceil(exceeded.retry_after), 1)
-    headers = {**(current or {}), "retry-after": str(retry_after)}
+    shown = {name.decode(): value.decode() for name, value in ratelimit_headers(current or [])}
+    headers = {**shown, "retry-after": str(retry_after)}
     if exceeded.kind == "budget":
         demand = next(d for d in demands if d.scope == exceeded.scope)
         assert demand.budget is not None
-        limit = dollars(exceeded.limit)
-        period = demand.budget.period.value
-        if demand.window_end is None:
-            when = "It does not reset; raise the budget to continue."
-        else:
-            reset = datetime.fromtimestamp(demand.window_end, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            when = f"It resets at {reset}."
-        message = f"You exceeded the {period} budget of {limit} for {owner}. {when}"
+        status = next((s for s in current or [] if s.scope == exceeded.scope), None)
+        state = BudgetState(
+            owner=owner,
+            period=demand.budget.period.value,
+            limit=exceeded.limit,
+            window_end=demand.window_end,
+            spent=None if status is None else status.budget_spent,
+            reserved=0 if status is None else status.budget_reserved,
+        )
+        message = budget_refusal(state, reservation)
         return BudgetExceededError(message, retry_after=retry_after, headers=headers)
     what = {
         "requests": "requests per minute",
@@ -257,11 +316,15 @@ def refusal(
     return RateLimitedError(message, retry_after=retry_after, headers=headers)
 
 
-def dollars(micro_usd: int) -> str:
-    """``$25.00``, or every digit when the amount is not whole cents (``$0.00045``)."""
-    if micro_usd % 10_000 == 0:
-        return f"${micro_usd / MICRO:,.2f}"
-    return f"${Decimal(micro_usd) / MICRO:,f}"
+def _owner_of(scope: str) -> str:
+    """``key key_1``, ``project proj_1``, or ``model gpt-4o in project proj_1``."""
+    scope_type, _, scope_id = scope.partition(":")
+    if scope_type == "model":
+        project_id, _, model = scope_id.partition(":")
+        return f"model {model} in project {project_id}"
+    if scope_type == "org":
+        return f"organization {scope_id}"
+    return f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
 
 
 def _unavailable() -> UnavailableError:
@@ -278,7 +341,11 @@ def _requests_only(rate: RateLimits | None) -> RateLimits | None:
     return RateLimits(requests_per_minute=rate.requests_per_minute)
 
 
-def _limited(key: ApiKey, project: Project | None) -> bool:
+def _limited(key: ApiKey, project: Project | None, model: str | None = None) -> bool:
     if key.rate_limits is not None or key.budget is not None:
         return True
-    return project is not None and (project.rate_limits is not None or project.budget is not None)
+    if project is None:
+        return False
+    if project.rate_limits is not None or project.budget is not None:
+        return True
+    return bool(model and project.model_rate_limits and model in project.model_rate_limits)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.actor import Actor
 from keyplane.audit.log import record
 from keyplane.clock import Clock, system_clock
-from keyplane.errors import NotFoundError
+from keyplane.errors import ConflictError, NotFoundError
 from keyplane.keys import policy
 from keyplane.limits.policy import Budget, RateLimits
 from keyplane.store.database import Database
-from keyplane.store.models import Project
+from keyplane.store.models import Organization, Project
 from keyplane.store.pagination import Page, paginate
 from keyplane.values.kinds import ProjectStatus
 
@@ -41,6 +41,7 @@ class ProjectService:
     async def create(self, *, organization_id: str, name: str, actor: Actor) -> Project:
         name = policy.clean_name(name)
         async with self.db.session() as session, session.begin():
+            await _claim_name(session, organization_id=organization_id, name=name)
             project = Project(organization_id=organization_id, name=name, created_at=self.clock())
             session.add(project)
             await session.flush()
@@ -70,6 +71,10 @@ class ProjectService:
                 session, organization_id=organization_id, project_id=project_id
             )
             if project.name != name:
+                if project.status is ProjectStatus.ACTIVE:
+                    await _claim_name(
+                        session, organization_id=organization_id, name=name, keep=project.id
+                    )
                 old, project.name = project.name, name
                 record(
                     session,
@@ -135,6 +140,39 @@ class ProjectService:
                     data={"name": project.name},
                 )
         return project
+
+
+async def _claim_name(
+    session: AsyncSession, *, organization_id: str, name: str, keep: str | None = None
+) -> None:
+    """Refuse ``name`` if another active project of the organisation has it (409).
+
+    Names are compared case-insensitively: ``--project Search`` must find one project, and
+    "Search" beside "search" reads as the same one to people. The check is race-safe without a
+    unique index: the no-op UPDATE of the organisation's row first takes that row's lock on
+    PostgreSQL and SQLite's database write lock, held until commit, so two creates of the same
+    name in parallel run one after the other and the second sees the first.
+    """
+    await session.execute(
+        update(Organization)
+        .where(Organization.id == organization_id)
+        .values(name=Organization.name)  # not the key: no foreign-key checks on children
+        .execution_options(synchronize_session=False)
+    )
+    wanted = name.casefold()
+    rows = await session.execute(
+        select(Project.id, Project.name).where(
+            Project.organization_id == organization_id, Project.status == ProjectStatus.ACTIVE
+        )
+    )
+    for project_id, taken in rows:
+        if project_id != keep and taken.casefold() == wanted:
+            raise ConflictError(
+                f"An active project is already named '{taken}' ({project_id}); "
+                "project names must be unique. Pick another name, or archive that project first.",
+                param="name",
+                code="project_name_taken",
+            )
 
 
 async def get_project(session: AsyncSession, *, organization_id: str, project_id: str) -> Project:

@@ -21,6 +21,8 @@ JSON = dict[str, Any]
 
 SYSTEM_FINGERPRINT = "fp_keyplane_test"
 MODEL_CREATED = 1_700_000_000
+# Where its models come from, as /v1/models shows it: never mistaken for a real provider.
+OWNED_BY = "keyplane-stand-in"
 MODEL_IDS = (
     "gpt-4o",
     "gpt-4o-mini",
@@ -192,7 +194,7 @@ def embedding_list(*, model: str, count: int, dimensions: int, b64: bool, prompt
 
 def model_object(model: str) -> JSON:
     """One ``model``."""
-    return {"id": model, "object": "model", "created": MODEL_CREATED, "owned_by": "system"}
+    return {"id": model, "object": "model", "created": MODEL_CREATED, "owned_by": OWNED_BY}
 
 
 def model_list() -> JSON:
