@@ -155,7 +155,9 @@ class Keyplane:
         return [sys.executable, "-m", "keyplane", "serve"]
 
     def start(self) -> None:
-        env = {**self.env, "PYTHONPATH": str(HERE)}
+        # The bench dir for granian_app, then what the caller gave (a worktree's src, say).
+        paths = [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**self.env, "PYTHONPATH": os.pathsep.join(paths)}
         started = time.perf_counter()
         self.process = subprocess.Popen(
             self._command(),
