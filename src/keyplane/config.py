@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Processes ``serve`` runs, each on the same socket; more than one needs KEYPLANE_REDIS_URL.
+    workers: int = Field(default=1, ge=1, le=64)
     key_brand: str = "kp"
     secret_key: SecretStr | None = None
     upstream_base_url: str = "https://api.openai.com/v1"

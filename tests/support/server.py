@@ -66,10 +66,11 @@ class ServerProcess:
         self.project_id = data["project_id"]
         self.env["KEYPLANE_ADMIN_KEY"] = self.admin_key
 
-    def start(self) -> None:
+    def start(self, *args: str) -> None:
+        """``keyplane serve`` with ``args``; returns once it is ready."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "keyplane", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "keyplane", "serve", "--port", str(self.port), *args],
             cwd=self.workdir,
             env=self.env,
             stdout=log,

@@ -18,6 +18,7 @@ from keyplane.clock import system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.services.admin_keys import issue_admin_key
 from keyplane.services.bootstrap import Bootstrap, bootstrap
+from keyplane.services.server_secret import load_server_secret
 from keyplane.services.users import UserService
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
@@ -116,11 +117,17 @@ def init(as_json: bool, new_admin_key: bool) -> None:
 @click.option("--host", default=None, help="Interface to listen on [KEYPLANE_HOST].")
 @click.option("--port", type=int, default=None, help="Port to listen on [KEYPLANE_PORT].")
 @click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Processes to serve with, on one socket: one per core [KEYPLANE_WORKERS, 1].",
+)
+@click.option(
     "--demo",
     is_flag=True,
     help="Forward the gateway to keyplane's stand-in upstream: try it without a provider key.",
 )
-def serve(host: str | None, port: int | None, demo: bool) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -> None:
     """Migrate, bootstrap on first run, and serve the API, gateway and dashboard."""
     import uvicorn
 
@@ -131,12 +138,17 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
     settings = settings_or_exit(**overrides)
+    check_workers(settings)
     configure_logging(settings.log_level, format=settings.log_format)
     warn_about(upstreams_or_exit(settings))  # a bad upstreams file stops here, in one line
     sock = listen(settings.host, settings.port)  # before anything is printed or changed
     demo_url = start_demo_upstream() if demo else None
     result = prepare_or_exit(settings)
+    # Made here, once: the workers all read the same one (sessions, one-time secrets).
+    load_server_secret(settings)
     url = url_of(sock, settings.host)
     click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
     if result.first_run:
@@ -161,7 +173,20 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        # Each worker is a whole keyplane (its own meter, journal and caches) on this socket;
+        # limits and budgets are shared through Redis, usage through the store.
+        workers=settings.workers,
     )
+
+
+def check_workers(settings: Settings) -> None:
+    """Several workers need shared limits: refuse, in one line, what would multiply them."""
+    if settings.workers > 1 and not settings.redis_url:
+        raise CliError(
+            f"--workers {settings.workers} needs KEYPLANE_REDIS_URL: without Redis each worker "
+            f"keeps rate limits and budgets of its own, so {settings.workers} workers would "
+            f"allow {settings.workers} times every limit"
+        )
 
 
 async def _setup_token(settings: Settings) -> str | None:

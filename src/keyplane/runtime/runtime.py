@@ -47,6 +47,8 @@ class Runtime:
 
     settings: Settings
     clock: Clock
+    # Derives idempotent rotations, seals the dashboard's one-time secrets; never leaves.
+    server_secret: bytes
     database: Database
     prices: PriceTable
     # Usage of every call, summed in memory and written in batches (the gateway's and verify's).
@@ -99,11 +101,13 @@ class Runtime:
             settings, database=database, meter=meter, prices=prices, webhooks=webhooks, clock=clock
         )
         passwords = Passwords.of(settings)
+        server_secret = load_server_secret(settings)
         retention = retention_of(settings)
         audit_log = AuditLog(database)
         return cls(
             settings=settings,
             clock=clock,
+            server_secret=server_secret,
             database=database,
             prices=prices,
             meter=meter,
@@ -117,7 +121,7 @@ class Runtime:
             rotation=RotationService(
                 database,
                 brand=brand,
-                server_secret=load_server_secret(settings),
+                server_secret=server_secret,
                 idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
                 clock=clock,
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -23,11 +24,21 @@ def load_server_secret(settings: Settings) -> bytes:
 
 
 def _write_new(path: Path) -> None:
+    """Create ``path`` whole or not at all: several processes may start at once (workers).
+
+    The secret is written to a file of this process's own, then linked into place; a link
+    fails if the name exists, so one process wins, and no process ever reads a half-written
+    file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: if two processes race on first start, one writes and both read the same value.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()

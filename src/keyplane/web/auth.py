@@ -94,7 +94,7 @@ async def check_anonymous_csrf(request: Request) -> None:
 
 def set_anonymous_csrf(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
-        CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_https(request), path="/"
+        CSRF_COOKIE, token, httponly=True, samesite="lax", secure=is_https(request), path="/"
     )
 
 
@@ -105,7 +105,7 @@ def set_session(request: Request, response: Response, token: str, *, max_age: in
         max_age=max_age,
         httponly=True,
         samesite="lax",
-        secure=_https(request),
+        secure=is_https(request),
         path="/",
     )
 
@@ -122,5 +122,6 @@ def actor_of(request: Request, me: SignedIn | None = None, *, label: str | None 
     return base.at(ip_address=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
-def _https(request: Request) -> bool:
+def is_https(request: Request) -> bool:
+    """Whether the browser reached the dashboard over HTTPS: cookies are Secure then."""
     return request.url.scheme == "https"

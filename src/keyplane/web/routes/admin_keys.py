@@ -11,7 +11,7 @@ from keyplane.runtime.deps import AdminKeysDep, MembersDep, NowDep
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.members import MemberService
 from keyplane.services.sessions import SignedIn
-from keyplane.web.auth import Editor, Viewer, actor_of
+from keyplane.web.auth import Editor, Viewer, actor_of, is_https
 from keyplane.web.errors import TAG
 from keyplane.web.forms import Form
 from keyplane.web.keyview import creators
@@ -31,8 +31,10 @@ async def admin_key_list(
     f: str = "",
 ) -> Response:
     me.access.require_manager()
-    secret = flashes_of(request).pop(me.session_id, f) if f else None
-    return await _page(request, admin_keys, members, now, me, Form(), secret=secret)
+    flashes = flashes_of(request)
+    secret = flashes.pop(request, me.session_id, f)
+    page = await _page(request, admin_keys, members, now, me, Form(), secret=secret)
+    return flashes.forget(page, f, path="/admin-keys")
 
 
 @router.post("")
@@ -50,10 +52,16 @@ async def create_admin_key(
     )
     if issued is None:
         return await _page(request, admin_keys, members, now, me, form, status=422)
+    response = RedirectResponse("/admin-keys", status_code=303)
     flash_id = flashes_of(request).put(
-        me.session_id, {"name": issued.key.name, "value": issued.plaintext}
+        response,
+        me.session_id,
+        {"name": issued.key.name, "value": issued.plaintext},
+        path="/admin-keys",
+        secure=is_https(request),
     )
-    return RedirectResponse(f"/admin-keys?f={flash_id}", status_code=303)
+    response.headers["location"] = f"/admin-keys?f={flash_id}"
+    return response
 
 
 @router.get("/{key_id}/revoke")

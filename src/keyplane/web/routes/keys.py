@@ -18,6 +18,7 @@ from keyplane.runtime.deps import (
     NowDep,
     ProjectsDep,
     RotationDep,
+    runtime_of,
 )
 from keyplane.services.api_keys import IssuedKey, KeyService
 from keyplane.services.key_facts import KeyFactsReader
@@ -26,7 +27,7 @@ from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import ApiKey, Project
 from keyplane.web import keyform
-from keyplane.web.auth import Editor, Viewer, actor_of
+from keyplane.web.auth import Editor, Viewer, actor_of, is_https
 from keyplane.web.errors import TAG
 from keyplane.web.flash import FlashStore
 from keyplane.web.forms import Form
@@ -219,10 +220,12 @@ async def show_secret(
 ) -> Response:
     """The new secret, once: the flash is gone after this read, and the page is not cached."""
     project, key = await catalog.key(me, project_id, key_id)
-    secret = flashes_of(request).pop(me.session_id, f)
+    flashes = flashes_of(request)
+    secret = flashes.pop(request, me.session_id, f)
     if secret is None or secret.get("key_id") != key.id:
         return RedirectResponse(f"/projects/{project.id}?gone=1", status_code=303)
-    return await _keys_page(request, catalog, now, me, project.id, secret=secret)
+    page = await _keys_page(request, catalog, now, me, project.id, secret=secret)
+    return flashes.forget(page, f, path=request.url.path)
 
 
 def _rotate_page(
@@ -241,7 +244,11 @@ def _rotate_page(
 
 
 def flashes_of(request: Request) -> FlashStore:
-    flashes: FlashStore = request.app.state.flashes
+    """The dashboard's one-time secrets, sealed with the runtime's server secret."""
+    state = request.app.state
+    flashes: FlashStore | None = getattr(state, "flashes", None)
+    if flashes is None:
+        flashes = state.flashes = FlashStore(runtime_of(request).server_secret)
     return flashes
 
 
@@ -249,7 +256,10 @@ def _show_once(
     request: Request, me: SignedIn, issued: IssuedKey, *, action: str, grace_seconds: int = 0
 ) -> Response:
     key = issued.key
+    page = f"/projects/{key.project_id}/keys/{key.id}/secret"
+    response = RedirectResponse(page, status_code=303)
     flash_id = flashes_of(request).put(
+        response,
         me.session_id,
         {
             "key_id": key.id,
@@ -261,10 +271,11 @@ def _show_once(
                 grace_seconds, f"{grace_seconds} seconds"
             ),
         },
+        path=page,
+        secure=is_https(request),
     )
-    return RedirectResponse(
-        f"/projects/{key.project_id}/keys/{key.id}/secret?f={flash_id}", status_code=303
-    )
+    response.headers["location"] = f"{page}?f={flash_id}"
+    return response
 
 
 async def _keys_page(

@@ -13,7 +13,7 @@ from keyplane.services.invites import InviteService
 from keyplane.services.members import ROLES, MemberService
 from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
-from keyplane.web.auth import Editor, Viewer, actor_of
+from keyplane.web.auth import Editor, Viewer, actor_of, is_https
 from keyplane.web.errors import TAG
 from keyplane.web.forms import Form
 from keyplane.web.routes.keys import flashes_of
@@ -42,11 +42,11 @@ PeopleDep = Annotated[People, Depends(_people)]
 @router.get("")
 async def member_list(request: Request, people: PeopleDep, me: Viewer, f: str = "") -> Response:
     me.access.require_manager()
-    invite_link = None
-    if f:
-        flash = flashes_of(request).pop(me.session_id, f)
-        invite_link = flash.get("link") if flash else None
-    return await _page(request, people, me, Form(), invite_link=invite_link)
+    flashes = flashes_of(request)
+    flash = flashes.pop(request, me.session_id, f)
+    invite_link = flash.get("link") if flash else None
+    page = await _page(request, people, me, Form(), invite_link=invite_link)
+    return flashes.forget(page, f, path="/members")
 
 
 @router.post("/invite")
@@ -66,8 +66,12 @@ async def invite(request: Request, people: PeopleDep, me: Editor) -> Response:
     if issued is None:
         return await _page(request, people, me, form, status=422)
     link = f"{str(request.base_url).rstrip('/')}/invite?token={issued.token}"
-    flash_id = flashes_of(request).put(me.session_id, {"link": link})
-    return RedirectResponse(f"/members?f={flash_id}", status_code=303)
+    response = RedirectResponse("/members", status_code=303)
+    flash_id = flashes_of(request).put(
+        response, me.session_id, {"link": link}, path="/members", secure=is_https(request)
+    )
+    response.headers["location"] = f"/members?f={flash_id}"
+    return response
 
 
 @router.post("/invites/{invite_id}/revoke")

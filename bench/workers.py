@@ -1,0 +1,77 @@
+"""Throughput of ``keyplane serve --workers 2`` beside ``--workers 1``, in one run.
+
+    .venv/bin/python bench/workers.py [--duration 5] [--rounds 3]
+
+Both serve on SQLite with Redis limits (KEYPLANE_REDIS_URL, needed for several workers) in
+front of the stand-in upstream answering at once (``--upstream-workers`` processes); wrk sends
+non-streaming chat completions at 64 connections with an issued project key, metering on.
+The two servers take turns for ``--rounds`` rounds, so load that drifts hits both alike;
+prints each round's requests/s and the ratio of the medians. The stand-in and wrk share the
+machine's cores with keyplane: on two cores they take some of what a second worker could
+use, so the ratio is a floor of what two workers give on a machine of their own. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gateway_overhead import UPSTREAM_KEY, Keyplane, warm, wrk
+
+from keyplane.testing import start_upstream_process
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Served(Keyplane):
+    """``keyplane serve --workers N`` with Redis limits."""
+
+    def __init__(self, upstream: object, workers: int) -> None:
+        super().__init__(upstream, "uvicorn")  # type: ignore[arg-type]
+        self.workers = workers
+        self.env["KEYPLANE_REDIS_URL"] = REDIS_URL
+
+    def _command(self) -> list[str]:
+        return [sys.executable, "-m", "keyplane", "serve", "--workers", str(self.workers)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--upstream-workers", type=int, default=1)
+    args = parser.parse_args()
+    with start_upstream_process(api_key=UPSTREAM_KEY, workers=args.upstream_workers) as fast:
+        servers = {n: Served(fast, n) for n in (1, 2)}
+        for server in servers.values():
+            server.start()
+            warm(server)
+        rates: dict[int, list[float]] = {1: [], 2: []}
+        try:
+            for _ in range(args.rounds):
+                for n, server in servers.items():
+                    result = wrk(
+                        f"{server.url}/v1", "json", connections=64, duration=args.duration,
+                        key=server.key,
+                    )  # fmt: skip
+                    if result.errors:
+                        raise SystemExit(f"{result.errors} calls failed on --workers {n}")
+                    rates[n].append(result.rps)
+                    time.sleep(0.5)
+        finally:
+            for server in servers.values():
+                server.stop()
+    for n, values in rates.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        print(f"--workers {n}: {shown} requests/s (median {statistics.median(values):.0f})")
+    ratio = statistics.median(rates[2]) / statistics.median(rates[1])
+    print(f"two workers give {ratio:.2f}x one worker's throughput (target >= 1.7x)")
+
+
+if __name__ == "__main__":
+    main()
