@@ -236,9 +236,11 @@ def _event_name(raw: bytes) -> bytes:
     return kind.encode() if isinstance(kind, str) else b""
 
 
-class ResponsesStream:
-    """Responses API streams: named events; usage in ``response.completed`` (or
-    ``response.incomplete`` / ``response.failed``), which ends the stream."""
+class _NamedEvents:
+    """A stream of named events of which a few tell usage or the end: a block holding one of
+    ``markers`` is read event by event, any other is kept, undecoded, for counting."""
+
+    markers: tuple[bytes, ...] = ()
 
     def __init__(self) -> None:
         self.report: UsageReport | None = None
@@ -246,12 +248,28 @@ class ResponsesStream:
         self._kept = _Kept()
 
     def block(self, raw: bytes) -> bytes:
-        if _RESPONSE_OBJECT in raw or b"error" in raw:
+        if any(marker in raw for marker in self.markers):
             for event in split_events(raw)[0]:
                 self.event(event)
         else:
             self._kept.add(raw, self)
         return raw
+
+    def event(self, raw: bytes) -> None:
+        raise NotImplementedError
+
+    def text_of(self, raw: bytes, into: list[str]) -> None:
+        raise NotImplementedError
+
+    def relayed_text(self) -> str:
+        return self._kept.decode(self)
+
+
+class ResponsesStream(_NamedEvents):
+    """Responses API streams: named events; usage in ``response.completed`` (or
+    ``response.incomplete`` / ``response.failed``), which ends the stream."""
+
+    markers = (_RESPONSE_OBJECT, b"error")
 
     def event(self, raw: bytes) -> None:
         """One event of a block that may end the stream."""
@@ -265,9 +283,6 @@ class ResponsesStream:
             self.finished = True
         else:
             self._kept.add(raw, self)
-
-    def relayed_text(self) -> str:
-        return self._kept.decode(self)
 
     def text_of(self, raw: bytes, into: list[str]) -> None:
         event = _json(event_fields(raw)[1])
@@ -287,7 +302,6 @@ class ResponsesStream:
         return b"event: error\ndata: " + orjson.dumps({**event, "error": error}) + b"\n\n"
 
 
-_MESSAGE_MARKERS = (b"message_start", b"message_delta", b"message_stop", b"error")
 _MESSAGE_TEXT = {
     "text_delta": "text",
     "input_json_delta": "partial_json",
@@ -295,7 +309,7 @@ _MESSAGE_TEXT = {
 }
 
 
-class MessagesStream:
+class MessagesStream(_NamedEvents):
     """Anthropic's Messages streams: the input counts in ``message_start``, the output count
     in ``message_delta`` (cumulative, near the end), and ``message_stop`` ends the stream.
 
@@ -303,19 +317,11 @@ class MessagesStream:
     it is counted, prompt and relayed text, as any stream without usage is.
     """
 
-    def __init__(self) -> None:
-        self.report: UsageReport | None = None
-        self.finished = False
-        self._usage: dict[str, int] = {}
-        self._kept = _Kept()
+    markers = (b"message_start", b"message_delta", b"message_stop", b"error")
 
-    def block(self, raw: bytes) -> bytes:
-        if any(marker in raw for marker in _MESSAGE_MARKERS):
-            for event in split_events(raw)[0]:
-                self.event(event)
-        else:
-            self._kept.add(raw, self)
-        return raw
+    def __init__(self) -> None:
+        super().__init__()
+        self._usage: dict[str, int] = {}
 
     def event(self, raw: bytes) -> None:
         name = _event_name(raw)
@@ -334,9 +340,6 @@ class MessagesStream:
                 self.report = UsageReport(tokens_from_anthropic(self._usage))
         else:
             self._kept.add(raw, self)
-
-    def relayed_text(self) -> str:
-        return self._kept.decode(self)
 
     def text_of(self, raw: bytes, into: list[str]) -> None:
         event = _json(event_fields(raw)[1])

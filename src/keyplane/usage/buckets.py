@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.store.models import UsageBatch, UsageBucket
 from keyplane.usage.counters import COUNTERS, UsageCounters
+from keyplane.usage.records import UsageRecord
 
 # Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
 BATCH_ROWS = 500
@@ -48,6 +49,20 @@ class BucketKey:
     service_tier: str
     organization_id: str
     project_id: str
+
+
+def bucket_of(record: UsageRecord) -> BucketKey:
+    """The minute row a metered call belongs to."""
+    return BucketKey(
+        record.minute,
+        record.api_key_id,
+        record.model,
+        record.endpoint,
+        record.provider,
+        record.service_tier,
+        record.organization_id,
+        record.project_id,
+    )
 
 
 def _row(key: BucketKey, totals: UsageCounters, width: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from keyplane.store.database import Database
 from keyplane.store.models import UsageTokenKind
-from keyplane.usage.buckets import BATCH_ROWS, BucketKey
+from keyplane.usage.buckets import BATCH_ROWS, BucketKey, bucket_of
 from keyplane.usage.records import UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -41,20 +41,6 @@ _CONFLICT = (
 DAY = 86400
 # A hostile upstream inventing kinds must not grow memory without bound between flushes.
 MAX_PENDING_ROWS = 100_000
-
-
-def bucket_of(record: UsageRecord) -> BucketKey:
-    """The ``usage_buckets`` row a record belongs to."""
-    return BucketKey(
-        record.minute,
-        record.api_key_id,
-        record.model,
-        record.endpoint,
-        record.provider,
-        record.service_tier,
-        record.organization_id,
-        record.project_id,
-    )
 
 
 class TokenKinds:

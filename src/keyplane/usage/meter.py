@@ -30,6 +30,7 @@ from keyplane.usage.buckets import (
     BucketKey,
     add_to_buckets,
     bucket_line,
+    bucket_of,
     claim_batch,
     counts_line,
     forget_old_batches,
@@ -118,16 +119,7 @@ class Meter:
         ):
             record = self._clamp(record)
             tokens = record.tokens
-        key = BucketKey(
-            record.minute,
-            record.api_key_id,
-            record.model,
-            record.endpoint,
-            record.provider,
-            record.service_tier,
-            record.organization_id,
-            record.project_id,
-        )
+        key = bucket_of(record)
         is_error, estimated, unpriced = (
             int(record.is_error),
             int(record.estimated),
