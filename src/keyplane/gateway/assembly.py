@@ -6,6 +6,7 @@ from keyplane.gateway.access import GatewayAccess
 from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.upstream import Timeouts, Upstream
+from keyplane.http.documents import DocumentLimits
 from keyplane.runtime import Runtime
 
 
@@ -29,4 +30,5 @@ def build_gateway(runtime: Runtime) -> Gateway:
         last_used=runtime.last_used,
         client_address=ClientAddress(settings.trusted_proxies),
         clock=runtime.clock,
+        documents=DocumentLimits.of(settings),
     )

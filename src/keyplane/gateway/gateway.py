@@ -37,6 +37,12 @@ from keyplane.gateway.wire import (
     send_whole,
     wait_for_disconnect,
 )
+from keyplane.http.documents import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    check_model_name,
+    parse_object,
+)
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
@@ -48,19 +54,6 @@ CLIENT_CLOSED = 499  # nginx's status for a client that went away before the ans
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
 
 
-def _json_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequestError(
-            "We could not parse the JSON body of your request. Send a JSON object.",
-            code="invalid_json",
-        ) from None
-    if not isinstance(body, dict):
-        raise BadRequestError("The request body must be a JSON object.", code="invalid_json")
-    return body
-
-
 def _model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -69,6 +62,7 @@ def _model_of(body: dict[str, Any]) -> str:
             param="model",
             code="missing_required_parameter",
         )
+    check_model_name(model)
     return model
 
 
@@ -105,6 +99,7 @@ class Gateway:
         client_address: ClientAddress,
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
+        documents: DocumentLimits = DEFAULT_LIMITS,
     ) -> None:
         self.access = access
         self.upstream = upstream
@@ -114,6 +109,7 @@ class Gateway:
         self.client_address = client_address
         self.admission = admission
         self.clock = clock
+        self.documents = documents
 
     async def start(self) -> None:
         """Open the upstream connection pool (the meter is the runtime's, started with it)."""
@@ -136,7 +132,7 @@ class Gateway:
         """Serve a metered POST call."""
         now = self.clock()
         grant = await self._grant(incoming, endpoint.scope, now)
-        body = _json_body(incoming.body)
+        body = parse_object(incoming.body, self.documents)
         model = _model_of(body)
         self.access.check_model(grant, model)
         if not self.upstream.configured:
