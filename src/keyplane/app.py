@@ -8,12 +8,14 @@ The stack, outermost first:
     metrics         every request counted by route group, for ``/metrics``
     body limits     ``http.body_limits``: 413 past a route's size, before the body is read; a
                     caller of a keyed route is authenticated before its body is read at all
+    hygiene         ``gateway.hygiene``: no provider account headers, cookies or provider key
+                    in any answer
     gateway router  ``/v1/chat/completions`` and the rest, before any of FastAPI's stack runs
     admin API       FastAPI: ``/v1/organization/...``, verify, leaks, health, ``/docs``
     dashboard       its own FastAPI app with HTML error pages, serving every path the API
                     does not (the API router's fallback, so the API keeps its own 405s)
 
-The first five are keyplane's own ASGI layers in front of FastAPI (``App.__call__``), so a
+The first six are keyplane's own ASGI layers in front of FastAPI (``App.__call__``), so a
 gateway call pays for none of FastAPI's middleware. Nothing connects until the lifespan
 starts; the runtime is built there, once, and each surface reads it from its app's state.
 """
@@ -32,6 +34,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.errors import UnavailableError
 from keyplane.gateway.assembly import build_gateway
+from keyplane.gateway.hygiene import ProviderHygiene
 from keyplane.gateway.router import GatewayRouter
 from keyplane.http.body_limits import BodyLimits, RouteLimits
 from keyplane.http.https import Https
@@ -76,7 +79,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     app.state.metrics = _metrics(app)
     app.router.default = dashboard
     gateway_router = GatewayRouter(app.behind, state=app.state)
-    limited = BodyLimits(gateway_router, RouteLimits.of(settings), gate=_gate(app))
+    provider_key = settings.upstream_api_key
+    provider_keys = [provider_key.get_secret_value()] if provider_key else []
+    hygienic = ProviderHygiene(gateway_router, secrets=provider_keys)
+    limited = BodyLimits(hygienic, RouteLimits.of(settings), gate=_gate(app))
     https = Https(
         MetricsMiddleware(limited, app.state.metrics),
         trusted_proxies=settings.trusted_proxies,

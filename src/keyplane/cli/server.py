@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -16,7 +17,7 @@ from keyplane.config import Settings, load_settings
 from keyplane.services.admin_keys import issue_admin_key
 from keyplane.services.bootstrap import Bootstrap, bootstrap
 from keyplane.services.users import UserService
-from keyplane.store.database import Database
+from keyplane.store.database import Database, Deadlines
 from keyplane.store.migrate import upgrade_to_head
 
 # Builds the app from the same environment and ``.env`` that ``serve`` validated above.
@@ -36,8 +37,10 @@ async def prepare(settings: Settings, *, new_admin_key: bool = False) -> Bootstr
     ``new_admin_key`` is the break-glass way back in when every admin key is lost or was
     revoked as leaked: whoever can open the store directly may issue one, and it is audited.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.resolved_database_url)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Migrations may rewrite big tables: the statement deadline of serving does not fit them.
+    deadlines = replace(Deadlines.of(settings), statement=3600.0)
+    database = Database(settings.resolved_database_url, deadlines=deadlines)
     try:
         await upgrade_to_head(database)
         result = await bootstrap(database, brand=settings.key_brand)
@@ -125,8 +128,10 @@ def serve(host: str | None, port: int | None) -> None:
         overrides["port"] = port
     settings = settings_or_exit(**overrides)
     configure_logging(settings.log_level)
+    connection_options = _connection_options(settings)
     result = prepare_or_exit(settings)
-    url = f"http://{settings.host}:{settings.port}"
+    scheme = "https" if settings.tls_certfile else "http"
+    url = f"{scheme}://{settings.host}:{settings.port}"
     click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
     if result.first_run:
         _print_first_run(result)
@@ -147,7 +152,26 @@ def serve(host: str | None, port: int | None) -> None:
         proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **connection_options,
     )
+
+
+def _connection_options(settings: Settings) -> dict[str, Any]:
+    """TLS and the connection deadlines and cap (see docs/deployment.md for the numbers)."""
+    from keyplane.http.connections import head_timeout_protocol
+
+    options: dict[str, Any] = {
+        "http": head_timeout_protocol(settings.http_head_timeout_seconds),
+        "timeout_keep_alive": settings.http_keepalive_timeout_seconds,
+        "limit_concurrency": settings.http_max_connections,
+    }
+    if settings.tls_certfile is not None and settings.tls_keyfile is not None:
+        for path in (settings.tls_certfile, settings.tls_keyfile):
+            if not path.is_file():
+                raise CliError(f"TLS file not found: {path}")
+        options["ssl_certfile"] = str(settings.tls_certfile)
+        options["ssl_keyfile"] = str(settings.tls_keyfile)
+    return options
 
 
 async def _setup_token(settings: Settings) -> str | None:

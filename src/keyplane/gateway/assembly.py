@@ -19,6 +19,8 @@ def build_gateway(runtime: Runtime) -> Gateway:
         timeouts=Timeouts(
             connect=settings.upstream_connect_timeout_seconds,
             read=settings.upstream_read_timeout_seconds,
+            pool=settings.upstream_pool_timeout_seconds,
+            first_byte=settings.upstream_first_byte_timeout_seconds,
         ),
     )
     return Gateway(

@@ -28,7 +28,7 @@ from keyplane.services.server_secret import load_server_secret
 from keyplane.services.sessions import SessionService
 from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
-from keyplane.store.database import Database
+from keyplane.store.database import Database, Deadlines
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.reports import UsageReports
@@ -72,7 +72,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
         """Every part, wired; nothing connects or runs yet (``running`` starts them)."""
-        database = Database(settings.resolved_database_url)
+        database = Database(settings.resolved_database_url, deadlines=Deadlines.of(settings))
         brand = settings.key_brand
         prices = PriceTable.load(settings.prices_file)
         meter = Meter(database, interval_seconds=settings.usage_flush_seconds)
@@ -137,7 +137,7 @@ class Runtime:
         cls, settings: Settings, *, clock: Clock = system_clock
     ) -> AsyncIterator[Runtime]:
         """A started runtime; on the way out, pending usage and last-used times are written."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime = cls.build(settings, clock=clock)
         runtime.last_used.start()
         runtime.webhooks.start()

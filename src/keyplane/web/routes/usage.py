@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from keyplane.errors import ValidationFailedError
 from keyplane.runtime.deps import KeysDep, NowDep, ProjectsDep, ReportsDep
+from keyplane.usage.spreadsheet import safe_cell
 from keyplane.web.auth import Viewer
 from keyplane.web.charts import PALETTE, Series, bar_chart
 from keyplane.web.errors import TAG
@@ -158,8 +159,8 @@ async def usage_csv(query: Query, loaded: Loaded) -> Response:
             [
                 _iso(bucket),
                 _iso(bucket + data.width),
-                value,
-                data.label(value),
+                safe_cell(value),
+                safe_cell(data.label(value)),
                 sums.requests,
                 sums.input_tokens,
                 sums.output_tokens,
