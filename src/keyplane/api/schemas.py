@@ -18,6 +18,8 @@ from keyplane.values.kinds import ProjectStatus
 
 UnixSeconds = Annotated[int, Field(ge=0, le=253402300799, description="Unix seconds")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# The gateway refuses longer model names too (``http.documents.MAX_MODEL_NAME``).
+ModelName = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class Strict(BaseModel):
@@ -148,7 +150,7 @@ class ApiKeyCreate(Strict):
     name: Name
     kind: Literal["project", "service_account"] = "project"
     permissions: PermissionsIn = Field(default_factory=PermissionsIn)
-    allowed_models: list[str] = Field(default_factory=list, max_length=100)
+    allowed_models: list[ModelName] = Field(default_factory=list, max_length=100)
     allowed_ips: list[str] = Field(default_factory=list, max_length=100)
     expires_at: UnixSeconds | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -160,7 +162,7 @@ class ApiKeyCreate(Strict):
 class ApiKeyUpdate(Strict):
     name: Name | None = None
     permissions: PermissionsIn | None = None
-    allowed_models: list[str] | None = Field(default=None, max_length=100)
+    allowed_models: list[ModelName] | None = Field(default=None, max_length=100)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
     expires_at: UnixSeconds | None = None
     metadata: dict[str, str] | None = None

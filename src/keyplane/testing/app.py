@@ -217,6 +217,9 @@ class UpstreamApp:
             await asyncio.sleep(delay)
         if hooks.status is not None:
             raise injected_error(hooks.status)
+        if hooks.echo_auth:
+            echoed = request.headers.get("authorization")
+            raise UpstreamError(400, f"Your request had 'Authorization: {echoed}'.")
         return self._route(request, body, hooks)
 
     def _route(self, request: Request, body: Any, hooks: Hooks) -> Reply:

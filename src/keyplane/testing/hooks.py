@@ -7,6 +7,8 @@ A hook is read from a header ``x-test-<name>``, or else from the request body's
 - ``delay-ms`` — sleep this long before answering (timeout tests).
 - ``stream-delay-ms`` — sleep this long between stream frames.
 - ``usage`` — force token counts: ``prompt=7,completion=11,cached=3`` (any subset).
+- ``echo-auth`` — answer 400 with the request's ``Authorization`` in the error message, as a
+  careless provider might (the gateway must not relay the key).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Hooks:
     delay: float = 0.0
     stream_delay: float = 0.0
     usage: Mapping[str, int] | None = None
+    echo_auth: bool = False
 
     @classmethod
     def read(cls, headers: Mapping[str, str], body: Any) -> Hooks:
@@ -96,4 +99,5 @@ class Hooks:
             delay=(delay or 0) / 1000,
             stream_delay=(gap or 0) / 1000,
             usage=_usage(_value("usage", headers, metadata)),
+            echo_auth=_value("echo-auth", headers, metadata) is not None,
         )
