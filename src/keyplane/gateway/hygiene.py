@@ -28,7 +28,7 @@ NOT_RELAYED = frozenset(
 
 
 class ProviderHygiene:
-    """Filters the answers of the app below (the gateway) for provider headers and keys."""
+    """Filters the answers under ``/v1/`` (the gateway's) for provider headers and keys."""
 
     def __init__(self, app: ASGIApp, *, secrets: Iterable[str]) -> None:
         self.app = app
@@ -36,10 +36,11 @@ class ProviderHygiene:
         self.secrets = tuple(s.encode() for s in secrets if len(s) >= 16)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # Only the API relays a provider's answers; the dashboard sets cookies of its own.
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        masker = _Masker(self.secrets)
+        masker = KeyMasker(self.secrets)
 
         async def clean(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -56,7 +57,7 @@ class ProviderHygiene:
         await self.app(scope, receive, clean)
 
 
-class _Masker:
+class KeyMasker:
     """Masks secrets in one answer's body, across chunk boundaries."""
 
     def __init__(self, secrets: tuple[bytes, ...]) -> None:
