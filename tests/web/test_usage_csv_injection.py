@@ -52,4 +52,5 @@ async def _organization_id(app: FastAPI, project_id: str) -> str:
     async with app.state.runtime.database.session() as session:
         project = await session.get(Project, project_id)
         assert project is not None
-        return project.organization_id
+        organization_id: str = project.organization_id
+        return organization_id
