@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # the next; past the cap new requests get 503 (the file-descriptor limit must be higher).
     http_head_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     http_keepalive_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # A request body that sends nothing for this long gets 408 and its connection closed.
+    http_body_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     http_max_connections: int = Field(default=1000, ge=1, le=1_000_000)
     # TLS for ``serve``: both files (PEM) or neither.
     tls_certfile: Path | None = None

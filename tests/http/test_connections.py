@@ -31,6 +31,7 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         tmp_path_factory.mktemp("strict"),
         KEYPLANE_HTTP_HEAD_TIMEOUT_SECONDS="1",
         KEYPLANE_HTTP_KEEPALIVE_TIMEOUT_SECONDS="1",
+        KEYPLANE_HTTP_BODY_IDLE_TIMEOUT_SECONDS="1",
     )
 
 
@@ -87,6 +88,22 @@ def test_if_a_keep_alive_connection_idles_then_it_is_closed(strict: ServerProces
         answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 200")
         assert _closed_by_server(sock)
+
+
+def test_if_a_request_body_stalls_then_408_and_the_connection_closes(
+    strict: ServerProcess,
+) -> None:
+    head = (
+        "POST /v1/organization/projects HTTP/1.1\r\nHost: keyplane.test\r\n"
+        f"Authorization: Bearer {strict.admin_key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    with _open(strict, head.encode() + b'{"name": ') as sock:
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"request_timeout" in answer
 
 
 def test_if_connections_are_over_the_cap_then_503_and_back_once_they_close(
