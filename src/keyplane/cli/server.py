@@ -158,10 +158,14 @@ def serve(host: str | None, port: int | None) -> None:
 
 def _connection_options(settings: Settings) -> dict[str, Any]:
     """TLS and the connection deadlines and cap (see docs/deployment.md for the numbers)."""
-    from keyplane.http.connections import head_timeout_protocol
+    from keyplane.http.connections import deadline_protocol
 
+    protocol = deadline_protocol(
+        head_seconds=settings.http_head_timeout_seconds,
+        body_idle_seconds=settings.http_body_idle_timeout_seconds,
+    )
     options: dict[str, Any] = {
-        "http": head_timeout_protocol(settings.http_head_timeout_seconds),
+        "http": protocol,
         "timeout_keep_alive": settings.http_keepalive_timeout_seconds,
         "limit_concurrency": settings.http_max_connections,
     }

@@ -41,17 +41,21 @@ class ProviderHygiene:
             await self.app(scope, receive, send)
             return
         masker = KeyMasker(self.secrets)
+        secrets = self.secrets
 
         async def clean(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.body":
+                if secrets:
+                    more = message.get("more_body", False)
+                    message["body"] = masker.feed(message.get("body", b""), final=not more)
+            elif kind == "http.response.start":
+                # ASGI header names are lower-case; the gateway's are lowered as they come.
                 message["headers"] = [
-                    (name, masker.whole(value))
+                    (name, masker.whole(value) if secrets else value)
                     for name, value in message.get("headers", ())
-                    if name.lower() not in NOT_RELAYED
+                    if name not in NOT_RELAYED
                 ]
-            elif message["type"] == "http.response.body":
-                more = message.get("more_body", False)
-                message["body"] = masker.feed(message.get("body", b""), final=not more)
             await send(message)
 
         await self.app(scope, receive, clean)
@@ -71,23 +75,23 @@ class KeyMasker:
         return data
 
     def feed(self, chunk: bytes, *, final: bool) -> bytes:
-        if not self.secrets:
-            return chunk
         data = self.whole(self.held + chunk if self.held else chunk)
         if final:
             self.held = b""
             return data
-        keep = max((_prefix_tail(data, secret) for secret in self.secrets), default=0)
+        keep = 0
+        for secret in self.secrets:
+            keep = max(keep, _prefix_tail(data, secret))
         self.held = data[len(data) - keep :] if keep else b""
         return data[: len(data) - keep] if keep else data
 
 
 def _prefix_tail(data: bytes, secret: bytes) -> int:
     """The length of the longest tail of ``data`` that is a proper prefix of ``secret``."""
-    start = max(0, len(data) - len(secret) + 1)
-    position = data.find(secret[:1], start)
+    first = secret[0]
+    position = data.find(first, max(0, len(data) - len(secret) + 1))
     while position != -1:
         if secret.startswith(data[position:]):
             return len(data) - position
-        position = data.find(secret[:1], position + 1)
+        position = data.find(first, position + 1)
     return 0

@@ -4,14 +4,13 @@ before their bodies are read at all.
 A body whose ``Content-Length`` is over its route's limit is answered 413 at once, unread; a
 chunked one is counted as it arrives and answered 413 as soon as it crosses the limit, with
 nothing kept. Each 413 closes the connection, so the rest of the upload is never taken in.
-A body that stalls (nothing for ``body_idle_seconds``) is answered 408 and closed too.
+(A stalled body is the server protocol's to close: ``http.connections``.)
 A route that needs a key has its caller checked by the ``Gate`` first: an unauthenticated
 upload costs keyplane its headers, not its body.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,8 +36,6 @@ class RouteLimits:
     verify: int
     leaks: int
     dashboard: int
-    # A body that sends nothing for this long is answered 408 and its connection closed.
-    body_idle_seconds: float = 30.0
 
     @classmethod
     def of(cls, settings: Settings) -> RouteLimits:
@@ -48,7 +45,6 @@ class RouteLimits:
             verify=settings.max_body_bytes_verify,
             leaks=settings.max_body_bytes_leaks,
             dashboard=settings.max_body_bytes_dashboard,
-            body_idle_seconds=settings.http_body_idle_timeout_seconds,
         )
 
     def for_group(self, group: str) -> int:
@@ -65,10 +61,6 @@ class RouteLimits:
 
 class BodyTooLargeError(Exception):
     """Raised to the app from ``receive`` once a body crossed its limit (413 already sent)."""
-
-
-class BodyTooSlowError(Exception):
-    """Raised to the app from ``receive`` once a body stalled (408 already sent)."""
 
 
 class BodyLimits:
@@ -100,35 +92,26 @@ class BodyLimits:
             except KeyplaneError as error:
                 await _refuse(error_envelope(error))(scope, receive, send)
                 return
-        await _Bounded(self.app, limit, self.limits.body_idle_seconds)(scope, receive, send)
+        if chunked:
+            await _Bounded(self.app, limit)(scope, receive, send)
+        else:  # the server reads no more than Content-Length says: nothing to count
+            await self.app(scope, receive, send)
 
 
 class _Bounded:
     """One request whose body is counted as the app reads it."""
 
-    def __init__(self, app: ASGIApp, limit: int, idle_timeout: float) -> None:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
-        self.idle_timeout = idle_timeout
-        self.body_done = False
         self.seen = 0
         self.started = False
         self.refused = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def counted_receive() -> Message:
-            if self.body_done:  # later receives wait for a disconnect: no deadline on those
-                return await receive()
-            try:
-                async with asyncio.timeout(self.idle_timeout):
-                    message = await receive()
-            except TimeoutError:
-                if not self.started:
-                    self.refused = True
-                    await _refuse(_body_too_slow(self.idle_timeout))(scope, receive, send)
-                raise BodyTooSlowError from None
+            message = await receive()
             if message["type"] == "http.request":
-                self.body_done = not message.get("more_body", False)
                 self.seen += len(message.get("body", b""))
                 if self.seen > self.limit:
                     if not self.started:
@@ -170,14 +153,6 @@ async def _refuse_too_large(limit: int, scope: Scope, receive: Receive, send: Se
         headers=_CLOSE,
     )
     await response(scope, receive, send)
-
-
-def _body_too_slow(seconds: float) -> JSONResponse:
-    return envelope(
-        408,
-        f"The request body stalled: nothing arrived for {seconds:g} seconds.",
-        code="request_timeout",
-    )
 
 
 def _refuse(response: JSONResponse) -> JSONResponse:
