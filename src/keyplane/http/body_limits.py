@@ -56,6 +56,8 @@ class RouteLimits:
             return self.leaks
         if group == "dashboard":
             return self.dashboard
+        if group == "other_v1":  # the gateway's other paths (Anthropic's /v1/messages, ...)
+            return self.gateway
         return self.admin
 
 

@@ -10,6 +10,8 @@ from keyplane.api.deps import AdminPrincipal
 from keyplane.api.schemas import AuditEventOut, ListOut, from_unix
 from keyplane.runtime.deps import AuditLogDep
 
+# Unix seconds past this are no date (datetime stops at year 9999): a 422, not a crash.
+_UNIX: dict[str, int] = {"ge": 0, "le": 253402300799}
 router = APIRouter(prefix="/v1/organization/audit_logs", tags=["audit log"])
 
 
@@ -22,8 +24,8 @@ async def list_audit_logs(
     actor_ids: Annotated[list[str] | None, Query(alias="actor_ids[]")] = None,
     actor_id: Annotated[list[str] | None, Query()] = None,
     target_id: str | None = None,
-    effective_at_gte: Annotated[int | None, Query(alias="effective_at[gte]", ge=0)] = None,
-    effective_at_lt: Annotated[int | None, Query(alias="effective_at[lt]", ge=0)] = None,
+    effective_at_gte: Annotated[int | None, Query(alias="effective_at[gte]", **_UNIX)] = None,
+    effective_at_lt: Annotated[int | None, Query(alias="effective_at[lt]", **_UNIX)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,
     before: str | None = None,
