@@ -64,6 +64,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path / "data",
         database_url=database_url,
         secret_key="test-server-secret",
+        # No roll-up pass in the middle of a test that wrote usage of long ago.
+        housekeeping_interval_seconds=86400,
     )
 
 

@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Runtime.running(settings, clock=clock) as runtime:
             gateway = build_gateway(runtime)
+            hygienic.use_secrets(gateway.upstreams.provider_keys())
             await gateway.start()
             app.state.runtime = dashboard.state.runtime = runtime
             app.state.gateway = gateway
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     gateway_router = GatewayRouter(app.behind, state=app.state)
     provider_key = settings.upstream_api_key
     provider_keys = [provider_key.get_secret_value()] if provider_key else []
+    # The lifespan adds every upstream's key once the upstreams file is read.
     hygienic = ProviderHygiene(gateway_router, secrets=provider_keys)
     limited = BodyLimits(hygienic, RouteLimits.of(settings), gate=_gate(app))
     https = Https(
@@ -148,5 +150,15 @@ def _metrics(app: FastAPI) -> Metrics:
         "keyplane_usage_pending_buckets",
         "Usage buckets counted in memory and not yet written to the store.",
         pending_usage,
+    )
+
+    def odd_usage_values() -> float:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return float(runtime.meter.odd_values) if runtime else 0.0
+
+    metrics.counter(
+        "keyplane_usage_odd_values",
+        "Usage values from upstream that were out of range or not integers, clamped or dropped.",
+        odd_usage_values,
     )
     return metrics

@@ -7,15 +7,19 @@ working directory; a real environment variable wins over ``.env``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _BRAND = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _MIB = 1024 * 1024
+_USD = r"\s*\d{1,6}(?:\.\d{1,6})?\s*"
+_DEFAULT_PRICE = re.compile(rf"^{_USD}/{_USD}(?:/{_USD})?$")
 
 
 class Settings(BaseSettings):
@@ -43,10 +47,31 @@ class Settings(BaseSettings):
     )
     upstream_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     upstream_read_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # A TOML list of upstreams (docs/upstreams.md); without it the settings above define one.
+    upstreams_file: Path | None = None
     # CIDRs of proxies whose X-Forwarded-For is believed, comma-separated; empty: none.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     prices_file: Path | None = None
+    # The price of models the prices table does not list, USD per 1M tokens, as
+    # INPUT/OUTPUT[/CACHED_INPUT] ("2.50/10"); unset: such models are refused under a budget.
+    default_price: str | None = None
     usage_flush_seconds: float = Field(default=2.0, gt=0, le=300)
+    # Retention: minute usage rows are rolled up into hours after this many days, and hours
+    # into days; day rows and audit events are kept for ever unless a number of days is set.
+    usage_minute_retention_days: float = Field(default=2, gt=0, le=3650)
+    usage_hour_retention_days: float = Field(default=14, gt=0, le=36500)
+    usage_day_retention_days: float | None = Field(default=None, gt=0, le=365000)
+    audit_retention_days: float | None = Field(default=None, gt=0, le=365000)
+    housekeeping_interval_seconds: float = Field(default=60, gt=0, le=86400)
+    # OpenTelemetry traces of gateway calls (the "otel" extra), exported over OTLP/HTTP as the
+    # standard OTEL_EXPORTER_OTLP_* variables say.
+    otel_traces: bool = False
+    # Every metered call is appended to a journal in the data dir before its answer ends;
+    # this is how often it is fsynced (what a machine crash, not a killed process, may lose).
+    usage_journal_fsync_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    # Off only where the data dir cannot be written: a killed process then loses the usage
+    # of its last ``usage_flush_seconds``.
+    usage_journal: bool = True
     key_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0)
     # When Redis (the limits store) is unreachable, budgets always refuse calls (503); rate
     # limits do too unless this is "fail_open".
@@ -130,6 +155,31 @@ class Settings(BaseSettings):
         """Whether people reach keyplane over HTTPS whatever a request says (TLS or the URL)."""
         return self.tls_certfile is not None or (self.public_url or "").startswith("https://")
 
+    @field_validator("default_price")
+    @classmethod
+    def _price_is_input_output(cls, value: str | None) -> str | None:
+        if value is not None and not _DEFAULT_PRICE.match(value):
+            raise ValueError(
+                "write USD per 1M tokens as INPUT/OUTPUT or INPUT/OUTPUT/CACHED_INPUT, "
+                "for example 2.50/10 or 2.50/10/1.25"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tiers_are_ordered(self) -> Settings:
+        days = self.usage_day_retention_days
+        if self.usage_hour_retention_days <= self.usage_minute_retention_days:
+            raise ValueError(
+                "KEYPLANE_USAGE_HOUR_RETENTION_DAYS must be longer than "
+                "KEYPLANE_USAGE_MINUTE_RETENTION_DAYS"
+            )
+        if days is not None and days <= self.usage_hour_retention_days:
+            raise ValueError(
+                "KEYPLANE_USAGE_DAY_RETENTION_DAYS must be longer than "
+                "KEYPLANE_USAGE_HOUR_RETENTION_DAYS"
+            )
+        return self
+
     @field_validator("key_brand")
     @classmethod
     def _brand_is_simple(cls, value: str) -> str:
@@ -169,3 +219,14 @@ class ClientSettings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and ``.env``, with explicit overrides on top."""
     return Settings(**overrides)
+
+
+def environment(env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """The process environment over the ``.env`` file's values (the real environment wins).
+
+    What the upstreams file's ``${NAME}`` references resolve against, the same way settings do.
+    """
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values = {name: value for name, value in dotenv_values(env_file).items() if value}
+    return values | dict(os.environ)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 
 # Top-level modules of the "server" extra; a missing one means the extra is not installed.
-_SERVER_MODULES = {"click", "fastapi", "sqlalchemy", "uvicorn", "alembic", "pydantic_settings"}
+_SERVER_MODULES = {
+    "click", "fastapi", "sqlalchemy", "uvicorn", "alembic", "pydantic_settings", "ahocorasick_rs",
+}  # fmt: skip
 
 
 def main() -> None:
     try:
         from keyplane.cli.main import main as cli_main
+
+        cli_main()  # commands import their modules when they run
     except ModuleNotFoundError as exc:
         if exc.name not in _SERVER_MODULES:
             raise
@@ -19,4 +23,3 @@ def main() -> None:
             "install it with: pip install 'keyplane[server]'\n"
         )
         sys.exit(1)
-    cli_main()

@@ -61,8 +61,10 @@ async def test_completions_usage_has_openai_shape_with_ungrouped_fields_null(
         "api_key_id": None,
         "model": None,
         "batch": None,
+        "provider": None,
         "num_error_requests": 0,
         "num_unpriced_requests": 0,
+        "num_estimated_requests": 0,
         "cost_micro_usd": 2_500_001,
     }
     assert page["data"][1]["results"][0]["num_error_requests"] == 1

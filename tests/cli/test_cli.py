@@ -204,6 +204,7 @@ def test_help_lists_every_command_including_scan_and_doctor(tmp_path: Path) -> N
         "projects",
         "scan",
         "serve",
+        "upstreams",
         "usage",
         "webhook",
     }

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from support.server import ServerProcess
-from usage.report_rows import insert_rows_into_file, sample_rows
+from usage.report_rows import DAY, T0, insert_rows_into_file, row, sample_rows
 
 WEEK = ("--since", "2026-01-05", "--until", "2026-01-12")
 COSTS = [1, 2_500_000, 123_457, 16]
@@ -129,3 +129,28 @@ def test_without_admin_key_exits_1_with_one_line(server: ServerProcess) -> None:
     assert result.returncode == 1
     assert "KEYPLANE_ADMIN_KEY" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_estimated_requests_are_marked_in_the_table_and_kept_in_csv(server: ServerProcess) -> None:
+    # A week of its own: two calls whose tokens keyplane counted itself (streams cut short).
+    start = T0 + 28 * DAY
+    database = server.workdir / ".keyplane" / "keyplane.db"
+    rows = [
+        row(
+            start,
+            organization_id=server.organization_id,
+            model="gpt-4o",
+            requests=3,
+            input_tokens=30,
+            estimated_requests=2,
+        ),
+        row(start, organization_id=server.organization_id, model="gpt-4.1", requests=1),
+    ]
+    insert_rows_into_file(database, rows)
+    week = ("--since", "2026-02-02", "--until", "2026-02-09")
+    lines = run(server, *week).splitlines()
+    marked = {line.split()[0]: line.split()[1] for line in lines[1:3]}
+    assert marked == {"gpt-4o": "3*", "gpt-4.1": "1"}
+    assert "estimated: 2 requests" in lines[-1]
+    records = list(csv.DictReader(io.StringIO(run(server, *week, "--csv"))))
+    assert {r["model"]: r["estimated_requests"] for r in records} == {"gpt-4o": "2", "gpt-4.1": "0"}

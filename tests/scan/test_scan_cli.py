@@ -120,14 +120,65 @@ def test_allow_listed_line_is_not_reported(plain_dir: Path) -> None:
     assert scan(".").exit_code == 0
 
 
-def test_large_binary_and_vendored_files_are_skipped(plain_dir: Path) -> None:
+def test_binary_and_vendored_files_are_left_out(plain_dir: Path) -> None:
     _, key = SAMPLES["github-pat"]
-    (plain_dir / "big.txt").write_text(f"{key}\n" + "x" * 5000)
     (plain_dir / "blob.bin").write_bytes(b"\0\1" + key.encode())
     (plain_dir / "node_modules" / "lib").mkdir(parents=True)
     (plain_dir / "node_modules" / "lib" / "index.js").write_text(key)
-    assert scan("--max-file-size", "1000", ".").exit_code == 0
+    assert scan(".").exit_code == 0
+    (plain_dir / "app.py").write_text(key)
     assert scan(".").exit_code == 1
+
+
+def _big_file(root: Path) -> None:
+    (root / "big.txt").write_text("x" * 5000)
+
+
+def test_a_file_over_the_limit_is_reported_and_exits_3(plain_dir: Path) -> None:
+    _big_file(plain_dir)
+    result = scan("--max-file-size", "1000", ".")
+    assert result.exit_code == 3
+    assert "skipped big.txt: too large" in result.stderr
+    assert "1 file(s) NOT scanned" in result.stderr
+
+
+def test_json_reports_skipped_files_and_says_the_scan_is_incomplete(plain_dir: Path) -> None:
+    _big_file(plain_dir)
+    result = scan("--json", "--max-file-size", "1000", ".")
+    assert result.exit_code == 3
+    document = json.loads(result.stdout)
+    assert document["complete"] is False
+    assert document["skipped"] == [{"file": "big.txt", "reason": "too large", "bytes": 5000}]
+    clean = json.loads(scan("--json", ".").stdout)
+    assert (clean["complete"], clean["skipped"]) == (True, [])
+
+
+def test_sarif_reports_skipped_files_as_warnings(plain_dir: Path) -> None:
+    _big_file(plain_dir)
+    result = scan("--sarif", "--max-file-size", "1000", ".")
+    assert result.exit_code == 3
+    (invocation,) = json.loads(result.stdout)["runs"][0]["invocations"]
+    (notice,) = invocation["toolExecutionNotifications"]
+    assert notice["level"] == "warning"
+    assert notice["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "big.txt"
+    assert "too large" in notice["message"]["text"]
+
+
+def test_secrets_found_win_over_skips_in_the_exit_status(plain_dir: Path) -> None:
+    _big_file(plain_dir)
+    _, key = SAMPLES["github-pat"]
+    (plain_dir / "app.py").write_text(key)
+    result = scan("--json", "--max-file-size", "1000", ".")
+    assert result.exit_code == 1
+    assert [s["file"] for s in json.loads(result.stdout)["skipped"]] == ["big.txt"]
+
+
+def test_a_staged_change_over_the_limit_is_reported(repo: Repo) -> None:
+    repo.write("dump.sql", "insert into t values (1);\n" * 100)
+    repo.git("add", "dump.sql")
+    result = scan("--staged", "--json", "--max-file-size", "1000")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["skipped"][0]["file"] == "dump.sql"
 
 
 def test_gitignored_files_are_skipped_in_a_work_tree(repo: Repo) -> None:
@@ -138,3 +189,26 @@ def test_gitignored_files_are_skipped_in_a_work_tree(repo: Repo) -> None:
     repo.write("untracked.txt", key)
     result = scan("--json", ".")
     assert [f["file"] for f in json.loads(result.stdout)["findings"]] == ["untracked.txt"]
+
+
+def test_a_git_ignored_directory_named_explicitly_is_scanned(repo: Repo) -> None:
+    _, key = SAMPLES["github-oauth"]
+    repo.write(".gitignore", "secrets/\n.venv/\n")
+    repo.write("secrets/deep/token.txt", key)
+    repo.write(".venv/lib/python3.11/site-packages/pkg/config.py", f"K = '{key}'\n")
+    assert scan(".").exit_code == 0
+    result = scan("--json", "secrets")
+    assert [f["file"] for f in json.loads(result.stdout)["findings"]] == ["secrets/deep/token.txt"]
+    assert scan(".venv/lib/python3.11/site-packages").exit_code == 1
+    assert scan(".venv").exit_code == 1
+    assert scan("secrets/deep/token.txt").exit_code == 1
+
+
+def test_a_vendored_directory_named_explicitly_is_scanned_outside_git(plain_dir: Path) -> None:
+    _, key = SAMPLES["github-oauth"]
+    target = plain_dir / ".venv" / "lib" / "python3.11" / "site-packages" / "pkg"
+    target.mkdir(parents=True)
+    (target / "config.py").write_text(f"K = '{key}'\n")
+    assert scan(".").exit_code == 0
+    assert scan(".venv").exit_code == 1
+    assert scan(".venv/lib/python3.11/site-packages").exit_code == 1

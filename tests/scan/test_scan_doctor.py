@@ -11,7 +11,8 @@ from click.testing import CliRunner, Result
 
 from keyplane.cli.scan import doctor_command
 from keyplane.keys.format import KeyKind, generate_key
-from keyplane.scan.doctor import Status, is_env_file, run_doctor
+from keyplane.scan.doctor import ProjectDir, Status, is_env_file, no_hardcoded_keys, run_doctor
+from keyplane.scan.patterns import Detector
 from scan.scan_fakes import Repo, samples
 
 
@@ -126,3 +127,12 @@ def test_env_file_names() -> None:
 def test_doctor_outside_git_does_not_fail(plain_dir: Path) -> None:
     (plain_dir / "app.py").write_text("print('hi')\n")
     assert doctor().exit_code == 0
+
+
+def test_a_file_too_large_to_scan_turns_the_source_check_into_a_warning(repo: Repo) -> None:
+    clean_project(repo)
+    repo.write("dump.sql", "x" * 5000)
+    project = ProjectDir(repo.root, repo.root, Detector(), max_size=1000)
+    check = no_hardcoded_keys(project)
+    assert check.status is Status.WARN
+    assert "dump.sql" in check.advice

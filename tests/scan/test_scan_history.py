@@ -76,3 +76,14 @@ def test_staged_clean_index_exits_0(repo: Repo) -> None:
     repo.write("a.txt", "nothing to see\n")
     repo.git("add", "a.txt")
     assert CliRunner().invoke(scan_command, ["--staged"]).exit_code == 0
+
+
+def test_staged_utf16_file_that_git_calls_binary_is_scanned(repo: Repo) -> None:
+    key = generate_key(KeyKind.PROJECT)
+    (repo.root / "secrets.ps1").write_bytes(
+        b"\xff\xfe" + f"# x\r\n$k = '{key}'\r\n".encode("utf-16-le")
+    )
+    (repo.root / "logo.png").write_bytes(b"\x89PNG\0\0\0" + key.encode())
+    repo.git("add", "secrets.ps1", "logo.png")
+    found = staged_findings(repo.root, Detector())
+    assert [(f.file, f.line, f.secret == key) for f in found] == [("secrets.ps1", 2, True)]

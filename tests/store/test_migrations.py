@@ -100,3 +100,57 @@ def test_reading_the_head_imports_no_alembic() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+def _upgrade_to(revision: str) -> Any:
+    def upgrade(connection: Connection) -> None:
+        from alembic import command
+
+        from keyplane.store.migrate import alembic_config
+
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    return upgrade
+
+
+async def test_usage_written_before_0003_is_kept_and_marked_as_the_one_upstreams(
+    empty_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    database = Database(empty_url)
+    columns = "bucket_start, organization_id, project_id, api_key_id, model, endpoint, " + (
+        "requests, error_requests, input_tokens, output_tokens, cached_tokens, "
+        "cost_micro_usd, unpriced_requests, latency_ms_total"
+    )
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_upgrade_to("0002"))
+            for endpoint, model in (("chat.completions", "gpt-4o"), ("verify", "")):
+                await connection.execute(
+                    text(
+                        f"INSERT INTO usage_buckets ({columns}) VALUES ('2026-11-30 10:00:00', "  # noqa: S608
+                        "'org_1', 'proj_1', 'key_1', :model, :endpoint, "
+                        "3, 1, 100, 40, 10, 2500, 0, 90)"
+                    ),
+                    {"model": model, "endpoint": endpoint},
+                )
+        await upgrade_to_head(database)
+        async with database.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text(
+                        "SELECT endpoint, provider, service_tier, requests, input_tokens, "
+                        "output_tokens, cost_micro_usd, estimated_requests, width "
+                        "FROM usage_buckets ORDER BY endpoint"
+                    )
+                )
+            ).all()
+    finally:
+        await database.close()
+    assert [tuple(row) for row in rows] == [
+        ("chat.completions", "openai", "", 3, 100, 40, 2500, 0, 60),
+        ("verify", "", "", 3, 100, 40, 2500, 0, 60),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,14 @@ from sqlalchemy.exc import OperationalError
 from keyplane.config import Settings
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket
-from keyplane.usage.meter import Meter
-from keyplane.usage.records import Tokens, UsageRecord, tokens_from_body
+from keyplane.usage.meter import MAX_COST_MICRO_USD, Meter
+from keyplane.usage.records import (
+    MAX_TOKENS,
+    Tokens,
+    UsageRecord,
+    tokens_from_body,
+    tokens_from_usage,
+)
 
 MINUTE = 1_800_000_000 // 60 * 60
 
@@ -63,7 +70,7 @@ async def test_failed_flush_keeps_the_data_for_the_next_try(tmp_path: Path) -> N
     with pytest.raises(OperationalError):
         await meter.flush()
     meter.record(record())
-    assert meter.pending == 1
+    assert meter.pending == 2  # the failed batch, kept as it was, and the next call
     await broken.close()
 
 
@@ -99,3 +106,57 @@ def test_tokens_are_read_from_every_usage_shape() -> None:
     assert tokens_from_body({"usage": {"prompt_tokens": 5, "total_tokens": 5}}) == Tokens(5)
     assert tokens_from_body({"usage": None}) == Tokens()
     assert tokens_from_body([1]) == Tokens()
+
+
+@pytest.mark.parametrize(
+    ("value", "counted"),
+    [
+        (10**19, MAX_TOKENS),
+        (-5, 0),
+        (3.2, 4),
+        (12.0, 12),
+        (float("nan"), 0),
+        (float("inf"), 0),
+        ("12", 12),
+        ("9" * 5000, MAX_TOKENS),
+        ("twelve", 0),
+        (True, 0),
+        ([1], 0),
+    ],
+)
+def test_odd_usage_values_are_clamped_or_dropped(value: object, counted: int) -> None:
+    assert tokens_from_usage({"prompt_tokens": value, "completion_tokens": 3}) == Tokens(counted, 3)
+
+
+async def test_odd_usage_values_are_counted_once_each(settings: Settings) -> None:
+    database = Database(settings.resolved_database_url)
+    meter = Meter(database, interval_seconds=3600)
+    meter.start()
+    try:
+        tokens_from_usage({"prompt_tokens": 10**19, "completion_tokens": "x"})
+        tokens_from_usage({"prompt_tokens": 5, "completion_tokens": None})  # null is no oddity
+        assert meter.odd_values == 2
+    finally:
+        await meter.stop()
+        await database.close()
+
+
+async def test_a_poisoned_record_is_clamped_and_the_others_are_written(
+    settings: Settings,
+) -> None:
+    database = Database(settings.resolved_database_url)
+    try:
+        meter = Meter(database)
+        poisoned = replace(record(), tokens=Tokens(input=10**19), cost_micro_usd=10**30)
+        meter.record(poisoned)
+        meter.record(replace(record(), api_key_id="key_2"))
+        assert await meter.flush() == 2
+        rows = {row.api_key_id: row for row in await _rows(database)}
+        assert (rows["key_1"].input_tokens, rows["key_1"].cost_micro_usd) == (
+            MAX_TOKENS,
+            MAX_COST_MICRO_USD,
+        )
+        assert rows["key_2"].input_tokens == 10
+        assert meter.odd_values == 1
+    finally:
+        await database.close()

@@ -60,3 +60,54 @@ def test_bad_operator_file_is_refused_with_a_message(tmp_path: Path, content: st
     path.write_text(content)
     with pytest.raises(ValidationFailedError, match="prices"):
         PriceTable.load(path)
+
+
+def test_shipped_table_covers_current_models_with_cached_input_and_service_tiers() -> None:
+    table = PriceTable.load()
+    for model in ("gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5", "gpt-5-mini", "o3", "o4-mini"):
+        price = table.listed(model)
+        assert price is not None, model
+        assert price.cached_input < price.input, model
+    gpt5 = table.price("gpt-5")
+    assert gpt5 is not None
+    assert table.price("gpt-5", "priority") == Price(2_500_000, 250_000, 20_000_000)
+    assert table.price("gpt-5", "flex") == Price(625_000, 62_500, 5_000_000)
+    assert table.price("gpt-5", "default") is gpt5  # a tier it does not list: standard
+    assert table.price("o3-deep-research") is not None
+    assert table.price("gpt-4.5-preview") is not None
+
+
+def test_a_tier_in_an_operator_file_is_read_and_a_tier_of_a_tier_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "prices.json"
+    tiered = {"input": 10, "output": 20, "tiers": {"flex": {"input": 5, "output": 10}}}
+    path.write_text(json.dumps({"house-model": tiered}))
+    assert PriceTable.load(path).price("house-model", "flex") == Price(5, 5, 10)
+    nested = {"input": 1, "tiers": {"flex": {"input": 1, "tiers": {"x": {"input": 1}}}}}
+    path.write_text(json.dumps({"house-model": nested}))
+    with pytest.raises(ValidationFailedError, match="tiers"):
+        PriceTable.load(path)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("2.50/10", Price(2_500_000, 2_500_000, 10_000_000)),
+        ("2.5/10/1.25", Price(2_500_000, 1_250_000, 10_000_000)),
+        (" 0.000001 / 0 ", Price(1, 1, 0)),
+    ],
+)
+def test_default_price_is_usd_per_million_input_output_and_cached(
+    setting: str, expected: Price
+) -> None:
+    table = PriceTable.load(default=setting)
+    assert table.price("unknown-model-x") == expected
+    assert table.listed("unknown-model-x") is None  # still counted as unpriced
+    assert table.price("gpt-4o") == Price(2_500_000, 1_250_000, 10_000_000)  # listed wins
+
+
+@pytest.mark.parametrize("setting", ["2.50", "$2/$10", "-1/2", "1/2/3/4", "1e3/1", "1.0000001/1"])
+def test_a_malformed_default_price_is_refused_with_its_format(setting: str) -> None:
+    with pytest.raises(ValidationFailedError, match="INPUT/OUTPUT"):
+        PriceTable.load(default=setting)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -163,3 +164,48 @@ async def test_sign_in_form_needs_its_csrf_token(
         "/login", {"email": "owner@example.com", "password": PASSWORD}, csrf=False
     )
     assert response.status_code == 403
+
+
+async def test_a_form_sent_after_the_session_ended_is_kept_through_sign_in(
+    owner: WebClient, app: FastAPI
+) -> None:
+    await owner.get("/projects")
+    owner.http.cookies.delete("kp_session")
+    lost = await owner.post("/projects", {"name": "Typed while away", "password": "hunter2hunter2"})
+    assert lost.status_code == 401
+    assert "hunter2" not in lost.text  # a password typed into a form is never sent back
+    assert "Nothing has changed yet" in lost.text
+    assert 'name="draft.name" value="Typed while away"' in lost.text
+    assert "draft.csrf_token" not in lost.text  # the old token is useless, and not echoed
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', lost.text))
+    back = await owner.post(
+        "/login",
+        {**fields, "email": "owner@example.com", "password": PASSWORD},
+        csrf=False,
+    )
+    assert back.status_code == 200 and "has not been saved yet" in back.text
+    assert 'action="/projects"' in back.text
+    saved = await owner.post("/projects", {"name": "Typed while away"})
+    assert saved.status_code == 303
+    assert "Typed while away" in (await owner.get("/projects")).text
+
+
+async def test_a_resumed_form_goes_only_to_this_site(
+    browser_factory: Callable[[], WebClient], owner: WebClient
+) -> None:
+    web = browser_factory()
+    page = await web.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    response = await web.post(
+        "/login",
+        {
+            "csrf_token": csrf.group(1),
+            "email": "owner@example.com",
+            "password": PASSWORD,
+            "resume_action": "//evil.example/steal",
+            "draft.name": "x",
+        },
+        csrf=False,
+    )
+    assert response.status_code == 303 and "evil" not in response.headers["location"]

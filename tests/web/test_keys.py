@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from keyplane.audit.actor import SYSTEM
 from keyplane.services.bootstrap import Bootstrap
-from web.conftest import WebClient
+from web.conftest import Invite, WebClient
 
 SECRET = re.compile(r'value="(kp_proj_[A-Za-z0-9]+)"')
 
@@ -200,3 +200,89 @@ async def test_limits_and_budget_are_set_shown_and_checked(
     )
     assert cleared.status_code == 303
     assert "req/min" not in (await owner.get(f"/projects/{project_id}")).text
+
+
+async def test_every_wrong_field_shows_its_error_at_once_in_plain_words(
+    owner: WebClient, project_id: str
+) -> None:
+    await owner.get(f"/projects/{project_id}/keys/new")
+    response = await owner.post(
+        f"/projects/{project_id}/keys",
+        {
+            "name": " ",
+            "permissions": "restricted",
+            "rpm": "lots",
+            "parallel": "0",
+            "budget_usd": "10000000000000",
+            "expires_on": "2001-01-01",
+        },
+    )
+    assert response.status_code == 422
+    errors = dict(
+        re.findall(r'<p class="field-error" id="([a-z_]+)-error">([^<]+)</p>', response.text)
+    )
+    assert set(errors) == {"name", "scopes", "rpm", "parallel", "budget_usd", "expires_on"}
+    assert "6 fields need a change" in response.text
+    for message in errors.values():
+        assert not re.search(r"limit_usd|rate_limits|permissions\.|10\^|expires_at", message)
+    assert errors["budget_usd"].startswith("Enter an amount in dollars")
+    assert 'aria-describedby="rpm-error"' in response.text  # the field says where its error is
+
+
+async def test_a_revoked_key_offers_no_edit_or_rotate_and_the_server_refuses_them(
+    owner: WebClient, project_id: str
+) -> None:
+    location, _ = await create_key(owner, project_id)
+    key_id = location.split("/keys/")[1].split("/")[0]
+    key_url = f"/projects/{project_id}/keys/{key_id}"
+    await owner.get(f"{key_url}/revoke")
+    assert (await owner.post(f"{key_url}/revoke")).status_code == 303
+    listing = await owner.get(f"/projects/{project_id}")
+    assert f'href="{key_url}/rotate"' not in listing.text
+    page = await owner.get(key_url)
+    assert "can no longer be edited or rotated" in page.text
+    assert 'method="post"' not in page.text.split("<main", 1)[1].split("Sign out")[0]
+    assert (await owner.get(f"{key_url}/rotate")).status_code == 409
+    assert (await owner.post(f"{key_url}/rotate", {"grace": "0"})).status_code == 409
+    edit = await owner.post(key_url, {"name": "back from the dead", "enabled": "on"})
+    assert edit.status_code == 409
+    assert "back from the dead" not in (await owner.get(f"/projects/{project_id}")).text
+
+
+async def test_a_reader_sees_a_key_without_any_form_and_cannot_open_the_forms(
+    owner: WebClient, invited: Invite, project_id: str
+) -> None:
+    location, _ = await create_key(owner, project_id)
+    key_url = location.split("/secret")[0]
+    reader = await invited("r@example.com", "reader")
+    page = await reader.get(key_url)
+    assert page.status_code == 200 and "as a reader you cannot change it" in page.text
+    assert 'name="name"' not in page.text and ">Save<" not in page.text
+    listing = await reader.get(f"/projects/{project_id}")
+    assert "Create new secret key" not in listing.text and ">Rotate<" not in listing.text
+    for path in (
+        "/keys/new",
+        location.split("/secret")[0].removeprefix(f"/projects/{project_id}") + "/rotate",
+    ):
+        assert (await reader.get(f"/projects/{project_id}{path}")).status_code == 403, path
+    assert (await reader.get(f"/projects/{project_id}/settings")).status_code == 403
+
+
+async def test_leaked_keys_are_flagged_at_the_top_with_when_and_where(
+    app: FastAPI, owner: WebClient, project_id: str, booted: Bootstrap
+) -> None:
+    location, _ = await create_key(owner, project_id, name="leaky")
+    key_id = location.split("/keys/")[1].split("/")[0]
+    await app.state.runtime.keys.revoke(
+        organization_id=booted.organization_id,
+        project_id=project_id,
+        key_id=key_id,
+        actor=SYSTEM,
+        reason="leaked",
+    )
+    page = (await owner.get(f"/projects/{project_id}")).text
+    banner = page.split('class="alert alert-error leak-alert"', 1)[1].split("</section>", 1)[0]
+    assert page.index("leak-alert") < page.index("<table")
+    assert "1 leaked key revoked" in banner and "leaky" in banner
+    assert re.search(r"found <time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", banner)
+    assert "place not reported" in banner

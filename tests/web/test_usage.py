@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
+from keyplane.audit.actor import SYSTEM
+from keyplane.services.api_keys import KeySpec
 from keyplane.store.models import UsageBucket
 from keyplane.web.routes.usage import pick_range
 from support.clock import FakeClock
 from web.conftest import Invite, WebClient
 
 
-async def add_usage(app: FastAPI, project_id: str, organization_id: str, now: datetime) -> None:
+async def add_usage(
+    app: FastAPI, project_id: str, organization_id: str, now: datetime, key_id: str = "key_x"
+) -> None:
     rows = [
         ("gpt-4o-mini", "chat.completions", now - timedelta(hours=2), 3, 30, 12, 1500),
         ("gpt-4o", "chat.completions", now - timedelta(hours=1), 1, 100, 50, 750_000),
@@ -27,7 +31,7 @@ async def add_usage(app: FastAPI, project_id: str, organization_id: str, now: da
                     bucket_start=start.replace(second=0, microsecond=0),
                     organization_id=organization_id,
                     project_id=project_id,
-                    api_key_id="key_x",
+                    api_key_id=key_id,
                     model=model,
                     endpoint=endpoint,
                     requests=requests,
@@ -47,7 +51,7 @@ async def test_usage_page_totals_and_charts(
     project = await org.get(organization_id=(await _org(app)), project_id=project_id)
     await add_usage(app, project_id, project.organization_id, clock())
     page = await owner.get("/usage")
-    assert page.text.count("<svg") == 3
+    assert page.text.count('<figure class="chart"') == 4  # requests, input, output, cost
     assert '<div class="stat-value">6</div>' in page.text
     assert "$0.75<" in page.text  # 1500 + 750000 + 8 micro-USD, to the cent
     assert "gpt-4o-mini" in page.text and "text-embedding-3-small" in page.text
@@ -97,3 +101,56 @@ async def _org(app: FastAPI) -> str:
     instance = await current_instance(app.state.runtime.database)
     assert instance is not None
     return instance.organization_id
+
+
+async def test_usage_narrows_to_a_project_or_to_one_key(
+    app: FastAPI, owner: WebClient, project_id: str, clock: FakeClock
+) -> None:
+    org = await _org(app)
+    await add_usage(app, project_id, org, clock())
+    other = await app.state.runtime.projects.create(organization_id=org, name="Other", actor=SYSTEM)
+    await add_usage(app, other.id, org, clock(), key_id="key_y")
+    everything = await owner.get("/usage")
+    assert '<div class="stat-value">12</div>' in everything.text
+    one = await owner.get(f"/usage?project={project_id}")
+    assert '<div class="stat-value">6</div>' in one.text
+    assert f'<option value="{project_id}" selected>' in one.text
+    no_such_key = await owner.get(f"/usage?project={project_id}&key=key_nope")
+    assert no_such_key.status_code == 404
+
+
+async def test_a_key_without_its_project_is_explained_on_the_page(owner: WebClient) -> None:
+    response = await owner.get("/usage?key=key_x")
+    assert response.status_code == 422
+    assert 'id="project-error"' in response.text and "project of that key" in response.text
+    assert '<form method="get" action="/usage"' in response.text
+
+
+async def test_a_wrong_date_range_is_shown_with_the_filters(owner: WebClient) -> None:
+    response = await owner.get("/usage?range=custom&start=2026-05-09&end=2026-05-01")
+    assert response.status_code == 422
+    assert 'id="end-error"' in response.text and "on or after the start date" in response.text
+    assert 'value="2026-05-09"' in response.text  # what was asked for stays in the form
+    assert 'aria-invalid="true" aria-describedby="end-error"' in response.text
+
+
+async def test_a_member_cannot_narrow_usage_to_a_project_that_is_not_theirs(
+    app: FastAPI, owner: WebClient, invited: Invite, project_id: str
+) -> None:
+    member = await invited("m@example.com", "member")
+    assert (await member.get(f"/usage?project={project_id}")).status_code == 404
+
+
+async def test_usage_of_one_key_counts_that_key_alone(
+    app: FastAPI, owner: WebClient, project_id: str, clock: FakeClock
+) -> None:
+    org = await _org(app)
+    issued = await app.state.runtime.keys.create(
+        organization_id=org, project_id=project_id, spec=KeySpec(name="solo"), actor=SYSTEM
+    )
+    await add_usage(app, project_id, org, clock(), key_id=issued.key.id)
+    await add_usage(app, project_id, org, clock(), key_id="key_other")
+    page = await owner.get(f"/usage?project={project_id}&key={issued.key.id}&group=key")
+    assert '<div class="stat-value">6</div>' in page.text
+    assert "with the key <strong>solo</strong>" in page.text
+    assert "key_other" not in page.text

@@ -10,7 +10,11 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from keyplane import __version__
 from keyplane.api.errors import install_error_handlers
@@ -53,11 +57,32 @@ def create_api(*, lifespan: Lifespan, app_class: type[AppT]) -> AppT:
         # keyplane exports its own Prometheus metrics and configures no OpenTelemetry;
         # FastAPI's checks for it would cost every request a few microseconds.
         telemetry=NO_TELEMETRY,
+        docs_url=None,
     )
     install_error_handlers(app)
+    _serve_docs(app)
     for module in ROUTES:
         app.include_router(module.router)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI's files from the ``swagger-ui-bundle-v2`` package, not a
+    CDN: the page works on a machine without internet access."""
+    assets = "/docs/assets"
+    app.mount(assets, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            # No badge from the online validator: nothing on the page leaves this server.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 __all__ = ["Lifespan", "create_api"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.actor import Actor
@@ -82,3 +82,18 @@ class AuditLog:
                 before=before,
                 newest_first=True,
             )
+
+    async def prune(self, *, before: datetime, batch_rows: int = 2000) -> int:
+        """Delete up to ``batch_rows`` of the events recorded before ``before``; how many.
+
+        For ``KEYPLANE_AUDIT_RETENTION_DAYS``: the caller repeats until none is left, one short
+        transaction at a time.
+        """
+        chosen = select(AuditEvent.id).where(AuditEvent.created_at < before).limit(batch_rows)
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(
+                delete(AuditEvent)
+                .where(AuditEvent.id.in_(chosen.scalar_subquery()))
+                .returning(AuditEvent.id)
+            )
+            return len(result.all())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from pydantic import ValidationError
+
+if TYPE_CHECKING:  # an annotation only: `keyplane scan` must not import pydantic
+    from pydantic import ValidationError
 
 
 class CliError(click.ClickException):

@@ -1,32 +1,48 @@
-"""``keyplane scan`` and ``keyplane doctor``: find leaked keys and check how keys are kept."""
+"""``keyplane scan`` and ``keyplane doctor``: find leaked keys and check how keys are kept.
+
+A pre-commit hook runs ``keyplane scan --staged`` on every commit, so this module imports
+only click and the scanner: the HTTP client and the settings (pydantic) load only when
+``--verify``, ``--revoke`` or ``doctor`` needs them.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from keyplane.cli.client import AdminClient
-from keyplane.cli.context import client_settings
 from keyplane.cli.errors import CliError
-from keyplane.config import ClientSettings
 from keyplane.scan import baseline as baselines
-from keyplane.scan import doctor, report
+from keyplane.scan import report
 from keyplane.scan.errors import ScanError
 from keyplane.scan.finder import DEFAULT_MAX_FILE_SIZE, WalkStats, scan_paths
 from keyplane.scan.finding import Finding
 from keyplane.scan.history import history_findings, staged_findings
 from keyplane.scan.patterns import Detector
-from keyplane.scan.verify import Requester, live_first, revoke_live, verify_findings
+
+if TYPE_CHECKING:
+    from keyplane.cli.client import AdminClient
+    from keyplane.config import ClientSettings
+    from keyplane.scan.verify import Requester
 
 USAGE_EXIT = 2
+# Nothing found, but some files were not read (too large, unreadable): the all-clear is partial.
+INCOMPLETE_EXIT = 3
 
 
 def make_client(settings: ClientSettings) -> AdminClient:
     """The admin client; tests replace this to talk to a fake server."""
+    from keyplane.cli.client import AdminClient
+
     return AdminClient(settings)
+
+
+def _settings() -> ClientSettings:
+    from keyplane.cli.context import client_settings
+
+    return client_settings()
 
 
 def _find(
@@ -35,9 +51,9 @@ def _find(
     stats = WalkStats()
     repo = paths[0] if paths else Path()
     if history:
-        return history_findings(repo, detector, max_size=max_size), stats
+        return history_findings(repo, detector, max_size=max_size, stats=stats), stats
     if staged:
-        return staged_findings(repo, detector, max_size=max_size), stats
+        return staged_findings(repo, detector, max_size=max_size, stats=stats), stats
     return scan_paths(paths or [Path()], detector, max_size=max_size, stats=stats), stats
 
 
@@ -50,22 +66,31 @@ def _check_flags(**flags: Any) -> None:
         raise click.UsageError("--update-baseline needs --baseline FILE")
 
 
-def _verify(findings: list[Finding], settings: ClientSettings, *, revoke: bool) -> list[Finding]:
+def _verify(findings: list[Finding], *, revoke: bool) -> list[Finding]:
+    from keyplane.scan.verify import live_first, revoke_live, verify_findings
+
+    settings = _settings()
     with make_client(settings) as client:
-        verify_findings(client, findings)
+        verify_findings(client, findings, brand=settings.key_brand)
         if revoke:
             count = revoke_live(client, findings, brand=settings.key_brand)
             click.echo(f"revoked {count} live key(s)", err=True)
     return live_first(findings)
 
 
-def _emit(findings: list[Finding], detector: Detector, *, as_json: bool, sarif: bool) -> None:
+def _emit(
+    findings: list[Finding], detector: Detector, stats: WalkStats, *, as_json: bool, sarif: bool
+) -> None:
     if sarif:
-        click.echo(report.render_sarif(findings, detector.rules))
+        click.echo(report.render_sarif(findings, detector.rules, stats.skipped))
     elif as_json:
-        click.echo(report.render_json(findings))
-    elif findings:
-        click.echo(report.render_table(findings))
+        click.echo(report.render_json(findings, stats.skipped))
+    else:
+        if findings:
+            click.echo(report.render_table(findings))
+        for skip in stats.skipped:
+            where = f" at {skip.commit[:12]}" if skip.commit else ""
+            click.echo(f"skipped {skip.file}{where}: {skip.reason}", err=True)
 
 
 @click.command("scan")
@@ -79,7 +104,7 @@ def _emit(findings: list[Finding], detector: Detector, *, as_json: bool, sarif: 
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_FILE_SIZE,
     show_default=True,
-    help="Skip files larger than this many bytes.",
+    help="Skip (and report) files larger than this many bytes; larger ones are read in chunks.",
 )
 @click.option(
     "--baseline", type=click.Path(dir_okay=False, path_type=Path), help="Accepted findings."
@@ -88,10 +113,14 @@ def _emit(findings: list[Finding], detector: Detector, *, as_json: bool, sarif: 
 @click.option("--verify", is_flag=True, help="Ask the keyplane server which keys are live.")
 @click.option("--revoke", is_flag=True, help="Revoke live keyplane keys found (implies --verify).")
 def scan_command(**options: Any) -> None:
-    """Find API keys and other secrets in files or git history."""
+    """Find API keys and other secrets in files or git history.
+
+    \b
+    Exit status: 0 nothing found, 1 secrets found, 2 usage error,
+    3 nothing found but some files were not read (too large, unreadable).
+    """
     _check_flags(**options)
-    settings = client_settings()
-    detector = Detector(brand=settings.key_brand)
+    detector = Detector()
     try:
         findings, stats = _find(
             list(options["paths"]),
@@ -110,18 +139,21 @@ def scan_command(**options: Any) -> None:
     except ScanError as exc:
         raise CliError(exc.message, exit_code=USAGE_EXIT) from None
     if options["verify"] or options["revoke"]:
-        findings = _verify(findings, settings, revoke=options["revoke"])
-    _emit(findings, detector, as_json=options["as_json"], sarif=options["sarif"])
+        findings = _verify(findings, revoke=options["revoke"])
+    _emit(findings, detector, stats, as_json=options["as_json"], sarif=options["sarif"])
     if not (options["as_json"] or options["sarif"]):
         click.echo(_summary(findings, stats), err=True)
     if findings:
         raise click.exceptions.Exit(1)
+    if stats.skipped:
+        raise click.exceptions.Exit(INCOMPLETE_EXIT)
 
 
 def _summary(findings: list[Finding], stats: WalkStats) -> str:
     scanned = f" in {stats.files} files ({stats.bytes / 1e6:.1f} MB)" if stats.files else ""
-    skipped = stats.skipped_large + stats.skipped_binary
-    tail = f"; skipped {skipped} binary or large file(s)" if skipped else ""
+    tail = f"; {stats.skipped_binary} binary file(s) left out" if stats.skipped_binary else ""
+    if stats.skipped:
+        tail += f"; {len(stats.skipped)} file(s) NOT scanned (see above)"
     return f"{len(findings)} secret(s) found{scanned}{tail}"
 
 
@@ -145,7 +177,9 @@ class _DoctorClient:
 @click.option("--json", "as_json", is_flag=True, help="Print the checklist as JSON.")
 def doctor_command(path: Path | None, as_json: bool) -> None:
     """Check how this project keeps its keys: .env, git history, source, the live key."""
-    settings = client_settings()
+    from keyplane.scan import doctor
+
+    settings = _settings()
     root = path or Path()
     try:
         if settings.admin_key is None:

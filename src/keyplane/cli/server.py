@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from keyplane.audit.actor import Actor
 from keyplane.cli.errors import CliError, bad_setting
+from keyplane.cli.upstreams import upstreams_or_exit, warn_about
 from keyplane.clock import system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.services.admin_keys import issue_admin_key
@@ -127,6 +128,7 @@ def serve(host: str | None, port: int | None) -> None:
     if port is not None:
         overrides["port"] = port
     settings = settings_or_exit(**overrides)
+    warn_about(upstreams_or_exit(settings))  # a bad upstreams file stops here, in one line
     configure_logging(settings.log_level)
     connection_options = _connection_options(settings)
     result = prepare_or_exit(settings)

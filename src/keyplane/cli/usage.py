@@ -19,7 +19,7 @@ from keyplane.usage.counters import UsageCounters
 from keyplane.usage.spreadsheet import safe_cell
 
 REPORTS = ("/v1/organization/usage/completions", "/v1/organization/usage/embeddings")
-GROUPS = {"project": "project_id", "key": "api_key_id", "model": "model"}
+GROUPS = {"project": "project_id", "key": "api_key_id", "model": "model", "provider": "provider"}
 MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
 
 
@@ -31,6 +31,7 @@ SHOWN = (
     "cached_tokens",
     "cost_micro_usd",
     "unpriced_requests",
+    "estimated_requests",
 )
 
 
@@ -43,6 +44,7 @@ def _counters_of(result: dict[str, Any]) -> UsageCounters:
         cached_tokens=result.get("input_cached_tokens", 0),
         cost_micro_usd=result.get("cost_micro_usd", 0),
         unpriced_requests=result.get("num_unpriced_requests", 0),
+        estimated_requests=result.get("num_estimated_requests", 0),
     )
 
 
@@ -60,7 +62,7 @@ Key = tuple[int | None, tuple[str | None, ...]]
     "--group-by",
     default="model",
     show_default=True,
-    help="Comma-separated: model, key, project; or 'none'.",
+    help="Comma-separated: model, key, project, provider; or 'none'.",
 )
 @click.option(
     "--bucket",
@@ -106,7 +108,9 @@ def _group_names(text: str) -> list[str]:
         return []
     unknown = [n for n in names if n not in GROUPS and n not in GROUPS.values()]
     if unknown:
-        raise CliUsageError(f"--group-by: unknown {unknown[0]!r}; use model, key or project")
+        raise CliUsageError(
+            f"--group-by: unknown {unknown[0]!r}; use model, key, project or provider"
+        )
     return list(dict.fromkeys(GROUPS.get(n, n) for n in names))
 
 
@@ -167,11 +171,15 @@ def _cells(key: Key, header: list[str]) -> list[Any]:
 
 
 NUMBERS = ["requests", "input", "output", "cached", "cost_usd"]
+ESTIMATED_MARK = "*"
 
 
 def _numbers(counts: UsageCounters) -> list[str]:
     values = [counts.requests, counts.input_tokens, counts.output_tokens, counts.cached_tokens]
-    return [f"{v:,}" for v in values] + [usd(counts.cost_micro_usd)]
+    cells = [f"{v:,}" for v in values] + [usd(counts.cost_micro_usd)]
+    if counts.estimated_requests:  # some tokens were counted by keyplane, not upstream
+        cells[0] += ESTIMATED_MARK
+    return cells
 
 
 def _print_table(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> None:
@@ -185,6 +193,11 @@ def _print_table(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> No
     table(*_right_aligned(header + NUMBERS, lines, len(header)))
     if total.unpriced_requests:
         click.echo(f"(unpriced models, counted at $0: {total.unpriced_requests:,} requests)")
+    if total.estimated_requests:
+        click.echo(
+            f"({ESTIMATED_MARK} estimated: {total.estimated_requests:,} requests reported no "
+            "usage, such as streams cut short; keyplane counted their tokens itself)"
+        )
 
 
 def _right_aligned(
@@ -208,6 +221,7 @@ CSV_COLUMNS = [
     "cost_usd",
     "cost_micro_usd",
     "unpriced_requests",
+    "estimated_requests",
 ]
 
 

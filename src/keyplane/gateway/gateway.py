@@ -9,27 +9,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
+from starlette.types import Send
 
 from keyplane.auth.last_used import LastUsedTracker
 from keyplane.clock import Clock, system_clock
-from keyplane.errors import BadGatewayError, BadRequestError, NotFoundError, UnavailableError
+from keyplane.errors import (
+    BadGatewayError,
+    BadRequestError,
+    PermissionDeniedError,
+    UnavailableError,
+)
 from keyplane.gateway.access import GatewayAccess, Grant
-from keyplane.gateway.endpoints import MODELS_SCOPE, Endpoint, StreamUsage
+from keyplane.gateway.anthropic import message_text, tokens_from_message
+from keyplane.gateway.catalog import ModelCatalog, in_anthropic_shape
+from keyplane.gateway.endpoints import COUNT_TOKENS, MESSAGES, MODELS_SCOPE, Endpoint, StreamUsage
 from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, TransportError
 from keyplane.gateway.network import ClientAddress
-from keyplane.gateway.streams import StreamRelay
-from keyplane.gateway.upstream import (
-    MISSING_KEY,
-    Upstream,
-    UpstreamTimeoutError,
-    read_whole,
-)
+from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
+from keyplane.gateway.upstream import UpstreamConnectError, UpstreamTimeoutError, read_whole
+from keyplane.gateway.upstreams import Target, Upstreams
 from keyplane.gateway.wire import (
     Incoming,
     forwarded_headers,
@@ -44,14 +48,24 @@ from keyplane.http.documents import (
     parse_object,
 )
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
+from keyplane.tracing.gateway import GatewayTracer, TracedCall
+from keyplane.upstreams.file import DEFAULT_NAME
+from keyplane.usage.kinds import TokenKinds
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
-from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, minute_of, tokens_from_body
+from keyplane.usage.records import NO_TOKENS, Tokens, UsageRecord, UsageReport, minute_of, report_of
+from keyplane.usage.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
+# The name usage records give the one upstream of the KEYPLANE_UPSTREAM_* settings.
+UPSTREAM_NAME = DEFAULT_NAME
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer ended
 _NOT_REACHED = Outcome(reached_upstream=False, status=0)
+# Bytes of prompt and answer counted on the event loop (about 1 ms of BPE); more: a thread.
+_COUNT_INLINE = 32 * 1024
+_BROKE_OFF = "The upstream stream broke off before it was complete; the answer is cut short."
+_STALLED = "The upstream stopped sending before the stream was complete; the answer is cut short."
 
 
 def _model_of(body: dict[str, Any]) -> str:
@@ -82,6 +96,10 @@ class _Metered:
     call: Call
     minute: int
     started: float
+    targets: tuple[Target, ...]
+    size: int = 0  # of the request body: large prompts are counted off the event loop
+    provider: str = ""  # the upstream of the attempt under way
+    recorded: bool = False  # whether the attempt under way is metered yet
     outcome: Outcome | None = None
 
 
@@ -92,7 +110,7 @@ class Gateway:
         self,
         *,
         access: GatewayAccess,
-        upstream: Upstream,
+        upstreams: Upstreams,
         meter: Meter,
         prices: PriceTable,
         last_used: LastUsedTracker,
@@ -100,9 +118,13 @@ class Gateway:
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
         documents: DocumentLimits = DEFAULT_LIMITS,
+        tokenizer: Tokenizer | None = None,
+        kinds: TokenKinds | None = None,
+        tracer: GatewayTracer | None = None,
     ) -> None:
         self.access = access
-        self.upstream = upstream
+        self.upstreams = upstreams
+        self.catalog = ModelCatalog(upstreams)
         self.meter = meter
         self.prices = prices
         self.last_used = last_used
@@ -110,20 +132,31 @@ class Gateway:
         self.admission = admission
         self.clock = clock
         self.documents = documents
+        self.tokenizer = tokenizer or Tokenizer()
+        self.kinds = kinds
+        self.tracer = tracer
 
     async def start(self) -> None:
-        """Open the upstream connection pool (the meter is the runtime's, started with it)."""
-        await self.upstream.start()
+        """Open the upstreams' connection pools (the meter is the runtime's, started with it)."""
+        await self.upstreams.start()
+        if self.kinds is not None:
+            self.kinds.start()
 
     async def stop(self) -> None:
-        """Close the pool; the runtime then writes all pending usage."""
-        await self.upstream.close()
+        """Close the pools and write the token kinds; the runtime then writes pending usage."""
+        await self.upstreams.close()
+        if self.kinds is not None:
+            await self.kinds.stop()
 
     async def _grant(self, incoming: Incoming, scope: str, now: datetime) -> Grant:
         headers = incoming.headers
         client = self.client_address.of(incoming.peer, headers.get("x-forwarded-for"))
+        # Anthropic's clients send the key as x-api-key; either header carries a keyplane key.
+        authorization = headers.get("authorization")
+        if authorization is None and "x-api-key" in headers:
+            authorization = "Bearer " + headers["x-api-key"]
         grant = await self.access.grant(
-            authorization=headers.get("authorization"), client=client, scope=scope, now=now
+            authorization=authorization, client=client, scope=scope, now=now
         )
         self.last_used.touch(grant.key.id, now)
         return grant
@@ -135,20 +168,36 @@ class Gateway:
         body = parse_object(incoming.body, self.documents)
         model = _model_of(body)
         self.access.check_model(grant, model)
-        if not self.upstream.configured:
-            raise UnavailableError(MISSING_KEY, code="upstream_not_configured")
+        targets = self.upstreams.route(endpoint, model)
+        targets[0].client.check_configured()
+        self._check_priced(grant, model)
         stream = body.get("stream") is True
         call = Call(grant.key, grant.project, endpoint.name, model, body, stream)
         admitted = await self.admission.admit(call)
-        metered = _Metered(call, minute_of(now), time.perf_counter())
+        metered = _Metered(call, minute_of(now), time.perf_counter(), targets, len(incoming.body))
         try:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
-            if error.reached_upstream and metered.outcome is None:
-                self._record(metered, error.status, NO_TOKENS)
+            if error.reached_upstream and not metered.recorded:
+                await self._record_estimate(metered, error.status, "")
             raise
         finally:
             await self._settle(call, admitted, metered.outcome or _NOT_REACHED)
+
+    def _check_priced(self, grant: Grant, model: str) -> None:
+        """Refuse a model without a price under a budget: it would spend nothing from it."""
+        project = grant.project
+        budgeted = grant.key.budget is not None or (
+            project is not None and project.budget is not None
+        )
+        if budgeted and self.prices.price(model) is None:
+            raise PermissionDeniedError(
+                f"The model '{model}' has no price in keyplane's price table, so calls to it "
+                "cannot be charged to this key's budget. Ask the operator to add it to the "
+                "file named by KEYPLANE_PRICES_FILE, or to set KEYPLANE_DEFAULT_PRICE.",
+                param="model",
+                code="model_not_priced",
+            )
 
     async def _forward(
         self, endpoint: Endpoint, metered: _Metered, admitted: Admitted, incoming: Incoming
@@ -157,29 +206,77 @@ class Gateway:
         payload: bytes | None = None
         if call.stream and endpoint.stream_usage is StreamUsage.FINAL_CHUNK:
             payload = _with_usage(call.body)
-        response = await self.upstream.send(
-            "POST",
-            endpoint.path,
-            body=payload or incoming.body,
-            headers=forwarded_headers(incoming.headers),
-        )
+        response = await self._send(endpoint, metered, payload or incoming.body, incoming)
         if call.stream and response.status == 200:
-            relay = StreamRelay(endpoint.stream_usage, strip_injected=payload is not None)
-            await self._relay(metered, admitted, incoming, response, relay)
+            parser = parser_for(endpoint.stream_usage, strip_injected=payload is not None)
+            await self._relay(metered, admitted, incoming, response, parser)
             return
         content = await self._read(metered, response)
-        tokens = tokens_from_body(_loads(content)) if response.status < 400 else NO_TOKENS
-        self._record(metered, response.status, tokens)
+        await self._record_answer(endpoint, metered, response.status, content)
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send_whole(incoming.send, response.status, headers, content)
+
+    async def _send(
+        self, endpoint: Endpoint, metered: _Metered, body: bytes, incoming: Incoming
+    ) -> Response:
+        """Send to the route's upstreams in turn until one answers for good.
+
+        The next is tried when one cannot be reached, or answers 5xx or 429: nothing has
+        reached the client yet. An answer that came is metered, whatever its status.
+        """
+        headers = forwarded_headers(incoming.headers)
+        model = metered.call.model
+        last = len(metered.targets) - 1
+        for attempt, target in enumerate(metered.targets):
+            metered.provider, metered.recorded = target.name, False
+            payload = target.body(endpoint, model, body, metered.call.body)
+            try:
+                response = await target.send(endpoint, model, payload, headers)
+            except (UpstreamConnectError, UpstreamTimeoutError, UnavailableError) as error:
+                if attempt == last or getattr(error, "reached_upstream", False):
+                    raise
+                continue  # it never got the call: nothing to meter
+            if attempt < last and (response.status >= 500 or response.status == 429):
+                content = await self._read(metered, response)
+                self._record(metered, response.status, NO_TOKENS)
+                logger.warning(
+                    "upstream %s answered %d (%d bytes); trying %s",
+                    target.name,
+                    response.status,
+                    len(content),
+                    metered.targets[attempt + 1].name,
+                )
+                continue
+            return response
+        raise AssertionError("a route has at least one upstream")  # pragma: no cover
 
     async def _read(self, metered: _Metered, response: Response) -> bytes:
         """The whole answer; a failure while reading it is metered, then raised."""
         try:
             return await read_whole(response)
         except BadGatewayError:
-            self._record(metered, 502, NO_TOKENS)
+            await self._record_estimate(metered, 502, "")
             raise
+
+    async def _record_answer(
+        self, endpoint: Endpoint, metered: _Metered, status: int, content: bytes
+    ) -> None:
+        """Meter a whole answer: its usage, or, for a success without one, counted tokens."""
+        # Upstream refused it, or it only counted tokens (free): nothing was generated.
+        if status >= 400 or endpoint is COUNT_TOKENS:
+            self._record(metered, status, NO_TOKENS)
+            return
+        answer = _loads(content)
+        if endpoint is MESSAGES:
+            has_usage = isinstance(answer, dict) and isinstance(answer.get("usage"), dict)
+            report = UsageReport(tokens_from_message(answer)) if has_usage else None
+            text = message_text(answer)
+        else:
+            report, text = report_of(answer), answer_text(answer)
+        if report is None:
+            await self._record_estimate(metered, status, text)
+        else:
+            self._record(metered, status, report.tokens, report)
 
     async def _relay(
         self,
@@ -187,10 +284,16 @@ class Gateway:
         admitted: Admitted,
         incoming: Incoming,
         response: Response,
-        relay: StreamRelay,
+        parser: StreamParser,
     ) -> None:
-        """Pass a stream through as it comes; stop the upstream call if the client leaves."""
+        """Pass a stream through as it comes; stop the upstream call if the client leaves.
+
+        Whatever ends the stream, the call is metered: with the usage upstream reported, or
+        else with the tokens of the prompt and of the text relayed, counted here. A stream
+        that upstream breaks off ends with an error event, so that the client's SDK raises.
+        """
         send = incoming.send
+        relay = StreamRelay(parser)
         watcher = asyncio.ensure_future(wait_for_disconnect(incoming.receive))
         gone = done = False
 
@@ -202,24 +305,15 @@ class Gateway:
             response.close()  # closing the connection is what cancels the upstream call
 
         watcher.add_done_callback(client_gone)
-        status = 200
         headers = returned_headers(response.raw_headers, admitted.headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        # Unless the pump returns, the server is cancelling this call at shutdown: metered too.
+        status = CLIENT_CLOSED
+        cancelled = False
         try:
-            async for chunk in response:
-                out = relay.feed(chunk)
-                if out:
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-        except ClosedError:
-            status = CLIENT_CLOSED
-        except ReadTimeoutError:
-            status = 504
-        except TransportError as error:
-            status = CLIENT_CLOSED if gone else 502
-            if status == 502:
-                logger.warning("upstream stream broke off: %s", type(error).__name__)
-        except asyncio.CancelledError:  # the server is shutting down: still meter the call
-            status = CLIENT_CLOSED
+            status = await _pump(response, relay, send, lambda: gone)
+        except asyncio.CancelledError:
+            cancelled = True
             raise
         finally:
             done = True
@@ -228,54 +322,120 @@ class Gateway:
                 response.release()
             else:
                 response.close()
-            self._record(metered, status, relay.tokens or NO_TOKENS)
+            rest = relay.close() if status == 200 else b""
+            if status == 200 and not parser.finished:
+                status, rest = 502, b""  # what is left is half an event: of no use to clients
+                logger.warning("upstream stream ended before its last event")
+            # Cancelled at shutdown: meter now, before the final flush, not after a wait.
+            await self._record_stream(metered, status, parser, wait=not cancelled)
         if status != CLIENT_CLOSED:
-            await send({"type": "http.response.body", "body": relay.close(), "more_body": False})
+            if status != 200:  # tell the client, in the stream's own terms, that it broke off
+                rest = parser.truncation(_STALLED if status == 504 else _BROKE_OFF)
+            await send({"type": "http.response.body", "body": rest, "more_body": False})
+
+    async def _record_stream(
+        self, metered: _Metered, status: int, parser: StreamParser, *, wait: bool = True
+    ) -> None:
+        report = parser.report
+        if report is None:
+            await self._record_estimate(metered, status, parser.relayed_text(), wait=wait)
+        else:
+            self._record(metered, status, report.tokens, report)
 
     async def models(self, incoming: Incoming, model: str | None) -> None:
         """``GET /v1/models[/{model}]``, showing only the models the key may use."""
         grant = await self._grant(incoming, MODELS_SCOPE, self.clock())
-        if model is not None and not grant.allows_model(model):
-            raise NotFoundError(
-                f"The model '{model}' does not exist or you do not have access to it.",
-                param="model",
-                code="model_not_found",
-            )
-        path = "/models" if model is None else "/models/" + quote(model, safe="")
-        response = await self.upstream.send(
-            "GET", path, body=None, headers=forwarded_headers(incoming.headers)
-        )
-        content = await read_whole(response)
-        if model is None and response.status == 200 and grant.key.allowed_models:
-            content = _only_allowed(content, grant)
-        headers = returned_headers(response.raw_headers, ())
-        await send_whole(incoming.send, response.status, headers, content)
+        headers = forwarded_headers(incoming.headers)
+        status, raw_headers, content = await self.catalog.answer(grant, model, headers)
+        if status == 200 and "anthropic-version" in incoming.headers:
+            content = in_anthropic_shape(content)  # the anthropic SDK's models.list()
+        await send_whole(incoming.send, status, returned_headers(raw_headers, ()), content)
 
-    def _record(self, metered: _Metered, status: int, tokens: Tokens) -> Outcome:
+    async def _record_estimate(
+        self, metered: _Metered, status: int, output: str, *, wait: bool = True
+    ) -> None:
+        """Meter a call upstream reported no usage for: its prompt and ``output``, counted.
+
+        When it may ``wait``, the tokenizer is loaded (the first time) and large texts are
+        counted in a thread, so the event loop never stalls on them.
+        """
         call = metered.call
-        price = self.prices.price(call.model)
+        tokenizer = self.tokenizer
+        if wait and not tokenizer.loaded(call.model):
+            await tokenizer.load(call.model)
+        if wait and metered.size + len(output) > _COUNT_INLINE:
+            tokens = await asyncio.to_thread(self._count, call, output)
+        else:
+            tokens = self._count(call, output)
+        self._record(metered, status, tokens, None, estimated=True)
+
+    def _count(self, call: Call, output: str) -> Tokens:
+        tokenizer = self.tokenizer
+        return Tokens(
+            input=tokenizer.count_prompt(call.model, call.endpoint, call.body),
+            output=tokenizer.count(call.model, output),
+        )
+
+    def _record(
+        self,
+        metered: _Metered,
+        status: int,
+        tokens: Tokens,
+        report: UsageReport | None = None,
+        *,
+        estimated: bool = False,
+    ) -> Outcome:
+        call = metered.call
+        tier = report.service_tier if report else _requested_tier(call.body)
+        price = self.prices.price(call.model, tier)
         cost = 0
         if price is not None:
             cost = price.cost(
-                input_tokens=tokens.input, cached_tokens=tokens.cached, output_tokens=tokens.output
+                input_tokens=tokens.input,
+                cached_tokens=tokens.cached,
+                output_tokens=tokens.output,
+                cache_write_tokens=tokens.cache_write,
             )
         key = call.key
         latency_ms = int((time.perf_counter() - metered.started) * 1000)
-        self.meter.record(
-            UsageRecord(
-                minute=metered.minute,
-                organization_id=key.organization_id,
-                project_id=key.project_id or "",
-                api_key_id=key.id,
-                model=call.model,
-                endpoint=call.endpoint,
-                tokens=tokens,
-                cost_micro_usd=cost,
-                priced=price is not None,
-                status=status,
-                latency_ms=latency_ms,
-            )
+        record = UsageRecord(
+            minute=metered.minute,
+            organization_id=key.organization_id,
+            project_id=key.project_id or "",
+            api_key_id=key.id,
+            model=call.model,
+            endpoint=call.endpoint,
+            tokens=tokens,
+            cost_micro_usd=cost,
+            priced=self.prices.listed(call.model) is not None,
+            status=status,
+            latency_ms=latency_ms,
+            provider=metered.provider,
+            service_tier=report.service_tier if report else "",
+            estimated=estimated,
+            extra_tokens=report.extra_tokens if report else (),
         )
+        self.meter.record(record)
+        metered.recorded = True
+        if record.extra_tokens and self.kinds is not None:
+            self.kinds.record(record)
+        if self.tracer is not None:
+            end_ns = time.time_ns()
+            self.tracer.record(
+                TracedCall(
+                    endpoint=call.endpoint,
+                    provider=metered.provider,
+                    model=call.model,
+                    status=status,
+                    tokens=tokens,
+                    cost_micro_usd=cost,
+                    estimated=estimated,
+                    api_key_id=key.id,
+                    project_id=key.project_id or "",
+                    start_ns=end_ns - int((time.perf_counter() - metered.started) * 1e9),
+                    end_ns=end_ns,
+                )
+            )
         metered.outcome = Outcome(
             reached_upstream=True, status=status, tokens=tokens, cost_micro_usd=cost
         )
@@ -288,20 +448,35 @@ class Gateway:
             logger.exception("admission settle failed for key %s", call.key.id)
 
 
+async def _pump(
+    response: Response, relay: StreamRelay, send: Send, gone: Callable[[], bool]
+) -> int:
+    """Relay upstream's stream until it ends; the status the call is metered with."""
+    try:
+        async for chunk in response:
+            out = relay.feed(chunk)
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+    except ClosedError:
+        return CLIENT_CLOSED
+    except ReadTimeoutError:
+        return 504
+    except TransportError as error:
+        if gone():
+            return CLIENT_CLOSED
+        logger.warning("upstream stream broke off: %s", type(error).__name__)
+        return 502
+    return 200
+
+
+def _requested_tier(body: dict[str, Any]) -> str:
+    """The tier a call asked for, to price it by when upstream did not say which it served."""
+    tier = body.get("service_tier")
+    return tier if isinstance(tier, str) and len(tier) <= 32 else ""
+
+
 def _loads(content: bytes) -> Any:
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
-
-
-def _only_allowed(content: bytes, grant: Grant) -> bytes:
-    listing = _loads(content)
-    if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
-        return content
-    listing["data"] = [
-        item
-        for item in listing["data"]
-        if isinstance(item, dict) and grant.allows_model(str(item.get("id", "")))
-    ]
-    return orjson.dumps(listing)

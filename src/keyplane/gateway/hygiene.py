@@ -32,16 +32,22 @@ class ProviderHygiene:
 
     def __init__(self, app: ASGIApp, *, secrets: Iterable[str]) -> None:
         self.app = app
+        self.secrets: tuple[bytes, ...] = ()
+        self.use_secrets(secrets)
+
+    def use_secrets(self, secrets: Iterable[str]) -> None:
+        """Mask these keys too (every upstream's, once they are known)."""
         # Shorter strings are no key; masking them would garble ordinary text.
-        self.secrets = tuple(s.encode() for s in secrets if len(s) >= 16)
+        added = (s.encode() for s in secrets if len(s) >= 16)
+        self.secrets = tuple(dict.fromkeys([*self.secrets, *added]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Only the API relays a provider's answers; the dashboard sets cookies of its own.
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        masker = KeyMasker(self.secrets)
         secrets = self.secrets
+        masker = KeyMasker(secrets)
 
         async def clean(message: Message) -> None:
             kind = message["type"]

@@ -2,7 +2,8 @@
 own exception middleware, exit stacks and router, so the hot path runs no dependency
 injection, no validation and no route scan. Everything else passes through untouched.
 
-Errors are ``KeyplaneError``s rendered once here, in OpenAI's envelope; anything unexpected
+Errors are ``KeyplaneError``s rendered once here, in OpenAI's envelope (in Anthropic's error
+shape on Anthropic's paths, ``/v1/messages``...); anything unexpected
 goes on to the app's server-error handler, which renders the same envelope as a 500.
 """
 
@@ -12,12 +13,14 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.errors import KeyplaneError
-from keyplane.gateway.endpoints import POST_ENDPOINTS
+from keyplane.gateway.anthropic import anthropic_error
+from keyplane.gateway.endpoints import ANTHROPIC_ENDPOINTS, POST_ENDPOINTS
 from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.wire import read_incoming
 from keyplane.http.envelope import error_envelope, method_not_allowed
 
-_POSTS = {"/v1" + endpoint.path: endpoint for endpoint in POST_ENDPOINTS}
+_POSTS = {"/v1" + endpoint.path: endpoint for endpoint in POST_ENDPOINTS + ANTHROPIC_ENDPOINTS}
+_ANTHROPIC = frozenset(ANTHROPIC_ENDPOINTS)
 _MODELS = "/v1/models"
 _MODEL_PREFIX = "/v1/models/"
 
@@ -52,4 +55,5 @@ class GatewayRouter:
                 model = path[len(_MODEL_PREFIX) :] if path != _MODELS else None
                 await gateway.models(incoming, model or None)
         except KeyplaneError as error:
-            await error_envelope(error)(scope, receive, send)
+            render = anthropic_error if endpoint in _ANTHROPIC else error_envelope
+            await render(error)(scope, receive, send)

@@ -1,10 +1,11 @@
-"""The one pooled HTTP client to the upstream provider, opened and closed in the lifespan.
+"""A pooled HTTP client to one upstream provider, opened and closed in the lifespan.
 
 keyplane's own HTTP/1.1 client (``gateway.pool`` over ``gateway.http1``) rather than a
 general one, by measurement (docs/benchmarks.md): with it keyplane spends about 210 µs of
 CPU per proxied call on this machine, against 365 µs with aiohttp's ``ClientSession``;
 httpx cost ten times what aiohttp did. The provider key is added here and nowhere else; it
-is never logged and never copied into an answer.
+is never logged and never copied into an answer. Each configured upstream has its own
+client (``gateway.upstreams``); the provider decides the header that carries the key.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 
 from keyplane.errors import BadGatewayError, GatewayTimeoutError, UnavailableError
 from keyplane.gateway.http1 import (
+    ConnectError,
     ConnectTimeoutError,
     ReadTimeoutError,
     Response,
@@ -31,8 +33,12 @@ MISSING_KEY = (
     "The gateway has no upstream API key. Set KEYPLANE_UPSTREAM_API_KEY (or OPENAI_API_KEY) "
     "in keyplane's environment or .env file and restart it."
 )
-# Headers the gateway sets itself, whatever the caller passes.
-_OWN = frozenset({"host", "authorization", "accept-encoding", "content-length", "connection"})
+# Headers the gateway sets itself, whatever the caller passes; the credential headers of
+# every provider among them, so a keyplane key a client sent never travels upstream.
+_OWN = frozenset(
+    {"host", "authorization", "accept-encoding", "content-length", "connection"}
+    | {"x-api-key", "api-key"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +63,15 @@ class Upstream:
         timeouts: Timeouts = Timeouts(),
         max_connections: int = 1000,
         tls: ssl.SSLContext | None = None,
+        key_header: str = "Authorization",
+        key_scheme: str = "Bearer ",
+        headers: Mapping[str, str] | None = None,
+        missing_key: str = MISSING_KEY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._authorization = f"Bearer {api_key.get_secret_value()}" if api_key else None
+        secret = api_key.get_secret_value() if api_key else None
+        self._authorization = f"{key_scheme}{secret}" if secret else None
+        self._missing_key = missing_key
         self._limits = PoolLimits(
             connect_timeout=timeouts.connect,
             read_timeout=timeouts.read,
@@ -71,11 +83,19 @@ class Upstream:
         self._pool: Pool | None = None
         self._prefix = ""
         # The answer goes to the client as it came: no compression asked for.
-        self._fixed = f"Authorization: {self._authorization}\r\nAccept-Encoding: identity\r\n"
+        fixed = [f"{key_header}: {self._authorization}", "Accept-Encoding: identity"]
+        fixed += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        self._fixed = "".join(line + "\r\n" for line in fixed)
+        self._own = _OWN | {name.lower() for name in (headers or {})} | {key_header.lower()}
 
     @property
     def configured(self) -> bool:
         return self._authorization is not None
+
+    def check_configured(self) -> None:
+        """Refuse (503) before a call is admitted when this upstream has no key."""
+        if self._authorization is None:
+            raise UnavailableError(self._missing_key, code="upstream_not_configured")
 
     async def start(self) -> None:
         try:
@@ -101,7 +121,7 @@ class Upstream:
             GatewayTimeoutError: it did not answer in time (504).
         """
         if self._authorization is None:
-            raise UnavailableError(MISSING_KEY, code="upstream_not_configured")
+            raise UnavailableError(self._missing_key, code="upstream_not_configured")
         if self._pool is None:
             raise UnavailableError(
                 "The gateway has no usable upstream: check KEYPLANE_UPSTREAM_BASE_URL.",
@@ -111,7 +131,7 @@ class Upstream:
         for name, value in headers.items():
             text = name + value
             # Names and values with line breaks would forge headers: never forwarded.
-            if "\n" not in text and "\r" not in text and name.lower() not in _OWN:
+            if "\n" not in text and "\r" not in text and name.lower() not in self._own:
                 lines.append(f"{name}: {value}\r\n")
         try:
             return await self._pool.request(method, self._prefix + path, "".join(lines), body)
@@ -119,6 +139,9 @@ class Upstream:
             raise UpstreamTimeoutError(reached_upstream=False) from None
         except ReadTimeoutError:
             raise UpstreamTimeoutError(reached_upstream=True) from None
+        except ConnectError as error:
+            unreachable_error(error)  # logged
+            raise UpstreamConnectError("The upstream provider could not be reached.") from None
         except TransportError as error:
             raise unreachable_error(error) from None
 
@@ -138,6 +161,10 @@ async def read_whole(response: Response) -> bytes:
         raise unreachable_error(error) from None
     finally:
         response.release()
+
+
+class UpstreamConnectError(BadGatewayError):
+    """A 502 before anything was sent: no connection could be made, so a fallback may try."""
 
 
 class UpstreamTimeoutError(GatewayTimeoutError):

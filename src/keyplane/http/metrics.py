@@ -32,6 +32,8 @@ _GATEWAY = {
     "/v1/completions": "gateway_completions",
     "/v1/embeddings": "gateway_embeddings",
     "/v1/responses": "gateway_responses",
+    "/v1/messages": "gateway_messages",
+    "/v1/messages/count_tokens": "gateway_messages_count_tokens",
 }
 
 
@@ -101,6 +103,14 @@ class _Requests(Collector):
         yield duration
 
 
+class _ReadCounter(Collector):
+    def __init__(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        self.name, self.help_text, self.read = name, help_text, read
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self.name, self.help_text, value=self.read())
+
+
 class Metrics:
     """Request counts, latency and gauges for one app, on a registry of its own.
 
@@ -131,6 +141,10 @@ class Metrics:
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
         """A gauge whose value ``read`` returns at each scrape."""
         Gauge(name, help_text, registry=self.registry).set_function(read)
+
+    def counter(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        """A counter (``name`` without ``_total``) whose value ``read`` returns at each scrape."""
+        self.registry.register(_ReadCounter(name, help_text, read))
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

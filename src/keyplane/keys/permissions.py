@@ -13,6 +13,7 @@ SCOPES: tuple[str, ...] = (
     "completions.write",
     "embeddings.write",
     "responses.write",
+    "messages.write",  # Anthropic's Messages API, /v1/messages and its count_tokens
     "usage.read",
 )
 

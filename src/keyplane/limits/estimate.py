@@ -15,7 +15,7 @@ DEFAULT_MAX_OUTPUT = 4096
 def prompt_tokens(body: dict[str, Any]) -> int:
     """An upper-leaning estimate of the input tokens of a request body."""
     chars = 0
-    for name in ("messages", "prompt", "input", "instructions"):
+    for name in ("messages", "prompt", "input", "instructions", "system"):
         chars += _text_size(body.get(name))
     return -(-chars // CHARS_PER_TOKEN) + 8
 
@@ -33,10 +33,19 @@ def max_output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
 def worst_case_cost(
     prices: PriceTable, model: str, *, input_tokens: int, output_tokens: int
 ) -> int:
+    """The most the call can cost: at its model's dearest service tier, as upstream may serve
+    it at ``priority`` when the provider project defaults to it; settled at the tier served.
+
+    An unpriced model costs 0 here: the gateway refuses it before admission when a budget
+    applies (``KEYPLANE_DEFAULT_PRICE`` prices it otherwise).
+    """
     price = prices.price(model)
     if price is None:
         return 0
-    return price.cost(input_tokens=input_tokens, cached_tokens=0, output_tokens=output_tokens)
+    return max(
+        tier.cost(input_tokens=input_tokens, cached_tokens=0, output_tokens=output_tokens)
+        for tier in (price, *(tiered for _, tiered in price.tiers))
+    )
 
 
 def _choices(body: dict[str, Any]) -> int:

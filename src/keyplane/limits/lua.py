@@ -176,10 +176,17 @@ for i = 1, n do
       redis.call('HDEL', KEYS[k + 5], lease)
       redis.call('ZREM', KEYS[k + 6], lease)
     end
-    local before = tonumber(redis.call('HGET', KEYS[k + 4], 'spent') or '0')
-    local after = redis.call('HINCRBY', KEYS[k + 4], 'spent', cost)
-    reply[#reply + 1] = before
-    reply[#reply + 1] = after
+    -- Spend only into a seeded window: one made here (Redis lost its data while the call
+    -- ran) would pass for seeded with nothing spent. The seed counts this call from the meter.
+    if redis.call('HEXISTS', KEYS[k + 4], 'spent') == 1 then
+      local before = tonumber(redis.call('HGET', KEYS[k + 4], 'spent'))
+      local after = redis.call('HINCRBY', KEYS[k + 4], 'spent', cost)
+      reply[#reply + 1] = before
+      reply[#reply + 1] = after
+    else
+      reply[#reply + 1] = -1
+      reply[#reply + 1] = -1
+    end
   else
     reply[#reply + 1] = -1
     reply[#reply + 1] = -1

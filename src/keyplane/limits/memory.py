@@ -6,6 +6,7 @@ loop each call is atomic without locks.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class MemoryBackend:
         self._tokens: dict[str, Slots] = {}
         self._parallel: dict[str, dict[str, float]] = {}
         self._budgets: dict[tuple[str, str], _Budget] = {}
+        self._seeding: dict[tuple[str, str], asyncio.Future[int]] = {}
 
     async def acquire(
         self, demands: Sequence[Demand], *, lease: str, now: float
@@ -69,7 +71,11 @@ class MemoryBackend:
                 slots.add(admitted_at, -demand.tokens, now=now)
                 slots.add(now, tokens)
             if demand.budget is not None and demand.window is not None:
-                budget = self._budgets.setdefault((demand.scope, demand.window), _Budget())
+                budget = self._budgets.get((demand.scope, demand.window))
+                if budget is None:
+                    # Not seeded (yet): the seed reads the meter, which holds this call. An
+                    # empty window made here would pass for a seeded one that spent nothing.
+                    continue
                 budget.reserved.pop(lease, None)
                 before = budget.spent
                 budget.spent += cost
@@ -84,9 +90,17 @@ class MemoryBackend:
     async def seed_budget(self, scope: str, window: str, seed: Seed, *, ttl: float | None) -> None:
         if (scope, window) in self._budgets:
             return
-        spent = await seed()
+        # Calls that find the window unseeded together share one count of the store.
+        seeding = self._seeding.get((scope, window))
+        if seeding is None:
+            seeding = self._seeding[(scope, window)] = asyncio.ensure_future(seed())
+            seeding.add_done_callback(lambda _: self._seeding.pop((scope, window), None))
+        spent = await asyncio.shield(seeding)
         # Another call may have seeded (and spent) while we awaited the store: keep its state.
         self._budgets.setdefault((scope, window), _Budget(spent=spent))
+
+    async def start(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None

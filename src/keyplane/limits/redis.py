@@ -9,11 +9,29 @@ instances can never both take the last unit of a limit. Keys per scope::
     <prefix>:bud:<scope>:<window>  hash  spent, reserved           (micro-USD)
     <prefix>:bres:<scope>:<window> hash  lease -> reserved amount
     <prefix>:bexp:<scope>:<window> zset  lease -> expiry
+    <prefix>:recounted:<request>   set   instances that wrote their usage for a recount
+
+Seeding a budget from the store is exact only if the store holds every call settled so far,
+and each instance holds some calls in memory (and its journal) until its next flush. So a
+seed is a fence: the seeding instance publishes a recount request on ``<prefix>:recount``,
+every instance (each subscribed since it started) flushes its meter and adds itself to the
+request's set, and only when all that received the request have answered does the seed read
+the store. Subscriptions are connections, not data: a ``FLUSHALL`` keeps them, and a Redis
+restart drops every one, so ``PUBLISH``'s receiver count is the set of instances alive. An
+instance that is still reconnecting would be missed, so the count is never taken as lower
+than the highest seen in the last minute (until an instance says goodbye); fewer answers
+than that within ``RECOUNT_SECONDS`` refuse the call with 503 rather than guess. Calls in
+flight while the counters were lost are the only spend a seed may miss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -31,8 +49,15 @@ from keyplane.limits.backend import (
 )
 from keyplane.limits.lua import ACQUIRE, RELEASE, STATUS
 
+logger = logging.getLogger(__name__)
+
 KIND = {1: "requests", 2: "tokens", 3: "parallel", 4: "budget"}
 DAY = 86400
+RECOUNT_SECONDS = 5.0  # how long a seed waits for every instance to write its usage
+PEERS_REMEMBERED = 60.0  # seconds an instance counts towards the instances a recount awaits
+_BYE = b"bye"
+
+Recount = Callable[[], Awaitable[object]]
 
 
 class RedisBackend:
@@ -42,6 +67,14 @@ class RedisBackend:
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
         self._status = client.register_script(STATUS)
+        self.instance = secrets.token_hex(8)
+        self._recount: Recount | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._peers: list[tuple[float, int]] = []  # (monotonic time, instances seen)
+        self._answers: set[asyncio.Task[None]] = set()
+        self._fencing: asyncio.Future[None] | None = None
+        self._fence_started = 0.0
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "kp:lim") -> RedisBackend:
@@ -107,6 +140,10 @@ class RedisBackend:
         try:
             if await self.redis.hexists(key, "spent"):
                 return
+            if self._recount is not None:
+                await self._fence()
+                if await self.redis.hexists(key, "spent"):
+                    return  # seeded by another call meanwhile: no second count of the store
             spent = await seed()
             await self.redis.hsetnx(key, "spent", spent)
             if ttl is not None:
@@ -114,8 +151,110 @@ class RedisBackend:
         except (RedisError, OSError) as exc:
             raise LimitsUnavailable(str(exc)) from exc
 
+    def recount_with(self, flush: Recount) -> None:
+        """Take part in recounts: ``flush`` writes this instance's usage to the store."""
+        self._recount = flush
+
+    async def start(self) -> None:
+        """Subscribe to recount requests (waiting briefly, so a served call is counted)."""
+        if self._recount is None:
+            return
+        self._listener = asyncio.create_task(self._listen(), name="limits-recount-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), 2)
+
     async def close(self) -> None:
+        if self._listener is not None:
+            for task in (self._listener, *self._answers):
+                task.cancel()
+            await asyncio.gather(self._listener, *self._answers, return_exceptions=True)
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.publish(self._channel, _BYE)  # do not wait for me any more
         await self.redis.aclose()
+
+    @property
+    def _channel(self) -> str:
+        return f"{self.prefix}:recount"
+
+    async def _fence(self) -> None:
+        """Return once every instance has written its usage to the store; else unavailable.
+
+        Seeds that need one at the same time share it: a recount that began after a seed
+        found its window missing serves it (calls recorded after an instance flushed for it
+        were admitted before the window was lost: in flight). An older one does not.
+        """
+        needed = time.monotonic()
+        while True:
+            running = self._fencing
+            if running is None or running.done():
+                self._fence_started = time.monotonic()
+                running = self._fencing = asyncio.ensure_future(self._recount_all())
+                return await asyncio.shield(running)
+            if self._fence_started >= needed:
+                return await asyncio.shield(running)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)  # too old for this seed: the next one is
+
+    async def _recount_all(self) -> None:
+        request = secrets.token_hex(8)
+        answered = f"{self.prefix}:recounted:{request}"
+        receivers = int(await self.redis.publish(self._channel, request))
+        expected = max(receivers, self._peers_seen(receivers))
+        deadline = time.monotonic() + RECOUNT_SECONDS
+        while int(await self.redis.scard(answered)) < expected:
+            if time.monotonic() > deadline:
+                raise LimitsUnavailable(
+                    f"{expected} instances should have written their usage before a budget "
+                    f"seed; {int(await self.redis.scard(answered))} did"
+                )
+            await asyncio.sleep(0.01)
+
+    def _peers_seen(self, now_seen: int) -> int:
+        now = time.monotonic()
+        self._peers = [(at, n) for at, n in self._peers if now - at < PEERS_REMEMBERED]
+        self._peers.append((now, now_seen))
+        return max(n for _, n in self._peers)
+
+    async def _listen(self) -> None:
+        warned = False
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                warned = False
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                    if message is not None and message.get("type") == "message":
+                        self._on_message(message["data"])
+            except (RedisError, OSError):
+                if not warned:
+                    logger.warning("recount channel lost; resubscribing to Redis")
+                warned = True
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _on_message(self, data: bytes) -> None:
+        if data == _BYE:
+            self._peers.clear()  # an instance left on purpose, having written its usage
+            return
+        task = asyncio.create_task(self._answer(data.decode()))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, request: str) -> None:
+        assert self._recount is not None
+        try:
+            await self._recount()
+        except Exception:  # no answer: the seed waits, then refuses (503); never a wrong seed
+            logger.exception("could not write usage for a budget recount")
+            return
+        answered = f"{self.prefix}:recounted:{request}"
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.sadd(answered, self.instance)
+            await self.redis.expire(answered, 60)
 
     def _keys(self, demands: Sequence[Demand]) -> list[str]:
         keys = []

@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
-
 from keyplane.clock import Clock
 from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
 from keyplane.limits import estimate
@@ -27,8 +25,9 @@ from keyplane.limits.backend import (
 )
 from keyplane.limits.headers import duration, ratelimit_headers
 from keyplane.limits.policy import MICRO, Budget, RateLimits, window_of
-from keyplane.store.database import Database
-from keyplane.store.models import ApiKey, Project, UsageBucket
+from keyplane.store.database import STORE_UNREACHABLE, Database
+from keyplane.store.models import ApiKey, Project
+from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 
 logger = logging.getLogger(__name__)
@@ -51,6 +50,7 @@ class LimitService:
         backend: LimitBackend,
         *,
         database: Database,
+        meter: Meter,
         prices: PriceTable,
         alerts: BudgetAlerts,
         clock: Clock,
@@ -59,6 +59,7 @@ class LimitService:
     ) -> None:
         self.backend = backend
         self.db = database
+        self.meter = meter  # budgets are seeded from what it counted, written or not
         self.prices = prices
         self.alerts = alerts
         self.clock = clock
@@ -152,6 +153,9 @@ class LimitService:
             return {}
         return {name.decode(): value.decode() for name, value in ratelimit_headers(statuses)}
 
+    async def start(self) -> None:
+        await self.backend.start()
+
     async def close(self) -> None:
         await self.backend.close()
 
@@ -178,14 +182,13 @@ class LimitService:
         assert demand.budget is not None
         window = window_of(demand.budget.period, now)
         scope_type, _, scope_id = demand.scope.partition(":")
-        column = UsageBucket.api_key_id if scope_type == "key" else UsageBucket.project_id
+        owner = {"api_key_id" if scope_type == "key" else "project_id": scope_id}
 
         async def spent() -> int:
-            query = select(func.coalesce(func.sum(UsageBucket.cost_micro_usd), 0)).where(
-                column == scope_id, UsageBucket.bucket_start >= window.start
-            )
-            async with self.db.session() as session:
-                return int((await session.execute(query)).scalar_one())
+            try:
+                return await self.meter.spent(since=window.start, **owner)
+            except STORE_UNREACHABLE as exc:  # a budget nobody can count refuses: 503
+                raise LimitsUnavailable(str(exc)) from exc
 
         ttl = None if window.end is None else (window.end - now).total_seconds()
         try:

@@ -9,6 +9,7 @@ from keyplane.limits.backend import LimitBackend
 from keyplane.limits.memory import MemoryBackend
 from keyplane.limits.service import LimitService
 from keyplane.store.database import Database
+from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.webhooks.sender import WebhookSender
 
@@ -17,6 +18,7 @@ def build_limits(
     settings: Settings,
     *,
     database: Database,
+    meter: Meter,
     prices: PriceTable,
     webhooks: WebhookSender,
     clock: Clock,
@@ -27,9 +29,12 @@ def build_limits(
         from keyplane.limits.redis import RedisBackend
 
         backend = RedisBackend.from_url(settings.redis_url)
+        # Before a budget is seeded from the store, every instance writes what it holds.
+        backend.recount_with(meter.flush)
     return LimitService(
         backend,
         database=database,
+        meter=meter,
         prices=prices,
         alerts=BudgetAlerts(database, webhooks=webhooks, clock=clock),
         clock=clock,

@@ -15,6 +15,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings
 from keyplane.leaks.github import TrustedKeys
 from keyplane.limits.service import LimitService
+from keyplane.runtime.housekeeping import Housekeeping
 from keyplane.runtime.limits import build_limits
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.api_keys import KeyService
@@ -29,9 +30,12 @@ from keyplane.services.sessions import SessionService
 from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
 from keyplane.store.database import Database, Deadlines
+from keyplane.tracing.gateway import GatewayTracer
+from keyplane.usage.journal import Journal
 from keyplane.usage.meter import Meter
 from keyplane.usage.prices import PriceTable
 from keyplane.usage.reports import UsageReports
+from keyplane.usage.rollup import Retention, RollUp
 from keyplane.webhooks.endpoint import WebhookEndpoints
 from keyplane.webhooks.sender import RetryPolicy, WebhookSender
 
@@ -59,6 +63,10 @@ class Runtime:
     admin_keys: AdminKeyService
     verification: VerifyService
     reports: UsageReports
+    # Usage roll-ups and the audit log's retention, in the background.
+    housekeeping: Housekeeping
+    # A span per gateway call when KEYPLANE_OTEL_TRACES is on; None costs the gateway nothing.
+    tracer: GatewayTracer | None
     # Signed webhooks: ``await webhooks.enqueue(org_id, event_type, data)``.
     webhooks: WebhookSender
     webhook_endpoints: WebhookEndpoints
@@ -74,14 +82,21 @@ class Runtime:
         """Every part, wired; nothing connects or runs yet (``running`` starts them)."""
         database = Database(settings.resolved_database_url, deadlines=Deadlines.of(settings))
         brand = settings.key_brand
-        prices = PriceTable.load(settings.prices_file)
-        meter = Meter(database, interval_seconds=settings.usage_flush_seconds)
+        prices = PriceTable.load(settings.prices_file, default=settings.default_price)
+        journal = None
+        if settings.usage_journal:
+            journal = Journal(
+                settings.data_dir / "journal", fsync_seconds=settings.usage_journal_fsync_seconds
+            )
+        meter = Meter(database, interval_seconds=settings.usage_flush_seconds, journal=journal)
         webhooks = WebhookSender(database, policy=RetryPolicy.of(settings), clock=clock)
         last_used = LastUsedTracker(database)
         limits = build_limits(
-            settings, database=database, prices=prices, webhooks=webhooks, clock=clock
+            settings, database=database, meter=meter, prices=prices, webhooks=webhooks, clock=clock
         )
         passwords = Passwords.of(settings)
+        retention = retention_of(settings)
+        audit_log = AuditLog(database)
         return cls(
             settings=settings,
             clock=clock,
@@ -92,7 +107,7 @@ class Runtime:
             last_used=last_used,
             limits=limits,
             admin_auth=AdminAuthenticator(database, brand=brand, last_used=last_used, clock=clock),
-            audit_log=AuditLog(database),
+            audit_log=audit_log,
             projects=ProjectService(database, clock=clock),
             keys=KeyService(database, brand=brand, clock=clock),
             rotation=RotationService(
@@ -107,6 +122,14 @@ class Runtime:
                 database, brand=brand, limits=limits, meter=meter, last_used=last_used, clock=clock
             ),
             reports=UsageReports(database, clock=clock),
+            housekeeping=Housekeeping(
+                RollUp(database, retention=retention, clock=clock),
+                audit_log,
+                audit_retention=_days(settings.audit_retention_days),
+                interval_seconds=settings.housekeeping_interval_seconds,
+                clock=clock,
+            ),
+            tracer=GatewayTracer.from_environment() if settings.otel_traces else None,
             webhooks=webhooks,
             webhook_endpoints=WebhookEndpoints(database),
             leaks=LeakService(
@@ -136,17 +159,43 @@ class Runtime:
     async def running(
         cls, settings: Settings, *, clock: Clock = system_clock
     ) -> AsyncIterator[Runtime]:
-        """A started runtime; on the way out, pending usage and last-used times are written."""
+        """A started runtime; on the way out, pending usage and last-used times are written.
+
+        Usage goes first: a flush that fails leaves the journal for the next start.
+        """
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime = cls.build(settings, clock=clock)
+        # The journals of processes that died are replayed before anything reads usage (budget
+        # seeding does, on the first budgeted call).
+        await runtime.meter.open()
         runtime.last_used.start()
         runtime.webhooks.start()
         runtime.meter.start()
+        await runtime.limits.start()
+        runtime.housekeeping.start()
         try:
             yield runtime
         finally:
-            await runtime.meter.stop()
+            await runtime.housekeeping.stop()
+            # Limits first: a recount asked of this instance after its last flush would find
+            # the journal closed.
             await runtime.limits.close()
+            await runtime.meter.stop()
+            if runtime.tracer is not None:
+                runtime.tracer.shutdown()
             await runtime.webhooks.stop()
             await runtime.last_used.stop()
             await runtime.database.close()
+
+
+def retention_of(settings: Settings) -> Retention:
+    days = _days(settings.usage_day_retention_days)
+    return Retention(
+        minutes=timedelta(days=settings.usage_minute_retention_days),
+        hours=timedelta(days=settings.usage_hour_retention_days),
+        days=days,
+    )
+
+
+def _days(days: float | None) -> timedelta | None:
+    return None if days is None else timedelta(days=days)

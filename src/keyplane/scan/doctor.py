@@ -14,7 +14,7 @@ from dotenv import dotenv_values
 
 from keyplane.keys.format import is_valid_key
 from keyplane.scan.errors import ScanError
-from keyplane.scan.finder import iter_sources, scan_paths
+from keyplane.scan.finder import DEFAULT_MAX_FILE_SIZE, WalkStats, iter_sources, scan_paths
 from keyplane.scan.finding import findings_in
 from keyplane.scan.git import run_git, work_tree_root
 from keyplane.scan.patterns import ALLOW_MARKER, Detector
@@ -54,6 +54,7 @@ class ProjectDir:
     root: Path
     git_root: Path | None
     detector: Detector
+    max_size: int = DEFAULT_MAX_FILE_SIZE
 
     @property
     def env(self) -> Path:
@@ -127,20 +128,24 @@ def env_example(project: ProjectDir) -> Check:
 def no_hardcoded_keys(project: ProjectDir) -> Check:
     """The scanner finds nothing in the source, ``.env`` files aside."""
     name = "no hard-coded keys in source"
-    found = [f for f in scan_paths([project.root], project.detector) if not is_env_file(f.file)]
+    stats = WalkStats()
+    scanned = scan_paths([project.root], project.detector, max_size=project.max_size, stats=stats)
+    found = [f for f in scanned if not is_env_file(f.file)]
     if found:
         first = found[0]
         advice = f"{len(found)} found, first {first.file}:{first.line}; run keyplane scan"
         return Check(name, Status.FAIL, advice)
+    if stats.skipped:
+        skip = stats.skipped[0]
+        advice = f"{len(stats.skipped)} file(s) not scanned, first {skip.file} ({skip.reason})"
+        return Check(name, Status.WARN, advice)
     return Check(name, Status.PASS, "the scanner found nothing")
 
 
 def keys_from_environment(project: ProjectDir) -> Check:
     """Python code reads keys from the environment rather than from string literals."""
     name = "code reads keys from the environment"
-    for path, data in iter_sources([project.root]):
-        if path.suffix != ".py":
-            continue
+    for path, data in iter_sources([project.root], suffix=".py"):
         for match in _LITERAL.finditer(data):
             if ALLOW_MARKER in match.group():
                 continue

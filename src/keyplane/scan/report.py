@@ -6,14 +6,16 @@ import json
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from keyplane import __version__
-from keyplane.scan.finding import Finding
+from keyplane.scan.finding import Finding, Skipped
 from keyplane.scan.patterns import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/keyplane/keyplane"
 FINGERPRINT_KEY = "keyplaneSecretHash/v1"
+SKIPPED_DESCRIPTOR = "skipped-file"
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
@@ -32,10 +34,26 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return data
 
 
-def render_json(findings: Sequence[Finding]) -> str:
-    """``{"count": n, "findings": [...]}``."""
+def skipped_dict(skip: Skipped) -> dict[str, Any]:
+    """The JSON form of one skipped file."""
+    data: dict[str, Any] = {"file": skip.file, "reason": skip.reason}
+    if skip.size is not None:
+        data["bytes"] = skip.size
+    if skip.commit is not None:
+        data["commit"] = skip.commit
+    return data
+
+
+def render_json(findings: Sequence[Finding], skipped: Sequence[Skipped] = ()) -> str:
+    """``{"count": n, "findings": [...], "complete": bool, "skipped": [...]}``."""
     items = [finding_dict(finding) for finding in findings]
-    return json.dumps({"count": len(items), "findings": items}, indent=2)
+    document = {
+        "count": len(items),
+        "findings": items,
+        "complete": not skipped,
+        "skipped": [skipped_dict(skip) for skip in skipped],
+    }
+    return json.dumps(document, indent=2)
 
 
 def render_table(findings: Sequence[Finding]) -> str:
@@ -66,8 +84,14 @@ def _status_word(finding: Finding) -> str:
     return "REVOKED now" if finding.revoked else finding.status or ""
 
 
-def render_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
-    """A SARIF 2.1.0 log with one run, the rule catalogue and one result per finding."""
+def render_sarif(
+    findings: Sequence[Finding], rules: Sequence[Rule], skipped: Sequence[Skipped] = ()
+) -> str:
+    """A SARIF 2.1.0 log with one run, the rule catalogue and one result per finding.
+
+    Skipped files are warnings among the invocation's tool execution notifications, so a
+    viewer shows what the scan did not cover.
+    """
     index = {rule.id: number for number, rule in enumerate(rules)}
     run = {
         "tool": {
@@ -78,6 +102,12 @@ def render_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
                 "rules": [_sarif_rule(rule) for rule in rules],
             }
         },
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [_sarif_skip(skip) for skip in skipped],
+            }
+        ],
         "results": [_sarif_result(f, index[f.rule_id]) for f in findings],
     }
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
@@ -96,8 +126,9 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
 
 
 def _uri(file: str) -> str:
+    """A URI reference for ``file``: spaces, ``%`` and ``#`` in names are escaped."""
     path = PurePath(file)
-    return path.as_uri() if path.is_absolute() else path.as_posix()
+    return path.as_uri() if path.is_absolute() else quote(path.as_posix())
 
 
 def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
@@ -119,3 +150,15 @@ def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
     if finding.commit is not None:
         result["properties"] = {"commit": finding.commit}
     return result
+
+
+def _sarif_skip(skip: Skipped) -> dict[str, Any]:
+    size = f" ({skip.size} bytes)" if skip.size is not None else ""
+    where = f" at commit {skip.commit}" if skip.commit is not None else ""
+    notification: dict[str, Any] = {
+        "level": "warning",
+        "descriptor": {"id": SKIPPED_DESCRIPTOR},
+        "message": {"text": f"not scanned, {skip.reason}{size}{where}: {skip.file}"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(skip.file)}}}],
+    }
+    return notification

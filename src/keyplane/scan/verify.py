@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from keyplane.keys.format import KeyKind, parse_key
 from keyplane.scan.finding import Finding
-from keyplane.scan.patterns import KEYPLANE_RULE
+from keyplane.scan.rules import KEYPLANE_RULE
 
 VERIFY_PATH = "/v1/keys/verify"
 # Ids come from the server's answer; refuse anything that could reshape the request path.
@@ -27,11 +27,15 @@ def verify_key(client: Requester, secret: str) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {"valid": False, "code": "UNKNOWN"}
 
 
-def verify_findings(client: Requester, findings: Sequence[Finding]) -> None:
-    """Fill ``live``, ``status`` and ids on every keyplane finding, one request per key."""
+def verify_findings(client: Requester, findings: Sequence[Finding], *, brand: str = "kp") -> None:
+    """Fill ``live``, ``status`` and ids on every keyplane finding, one request per key.
+
+    Only keys of this deployment's ``brand`` are sent: another deployment's key is not this
+    server's to judge, and sending it would hand it to a server that never issued it.
+    """
     verdicts: dict[str, dict[str, Any]] = {}
     for finding in findings:
-        if finding.rule_id != KEYPLANE_RULE:
+        if finding.rule_id != KEYPLANE_RULE or not finding.secret.startswith(f"{brand}_"):
             continue
         if finding.secret not in verdicts:
             verdicts[finding.secret] = verify_key(client, finding.secret)
@@ -71,8 +75,8 @@ def _revoke_path(finding: Finding, brand: str) -> str | None:
 
 
 def live_first(findings: Sequence[Finding]) -> list[Finding]:
-    """Live keys first, then the rest, each group in its original order."""
-    return sorted(findings, key=lambda finding: not finding.live)
+    """Live keys (and keys that were live until ``--revoke``) first, each group in order."""
+    return sorted(findings, key=lambda finding: not (finding.live or finding.revoked))
 
 
 def _clean_id(value: object) -> str | None:

@@ -28,6 +28,7 @@ class CompletionsUsage(Model):
     # keyplane's additions to OpenAI's shape; money stays integer micro-USD.
     num_error_requests: int = 0
     num_unpriced_requests: int = 0
+    num_estimated_requests: int = 0  # tokens counted by keyplane: upstream reported none
     cost_micro_usd: int = 0
 
 
@@ -41,6 +42,7 @@ class EmbeddingsUsage(Model):
     model: str | None = None
     num_error_requests: int = 0
     num_unpriced_requests: int = 0
+    num_estimated_requests: int = 0  # tokens counted by keyplane: upstream reported none
     cost_micro_usd: int = 0
 
 

@@ -186,13 +186,85 @@ class Instance(Base):
 
 
 class UsageBucket(Base):
-    """One minute of one key's calls to one model on one endpoint. Money in micro-USD."""
+    """One minute of one key's calls to one model on one endpoint, through one upstream at one
+    service tier. Money in micro-USD.
+
+    ``provider`` is the name of the upstream that answered (``openai`` for the single upstream
+    of the ``KEYPLANE_UPSTREAM_*`` settings; empty for verifications, which reach none);
+    ``service_tier`` is what upstream said it served the call at (empty when it did not say).
+    ``reasoning_tokens`` are part of ``output_tokens``, as OpenAI reports them;
+    ``cache_write_tokens`` (Anthropic's cache creation) are part of ``input_tokens``.
+    ``estimated_requests`` counts the calls whose tokens keyplane counted itself because
+    upstream reported none (a stream cut short, say).
+
+    ``width`` is the row's span in seconds: the meter writes minutes (60); the roll-up folds
+    minutes past their retention into hours (3600), and hours into days (86400). A row of any
+    width lies inside one aligned period of every coarser width, so sums over aligned ranges
+    are exact whatever has been rolled up.
+    """
 
     __tablename__ = "usage_buckets"
     __table_args__ = (
-        UniqueConstraint("bucket_start", "api_key_id", "model", "endpoint"),
+        UniqueConstraint(
+            "bucket_start",
+            "width",
+            "api_key_id",
+            "model",
+            "endpoint",
+            "provider",
+            "service_tier",
+            name="uq_usage_buckets_row",
+        ),
         Index("ix_usage_org_start", "organization_id", "bucket_start"),
         Index("ix_usage_project_start", "project_id", "bucket_start"),
+        # A key's budget is seeded from its rows, and its usage read, without a scan.
+        Index("ix_usage_key_start", "api_key_id", "bucket_start"),
+        # The roll-up finds the rows of one width past their retention.
+        Index("ix_usage_width_start", "width", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime]
+    width: Mapped[int] = mapped_column(Integer, default=60)
+    organization_id: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[str] = mapped_column(String(40))
+    api_key_id: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(64), default="")
+    service_tier: Mapped[str] = mapped_column(String(32), default="")
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageTokenKind(Base):
+    """Tokens of a kind that ``usage_buckets`` has no column for (``kind`` as upstream named
+    it: ``completion_tokens_details.audio_tokens``, ``..accepted_prediction_tokens``...), per
+    UTC day (``bucket_start`` at midnight), key, model, endpoint, upstream and tier: kept, not
+    dropped, for whoever needs to bill or audit them."""
+
+    __tablename__ = "usage_token_kinds"
+    __table_args__ = (
+        UniqueConstraint(
+            "bucket_start",
+            "api_key_id",
+            "model",
+            "endpoint",
+            "provider",
+            "service_tier",
+            "kind",
+            name="uq_usage_token_kinds_row",
+        ),
+        Index("ix_usage_token_kinds_org_start", "organization_id", "bucket_start"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -202,14 +274,21 @@ class UsageBucket(Base):
     api_key_id: Mapped[str] = mapped_column(String(40))
     model: Mapped[str] = mapped_column(String(200))
     endpoint: Mapped[str] = mapped_column(String(40))
-    requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
-    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    provider: Mapped[str] = mapped_column(String(64), default="")
+    service_tier: Mapped[str] = mapped_column(String(32), default="")
+    kind: Mapped[str] = mapped_column(String(64))
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageBatch(Base):
+    """A flushed batch of usage, by the id its instance gave it: a batch whose commit
+    succeeded but whose acknowledgement was lost is recognised on retry and not added twice.
+    """
+
+    __tablename__ = "usage_batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BudgetAlert(Base):

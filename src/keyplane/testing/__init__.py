@@ -26,11 +26,22 @@ Test hooks, each a header or the body's ``metadata["test_<name>"]`` (see
 - ``x-test-status: 500`` — answer with that status and an OpenAI error body.
 - ``x-test-delay-ms: 2000`` — wait before answering.
 - ``x-test-stream-delay-ms: 50`` — wait between stream frames.
-- ``x-test-usage: prompt=7,completion=11,cached=3`` — force the token counts (any subset).
+- ``x-test-usage: prompt=7,completion=11,cached=3`` — force the token counts (any subset;
+  ``reasoning`` and ``audio`` too).
+- ``x-test-stream-cut-after: 5`` — send 5 frames of a stream, then end it without its last
+  event; ``x-test-stream-cut: drop`` drops the connection there instead.
+- ``x-test-sse-newline: crlf`` — frame streams with CRLF (or ``cr``) line ends.
+
+Answers report the ``service_tier`` they were asked for (``flex``, ``priority``, ``scale``),
+else ``default``.
+
+Anthropic- and Azure-shaped stand-ins: ``keyplane.testing.anthropic`` and
+``keyplane.testing.azure`` (``start_upstream_process(provider="anthropic")``).
 
 Request log: ``GET /_test/requests`` lists the latest requests (``REQUEST_LOG_SIZE``, 1000)
 as ``{method, path, query, headers, auth, body}`` — ``headers`` without ``Authorization``,
-``auth`` one of ``valid``/``invalid``/``missing`` — and ``DELETE /_test/requests`` clears it.
+``auth`` one of ``valid``/``invalid``/``missing``, provider keys never shown — and
+``DELETE /_test/requests`` clears it.
 """
 
 from keyplane.testing.app import REQUEST_LOG_SIZE, UpstreamApp, create_upstream_app

@@ -101,13 +101,21 @@ def _generated(
     def handle(body: JSON, hooks: Hooks) -> Reply:
         counts = _counts(endpoint, body, hooks)
         words = filler_words(counts.completion)
-        head = payloads.Head(new_id(prefix), int(time.time()), str(body["model"]))
+        tier = payloads.served_tier(body)
+        head = payloads.Head(new_id(prefix), int(time.time()), str(body["model"]), tier)
         if body.get("stream") is True:
-            frames = data_frames(chunks(head, words, counts, _include_usage(body)))
-            return StreamReply(frames, hooks.stream_delay)
+            frames = data_frames(chunks(head, words, counts, _include_usage(body)), hooks.newline)
+            return _stream(frames, hooks)
         return JsonReply(whole(head, " ".join(words), counts))
 
     return handle
+
+
+def _stream(frames: list[bytes], hooks: Hooks) -> StreamReply:
+    cut = hooks.cut
+    if cut is None:
+        return StreamReply(frames, hooks.stream_delay)
+    return StreamReply(frames, hooks.stream_delay, cut_after=cut.frames, drop=cut.drop)
 
 
 def _embeddings(body: JSON, hooks: Hooks) -> Reply:
@@ -145,7 +153,7 @@ def _responses(body: JSON, hooks: Hooks) -> Reply:
             words=words,
             counts=counts,
         )
-        return StreamReply(event_frames(events), hooks.stream_delay)
+        return _stream(event_frames(events, hooks.newline), hooks)
     item = payloads.output_message(message_id, " ".join(words), done=True)
     usage = payloads.response_usage(counts)
     return JsonReply(
@@ -183,12 +191,28 @@ def _get(path: str) -> Reply:
     return JsonReply(payloads.model_object(model))
 
 
-class UpstreamApp:
-    """An OpenAI-compatible stand-in for tests and benchmarks; see ``keyplane.testing``."""
+# Headers that carry a provider key, at one provider or another: never logged.
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 
-    def __init__(self, *, api_key: str, delay_seconds: float, log_size: int) -> None:
-        self._expected = f"Bearer {api_key}".encode()
+
+class UpstreamApp:
+    """An OpenAI-compatible stand-in for tests and benchmarks; see ``keyplane.testing``.
+
+    The Anthropic- and Azure-shaped stand-ins (``keyplane.testing.anthropic`` and ``.azure``)
+    subclass it: they read the key from their provider's header and route their own paths.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        delay_seconds: float,
+        log_size: int,
+        fail_status: int | None = None,
+    ) -> None:
+        self._expected = api_key.encode()
         self._delay = delay_seconds
+        self._fail_status = fail_status
         self.requests: deque[JSON] = deque(maxlen=log_size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -201,13 +225,24 @@ class UpstreamApp:
         try:
             reply = await self._answer(request)
         except UpstreamError as error:
-            reply = JsonReply(error.body, error.status)
+            reply = self.error_reply(error)
         await reply.send(send)
+
+    def error_reply(self, error: UpstreamError) -> Reply:
+        """An error in this provider's shape."""
+        return JsonReply(error.body, error.status)
+
+    def presented_key(self, request: Request) -> str | None:
+        """The key the request authenticates with: OpenAI's is a bearer token."""
+        header = request.headers.get("authorization")
+        if header is None:
+            return None
+        return header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
 
     async def _answer(self, request: Request) -> Reply:
         if request.path == LOG_PATH:
             return self._log_reply(request.method)
-        auth = self._auth(request.headers.get("authorization"))
+        auth = self._auth(self.presented_key(request))
         body = self._record(request, auth)
         if auth != "valid":
             message = "Incorrect API key provided." if auth == "invalid" else "Missing API key."
@@ -215,14 +250,16 @@ class UpstreamApp:
         hooks = Hooks.read(request.headers, body)
         if delay := self._delay + hooks.delay:
             await asyncio.sleep(delay)
-        if hooks.status is not None:
-            raise injected_error(hooks.status)
+        status = self._fail_status if self._fail_status is not None else hooks.status
+        if status is not None:
+            raise injected_error(status)
         if hooks.echo_auth:
             echoed = request.headers.get("authorization")
             raise UpstreamError(400, f"Your request had 'Authorization: {echoed}'.")
-        return self._route(request, body, hooks)
+        return self.route(request, body, hooks)
 
-    def _route(self, request: Request, body: Any, hooks: Hooks) -> Reply:
+    def route(self, request: Request, body: Any, hooks: Hooks) -> Reply:
+        """Answer an authenticated request of this provider's API."""
         if request.method == "GET":
             return _get(request.path)
         route = _POSTS.get(request.path) if request.method == "POST" else None
@@ -231,15 +268,15 @@ class UpstreamApp:
         endpoint, handler = route
         return handler(_checked(endpoint, body), hooks)
 
-    def _auth(self, header: str | None) -> str:
-        if header is None:
+    def _auth(self, presented: str | None) -> str:
+        if presented is None:
             return "missing"
-        valid = hmac.compare_digest(header.encode("latin-1"), self._expected)
+        valid = hmac.compare_digest(presented.encode("latin-1"), self._expected)
         return "valid" if valid else "invalid"
 
     def _record(self, request: Request, auth: str) -> Any:
         """Log the request without its ``Authorization``; return its parsed body."""
-        headers = {k: v for k, v in request.headers.items() if k != "authorization"}
+        headers = {k: v for k, v in request.headers.items() if k not in SECRET_HEADERS}
         entry: JSON = {"method": request.method, "path": request.path, "query": request.query}
         # The raw text stays logged when the body is not JSON.
         entry |= {
@@ -270,15 +307,23 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def create_upstream_app(
-    *, api_key: str, delay_seconds: float = 0.0, log_size: int = REQUEST_LOG_SIZE
+    *,
+    api_key: str,
+    delay_seconds: float = 0.0,
+    log_size: int = REQUEST_LOG_SIZE,
+    fail_status: int | None = None,
 ) -> UpstreamApp:
-    """Build the stand-in upstream.
+    """Build the stand-in OpenAI upstream.
 
     Args:
         api_key: The only bearer token it accepts; others get 401 ``invalid_api_key``.
         delay_seconds: Fixed delay before every answer, as a slow provider would add.
         log_size: How many of the latest requests ``GET /_test/requests`` keeps.
+        fail_status: Answer every authenticated call with this error status (a provider
+            that is down), for fallback tests.
     """
     if not api_key:
         raise ValueError("api_key must not be empty")
-    return UpstreamApp(api_key=api_key, delay_seconds=delay_seconds, log_size=log_size)
+    return UpstreamApp(
+        api_key=api_key, delay_seconds=delay_seconds, log_size=log_size, fail_status=fail_status
+    )

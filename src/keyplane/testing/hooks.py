@@ -6,7 +6,12 @@ A hook is read from a header ``x-test-<name>``, or else from the request body's
 - ``status`` — answer with this HTTP status (400-599) and an OpenAI error body.
 - ``delay-ms`` — sleep this long before answering (timeout tests).
 - ``stream-delay-ms`` — sleep this long between stream frames.
-- ``usage`` — force token counts: ``prompt=7,completion=11,cached=3`` (any subset).
+- ``usage`` — force token counts: ``prompt=7,completion=11,cached=3`` (any subset; also
+  ``reasoning`` and ``audio``, the completion's reasoning and audio tokens).
+- ``stream-cut-after`` — send only this many frames of a stream, then cut it: end the body
+  cleanly (no ``[DONE]``, no ``response.completed``), or drop the connection when
+  ``stream-cut`` is ``drop``.
+- ``sse-newline`` — frame a stream with ``lf`` (the default), ``crlf`` or ``cr`` line ends.
 - ``echo-auth`` — answer 400 with the request's ``Authorization`` in the error message, as a
   careless provider might (the gateway must not relay the key).
 """
@@ -21,6 +26,7 @@ from keyplane.testing.payloads import JSON, error_body
 from keyplane.testing.tokens import parse_usage_override
 
 _MAX_DELAY_MS = 600_000
+_MAX_FRAMES = 1 << 20
 
 
 class UpstreamError(Exception):
@@ -77,6 +83,25 @@ def _usage(raw: str | None) -> dict[str, int] | None:
         raise UpstreamError(400, str(error)) from None
 
 
+_NEWLINES = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
+
+
+def _choice(name: str, raw: str | None, choices: Mapping[str, object]) -> object:
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise UpstreamError(400, f"x-test-{name} must be one of {', '.join(choices)}")
+    return choices[raw]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCut:
+    """Where a stream is cut short: after ``frames`` frames, cleanly or by a dropped socket."""
+
+    frames: int
+    drop: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Hooks:
     """The hooks one request set; all empty for an ordinary request."""
@@ -85,19 +110,29 @@ class Hooks:
     delay: float = 0.0
     stream_delay: float = 0.0
     usage: Mapping[str, int] | None = None
+    cut: StreamCut | None = None
+    newline: bytes = b"\n"
     echo_auth: bool = False
 
     @classmethod
     def read(cls, headers: Mapping[str, str], body: Any) -> Hooks:
         """Read the hooks of a request; raises ``UpstreamError`` (400) on a malformed one."""
         metadata = body.get("metadata") if isinstance(body, Mapping) else None
-        delay = _int("delay-ms", _value("delay-ms", headers, metadata), 0, _MAX_DELAY_MS)
-        raw_gap = _value("stream-delay-ms", headers, metadata)
-        gap = _int("stream-delay-ms", raw_gap, 0, _MAX_DELAY_MS)
+
+        def raw(name: str) -> str | None:
+            return _value(name, headers, metadata)
+
+        delay = _int("delay-ms", raw("delay-ms"), 0, _MAX_DELAY_MS)
+        gap = _int("stream-delay-ms", raw("stream-delay-ms"), 0, _MAX_DELAY_MS)
+        cut_after = _int("stream-cut-after", raw("stream-cut-after"), 0, _MAX_FRAMES)
+        drop = _choice("stream-cut", raw("stream-cut"), {"end": False, "drop": True})
+        newline = _choice("sse-newline", raw("sse-newline"), _NEWLINES)
         return cls(
-            status=_int("status", _value("status", headers, metadata), 400, 599),
+            status=_int("status", raw("status"), 400, 599),
             delay=(delay or 0) / 1000,
             stream_delay=(gap or 0) / 1000,
-            usage=_usage(_value("usage", headers, metadata)),
-            echo_auth=_value("echo-auth", headers, metadata) is not None,
+            usage=_usage(raw("usage")),
+            cut=None if cut_after is None else StreamCut(cut_after, drop is True),
+            newline=newline if isinstance(newline, bytes) else b"\n",
+            echo_auth=raw("echo-auth") is not None,
         )

@@ -40,6 +40,16 @@ def error_body(
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+# The tiers OpenAI serves at when asked; "auto" and anything else are served at "default".
+SERVICE_TIERS = ("flex", "priority", "scale")
+
+
+def served_tier(body: Mapping[str, Any]) -> str:
+    """The ``service_tier`` an answer reports for a request ``body``."""
+    tier = body.get("service_tier")
+    return tier if isinstance(tier, str) and tier in SERVICE_TIERS else "default"
+
+
 def chat_usage(counts: TokenCounts) -> JSON:
     """The ``usage`` block of chat completions and completions."""
     return {
@@ -48,8 +58,8 @@ def chat_usage(counts: TokenCounts) -> JSON:
         "total_tokens": counts.total,
         "prompt_tokens_details": {"cached_tokens": counts.cached, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
+            "reasoning_tokens": counts.reasoning,
+            "audio_tokens": counts.audio,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
         },
@@ -62,7 +72,7 @@ def response_usage(counts: TokenCounts) -> JSON:
         "input_tokens": counts.prompt,
         "input_tokens_details": {"cached_tokens": counts.cached},
         "output_tokens": counts.completion,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": counts.reasoning},
         "total_tokens": counts.total,
     }
 
@@ -79,6 +89,7 @@ class Head:
     ident: str
     created: int
     model: str
+    service_tier: str = "default"
 
 
 def chat_completion(head: Head, text: str, counts: TokenCounts) -> JSON:
@@ -91,7 +102,7 @@ def chat_completion(head: Head, text: str, counts: TokenCounts) -> JSON:
         "model": head.model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
         "usage": chat_usage(counts),
-        "service_tier": "default",
+        "service_tier": head.service_tier,
         "system_fingerprint": SYSTEM_FINGERPRINT,
     }
 
@@ -120,7 +131,7 @@ def chat_chunks(head: Head, words: Sequence[str], counts: TokenCounts, usage: bo
         "object": "chat.completion.chunk",
         "created": head.created,
         "model": head.model,
-        "service_tier": "default",
+        "service_tier": head.service_tier,
         "system_fingerprint": SYSTEM_FINGERPRINT,
     }
     choices = [_chat_choice({"role": "assistant", "content": "", "refusal": None})]
@@ -226,7 +237,7 @@ def response_object(
         "parallel_tool_calls": True,
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": {"effort": None, "summary": None},
-        "service_tier": "default",
+        "service_tier": served_tier(body),
         "store": body.get("store", True),
         "temperature": body.get("temperature", 1.0),
         "text": {"format": {"type": "text"}},

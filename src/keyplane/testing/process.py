@@ -68,15 +68,21 @@ def start_upstream_process(
     port: int = 0,
     workers: int = 1,
     timeout: float = 15.0,
+    provider: str = "openai",
+    fail_status: int | None = None,
 ) -> UpstreamProcess:
     """Start ``python -m keyplane.testing.upstream`` and wait until it listens.
 
     The API key travels on the command line: only ever pass a test key. Use the result as a
     context manager; ``.base_url`` (ending in ``/v1``) is what an ``openai`` client needs.
+    ``provider`` picks the stand-in (``openai``, ``anthropic`` or ``azure``: for those two
+    ``.url`` is the base URL); ``fail_status`` makes every call fail with that status.
     """
     command = [sys.executable, "-m", "keyplane.testing.upstream", "--host", host]
     command += ["--port", str(port), "--api-key", api_key, "--delay-ms", str(delay_ms)]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers), "--provider", provider]
+    if fail_status is not None:
+        command += ["--fail-status", str(fail_status)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
     try:
         url = _wait_for_url(process, timeout)

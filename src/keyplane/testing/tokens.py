@@ -15,6 +15,9 @@ Completion tokens: ``max_completion_tokens``, ``max_tokens`` or ``max_output_tok
 the request carries) or else ``DEFAULT_COMPLETION_TOKENS``; embeddings have none. The answer's
 text is exactly that many words, so ``count_words(answer) == completion tokens``.
 Cached and reasoning tokens are 0 unless a test forces counts (``parse_usage_override``).
+``messages`` (Anthropic's stand-in) counts like ``chat``, plus the words of ``system``; its
+``max_tokens`` is the completion, and ``cache_write`` (tokens written to a prompt cache) can
+be forced too. ``prompt`` always counts all input, cache reads and writes included.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
-Endpoint = Literal["chat", "completions", "embeddings", "responses"]
+Endpoint = Literal["chat", "completions", "embeddings", "responses", "messages"]
 
 MESSAGE_OVERHEAD = 3
 DEFAULT_COMPLETION_TOKENS = 16
 MAX_COMPLETION_TOKENS = 65_536
 _LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
-_OVERRIDABLE = ("prompt", "completion", "cached")
+_OVERRIDABLE = ("prompt", "completion", "cached", "reasoning", "audio", "cache_write")
 _FILLER = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit")
 
 
@@ -41,6 +44,9 @@ class TokenCounts:
     prompt: int
     completion: int
     cached: int = 0
+    reasoning: int = 0  # part of completion
+    audio: int = 0  # completion audio tokens, reported in completion_tokens_details
+    cache_write: int = 0  # Anthropic: input written to the prompt cache (part of prompt)
 
     @property
     def total(self) -> int:
@@ -78,9 +84,10 @@ def _message_tokens(message: object) -> int:
 
 def count_prompt_tokens(endpoint: Endpoint, body: Mapping[str, Any]) -> int:
     """Return the prompt tokens the stand-in reports for a request ``body`` to ``endpoint``."""
-    if endpoint == "chat":
+    if endpoint in ("chat", "messages"):
         messages = body.get("messages")
-        return sum(_message_tokens(m) for m in messages) if isinstance(messages, list) else 0
+        tokens = sum(_message_tokens(m) for m in messages) if isinstance(messages, list) else 0
+        return tokens + (text_tokens(body.get("system")) if endpoint == "messages" else 0)
     if endpoint == "completions":
         return text_tokens(body.get("prompt"))
     if endpoint == "embeddings":
@@ -120,14 +127,17 @@ def expected_usage(endpoint: Endpoint, body: Mapping[str, Any]) -> TokenCounts:
 def parse_usage_override(spec: str) -> dict[str, int]:
     """Parse a test's forced counts, e.g. ``"prompt=7,completion=11,cached=3"``.
 
-    Any of the three names may be left out. Raises ``ValueError`` on an unknown name or a
-    value that is not a non-negative integer.
+    Any of the names (also ``cache_write``) may be left out. Raises ``ValueError`` on an
+    unknown name or a value that is not a non-negative integer.
     """
     forced: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, raw = (text.strip() for text in item.partition("="))
         if name not in _OVERRIDABLE or not raw.isdigit():
-            raise ValueError(f"bad usage override {item!r}: use prompt=N,completion=N,cached=N")
+            raise ValueError(
+                f"bad usage override {item!r}: use prompt=N,completion=N,cached=N,"
+                "reasoning=N,audio=N"
+            )
         forced[name] = int(raw)
     return forced
 
@@ -135,7 +145,7 @@ def parse_usage_override(spec: str) -> dict[str, int]:
 def override_counts(counts: TokenCounts, forced: Mapping[str, int]) -> TokenCounts:
     """Return ``counts`` with the forced values; ``ValueError`` if cached exceeds prompt."""
     result = replace(counts, **forced)
-    if result.cached > result.prompt:
+    if result.cached + result.cache_write > result.prompt:
         raise ValueError("bad usage override: cached tokens cannot exceed prompt tokens")
     return result
 

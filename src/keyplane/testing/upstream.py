@@ -1,12 +1,15 @@
 """Serve the stand-in OpenAI upstream as a process, for tests and benchmarks only.
 
     python -m keyplane.testing.upstream --host 127.0.0.1 --port 9100 \\
-        --api-key sk-test-upstream --delay-ms 0 [--workers 1]
+        --api-key sk-test-upstream --delay-ms 0 [--workers 1] \\
+        [--provider openai|anthropic|azure] [--fail-status 503]
 
 It binds the socket itself, so ``--port 0`` picks a free port, then prints exactly one line
 to stdout, ``listening on http://HOST:PORT``, once it accepts connections. Served by uvicorn
 with uvloop and httptools, access log off. With several workers each keeps its own request
-log. What the app answers is described in ``keyplane.testing``.
+log. What the app answers is described in ``keyplane.testing`` (``--provider openai``),
+``keyplane.testing.anthropic`` and ``keyplane.testing.azure``; ``--fail-status`` makes every
+authenticated call fail with that status, as a provider that is down would.
 """
 
 from __future__ import annotations
@@ -19,9 +22,17 @@ import sys
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from keyplane.testing.anthropic import create_anthropic_upstream_app
 from keyplane.testing.app import create_upstream_app
+from keyplane.testing.azure import create_azure_upstream_app
 
 __all__ = ["create_upstream_app", "main"]
+
+FACTORIES = {
+    "openai": create_upstream_app,
+    "anthropic": create_anthropic_upstream_app,
+    "azure": create_azure_upstream_app,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default="sk-test-upstream", help="the bearer token accepted")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="fixed delay of every answer")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--provider", choices=sorted(FACTORIES), default="openai")
+    parser.add_argument("--fail-status", type=int, default=None, help="answer every call so")
     return parser
 
 
@@ -65,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.workers < 1 or args.delay_ms < 0:
         sys.exit("error: --workers must be at least 1 and --delay-ms not negative")
+    if args.fail_status is not None and not 400 <= args.fail_status <= 599:
+        sys.exit("error: --fail-status must be from 400 to 599")
     try:
         sock = _bind(args.host, args.port)
     except OSError as error:
@@ -73,7 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     url = f"http://{host}:{sock.getsockname()[1]}"
     # A factory, so that each worker process builds its own app.
     factory = functools.partial(
-        create_upstream_app, api_key=args.api_key, delay_seconds=args.delay_ms / 1000
+        FACTORIES[args.provider],
+        api_key=args.api_key,
+        delay_seconds=args.delay_ms / 1000,
+        fail_status=args.fail_status,
     )
     config = uvicorn.Config(
         factory,

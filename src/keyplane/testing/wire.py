@@ -99,31 +99,41 @@ class JsonReply:
 
 @dataclass(slots=True)
 class StreamReply:
-    """A server-sent event stream: ``frames`` already encoded, sent ``delay`` seconds apart."""
+    """A server-sent event stream: ``frames`` already encoded, sent ``delay`` seconds apart.
+
+    ``cut_after`` sends only that many frames; then the body ends cleanly, or, with ``drop``,
+    the app returns without ending it, so the server closes the connection mid-body.
+    """
 
     frames: Sequence[bytes]
     delay: float = 0.0
+    cut_after: int | None = None
+    drop: bool = False
 
     async def send(self, send: Send) -> None:
         await send(_start(200, b"text/event-stream; charset=utf-8", []))
-        for number, frame in enumerate(self.frames):
+        frames = self.frames if self.cut_after is None else self.frames[: self.cut_after]
+        for number, frame in enumerate(frames):
             if number and self.delay:
                 await asyncio.sleep(self.delay)
             await send({"type": "http.response.body", "body": frame, "more_body": True})
+        if self.cut_after is not None and self.drop:
+            return
         await send({"type": "http.response.body", "body": b""})
 
 
 Reply = JsonReply | StreamReply
 
 
-def data_frames(chunks: Sequence[object]) -> list[bytes]:
+def data_frames(chunks: Sequence[object], newline: bytes = b"\n") -> list[bytes]:
     """Chat and completions framing: ``data: {chunk}`` lines, then ``data: [DONE]``."""
-    return [b"data: " + dumps(chunk) + b"\n\n" for chunk in chunks] + [b"data: [DONE]\n\n"]
+    end = newline * 2
+    return [b"data: " + dumps(chunk) + end for chunk in chunks] + [b"data: [DONE]" + end]
 
 
-def event_frames(events: Sequence[JSON]) -> list[bytes]:
+def event_frames(events: Sequence[JSON], newline: bytes = b"\n") -> list[bytes]:
     """Responses API framing: ``event: {type}`` and ``data: {event}``, no ``[DONE]``."""
     return [
-        b"event: " + event["type"].encode() + b"\ndata: " + dumps(event) + b"\n\n"
+        b"event: " + event["type"].encode() + newline + b"data: " + dumps(event) + newline * 2
         for event in events
     ]

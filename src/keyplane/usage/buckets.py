@@ -1,60 +1,150 @@
 """Add minute totals to ``usage_buckets`` with one atomic upsert, on SQLite and PostgreSQL.
 
-``INSERT ... ON CONFLICT (minute, key, model, endpoint) DO UPDATE SET n = n + excluded.n``:
-the database adds, so several instances can flush into the same row without reading it.
+``INSERT ... ON CONFLICT (start, width, key, model, endpoint, provider, tier) DO UPDATE SET
+n = n + excluded.n``: the database adds, so several instances can flush into the same row
+without reading it. Each flush claims its batch id in ``usage_batches`` in the same
+transaction, so a batch written once is never added again. Totals also travel as journal
+lines: a JSON array of the format version, the key's fields and the counters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.store.models import UsageBucket
+from keyplane.store.models import UsageBatch, UsageBucket
 from keyplane.usage.counters import COUNTERS, UsageCounters
 
 # Rows per statement: well under SQLite's limit of bound parameters, small enough for PG.
 BATCH_ROWS = 500
-_CONFLICT = ("bucket_start", "api_key_id", "model", "endpoint")
+_CONFLICT = (
+    "bucket_start",
+    "width",
+    "api_key_id",
+    "model",
+    "endpoint",
+    "provider",
+    "service_tier",
+)
+MINUTE = 60  # the width of the rows the meter writes
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class BucketKey:
     """Which row a total belongs to; ordered so concurrent flushes lock rows in one order."""
 
-    minute: int
+    minute: int  # Unix time of the row's start: a minute, or an hour or day once rolled up
     api_key_id: str
     model: str
     endpoint: str
+    provider: str
+    service_tier: str
     organization_id: str
     project_id: str
 
 
-def _row(key: BucketKey, totals: UsageCounters) -> dict[str, Any]:
+def _row(key: BucketKey, totals: UsageCounters, width: int) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(totals, name) for name in COUNTERS}
     row |= {
         "bucket_start": datetime.fromtimestamp(key.minute, UTC),
+        "width": width,
         "organization_id": key.organization_id,
         "project_id": key.project_id,
         "api_key_id": key.api_key_id,
         "model": key.model,
         "endpoint": key.endpoint,
+        "provider": key.provider,
+        "service_tier": key.service_tier,
     }
     return row
 
 
+LINE_VERSION = 1
+_KEY_FIELDS = 8
+# Batch ids are kept this long: a batch retried later than this (a journal found after a
+# week) could be added twice. Flushes retry within seconds; orphans are adopted at start.
+BATCHES_KEPT = timedelta(days=7)
+
+
+def bucket_line(key: BucketKey, totals: UsageCounters) -> bytes:
+    """A journal line of ``totals`` for ``key``."""
+    return counts_line(key, tuple(getattr(totals, name) for name in COUNTERS))
+
+
+def counts_line(key: BucketKey, counts: tuple[int, ...]) -> bytes:
+    """A journal line of ``counts`` (in ``COUNTERS`` order) for ``key``; the meter's hot path."""
+    fields = (
+        LINE_VERSION,
+        key.minute,
+        key.api_key_id,
+        key.model,
+        key.endpoint,
+        key.provider,
+        key.service_tier,
+        key.organization_id,
+        key.project_id,
+    )
+    return orjson.dumps(fields + counts) + b"\n"
+
+
+def parse_bucket_line(line: bytes) -> tuple[BucketKey, UsageCounters] | None:
+    """A journal line's key and totals; None when the line is not one of ours."""
+    try:
+        values = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or len(values) != 1 + _KEY_FIELDS + len(COUNTERS):
+        return None
+    if values[0] != LINE_VERSION:
+        return None
+    key_fields, counts = values[1 : 1 + _KEY_FIELDS], values[1 + _KEY_FIELDS :]
+    if not isinstance(key_fields[0], int) or not all(isinstance(v, str) for v in key_fields[1:]):
+        return None
+    if not all(type(v) is int and v >= 0 for v in counts):
+        return None
+    return BucketKey(*key_fields), UsageCounters(*counts)
+
+
+async def claim_batch(session: AsyncSession, batch_id: str, *, dialect: str) -> bool:
+    """Record ``batch_id`` as written; False if it already was (its totals are in).
+
+    ``ON CONFLICT DO NOTHING``: on PostgreSQL a second transaction claiming the same id waits
+    for the first and then finds the row, so two adopters of one journal add it once.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(UsageBatch)
+        .values(id=batch_id, applied_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(UsageBatch.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def forget_old_batches(session: AsyncSession, *, now: datetime) -> None:
+    """Drop batch ids older than ``BATCHES_KEPT``, so the table stays small."""
+    await session.execute(delete(UsageBatch).where(UsageBatch.applied_at < now - BATCHES_KEPT))
+
+
 async def add_to_buckets(
-    session: AsyncSession, pending: Sequence[tuple[BucketKey, UsageCounters]], *, dialect: str
+    session: AsyncSession,
+    pending: Sequence[tuple[BucketKey, UsageCounters]],
+    *,
+    dialect: str,
+    width: int = MINUTE,
 ) -> None:
-    """Add ``pending`` to the stored buckets; the caller owns the transaction."""
+    """Add ``pending`` to the stored rows of ``width``; the caller owns the transaction."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     ordered = sorted(pending, key=lambda item: item[0])
     for start in range(0, len(ordered), BATCH_ROWS):
-        rows = [_row(key, totals) for key, totals in ordered[start : start + BATCH_ROWS]]
+        rows = [_row(key, totals, width) for key, totals in ordered[start : start + BATCH_ROWS]]
         statement = insert(UsageBucket).values(rows)
         excluded = statement.excluded
         table = UsageBucket.__table__.c

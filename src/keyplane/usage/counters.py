@@ -21,6 +21,9 @@ class UsageCounters:
     cost_micro_usd: int = 0
     unpriced_requests: int = 0
     latency_ms_total: int = 0
+    reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
+    estimated_requests: int = 0
 
     def add(self, other: UsageCounters) -> None:
         """Add ``other`` to these counters, in place."""

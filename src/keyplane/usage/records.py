@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
+# A count above this is no real call (the largest context windows hold a few million tokens);
+# bucket sums of it stay far inside a 64-bit column.
+MAX_TOKENS = 100_000_000
+# Set on the log record of every odd value, so the meter can count them for /metrics.
+ODD_USAGE_VALUE = "keyplane_odd_usage_value"
+
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
-ENDPOINTS = ("chat.completions", "completions", "embeddings", "responses")
+ENDPOINTS = (
+    "chat.completions",
+    "completions",
+    "embeddings",
+    "responses",
+    "messages",
+    "messages.count_tokens",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Token counts of one call, as the upstream billed them."""
+    """Token counts of one call, as the upstream billed them.
+
+    ``cached`` (read from a prompt cache) and ``cache_write`` (written to one, as Anthropic
+    bills it) are parts of ``input``; ``reasoning`` is part of ``output``.
+    """
 
     input: int = 0
     output: int = 0
     cached: int = 0
+    reasoning: int = 0
+    cache_write: int = 0
 
 
 NO_TOKENS = Tokens()
@@ -42,6 +65,12 @@ class UsageRecord:
     priced: bool
     status: int
     latency_ms: int
+    provider: str = ""  # the upstream's name; empty for calls that reach none
+    service_tier: str = ""  # as upstream reported it; empty when it did not
+    estimated: bool = False  # tokens counted by keyplane because upstream reported none
+    # Token kinds upstream reported that keyplane has no column for (audio, predictions...):
+    # ("completion_tokens_details.audio_tokens", 12), ... as upstream named them.
+    extra_tokens: tuple[tuple[str, int], ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -50,7 +79,34 @@ class UsageRecord:
 
 def _count(block: dict[str, Any], name: str) -> int:
     value = block.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return 0 if value is None else _odd_count(name, value)
+
+
+def _odd_count(name: str, value: Any) -> int:
+    """An out-of-range or non-integer count from upstream, clamped, logged, and counted.
+
+    Too big is clamped to ``MAX_TOKENS`` (one number must not overflow everyone's flush);
+    a whole-number float or digit string counts as its number, rounded up so nothing spent
+    is dropped; anything else (negatives, booleans, other strings) counts 0.
+    """
+    count = 0
+    if isinstance(value, float) and math.isfinite(value) and value > 0:
+        count = min(math.ceil(value), MAX_TOKENS)
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"  # never int() of a huge string: it is slow, or raises
+        count = MAX_TOKENS if len(digits) > 9 else min(int(digits), MAX_TOKENS)
+    elif type(value) is int and value > MAX_TOKENS:
+        count = MAX_TOKENS
+    logger.warning(
+        "upstream usage gave %s = %.40r; counted as %d",
+        name,
+        value,
+        count,
+        extra={ODD_USAGE_VALUE: True},
+    )
+    return count
 
 
 def _details(block: dict[str, Any], name: str) -> dict[str, Any]:
@@ -62,23 +118,24 @@ def tokens_from_usage(usage: Any) -> Tokens:
     """Counts from a ``usage`` block of any endpoint; absent or odd fields count 0.
 
     Chat, completions and embeddings say ``prompt_tokens``/``completion_tokens`` with
-    ``prompt_tokens_details.cached_tokens``; the Responses API says ``input_tokens``/
-    ``output_tokens`` with ``input_tokens_details.cached_tokens``.
+    ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``;
+    the Responses API says ``input_tokens``/``output_tokens`` with ``input_tokens_details``
+    and ``output_tokens_details``.
     """
     if not isinstance(usage, dict):
         return NO_TOKENS
     if "input_tokens" in usage:
-        details = _details(usage, "input_tokens_details")
         return Tokens(
             _count(usage, "input_tokens"),
             _count(usage, "output_tokens"),
-            _count(details, "cached_tokens"),
+            _count(_details(usage, "input_tokens_details"), "cached_tokens"),
+            _count(_details(usage, "output_tokens_details"), "reasoning_tokens"),
         )
-    details = _details(usage, "prompt_tokens_details")
     return Tokens(
         _count(usage, "prompt_tokens"),
         _count(usage, "completion_tokens"),
-        _count(details, "cached_tokens"),
+        _count(_details(usage, "prompt_tokens_details"), "cached_tokens"),
+        _count(_details(usage, "completion_tokens_details"), "reasoning_tokens"),
     )
 
 
@@ -87,3 +144,63 @@ def tokens_from_body(body: Any) -> Tokens:
     if not isinstance(body, dict):
         return NO_TOKENS
     return tokens_from_usage(body.get("usage"))
+
+
+# What ``Tokens`` already holds, by the names of both OpenAI usage shapes; totals are sums.
+_KNOWN = frozenset(
+    {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "input_tokens",
+        "output_tokens",
+        "prompt_tokens_details.cached_tokens",
+        "completion_tokens_details.reasoning_tokens",
+        "input_tokens_details.cached_tokens",
+        "output_tokens_details.reasoning_tokens",
+    }
+)
+# A hostile or broken upstream must not grow a record without bound.
+MAX_EXTRA_KINDS = 16
+MAX_KIND_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """What an answer says it used: tokens, the tier it was served at, and other token kinds."""
+
+    tokens: Tokens
+    service_tier: str = ""
+    extra_tokens: tuple[tuple[str, int], ...] = ()
+
+
+def extra_tokens(usage: Any) -> tuple[tuple[str, int], ...]:
+    """The positive integer counts of ``usage`` that ``Tokens`` does not hold, one level of
+    ``*_details`` deep, named ``"details.kind"``; at most ``MAX_EXTRA_KINDS``."""
+    if not isinstance(usage, dict):
+        return ()
+    found: list[tuple[str, int]] = []
+    for name, value in usage.items():
+        items = value.items() if isinstance(value, dict) else [("", value)]
+        for inner, count in items:
+            kind = f"{name}.{inner}" if inner else str(name)
+            if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH or _count({"n": count}, "n") == 0:
+                continue
+            found.append((kind, count))
+            if len(found) == MAX_EXTRA_KINDS:
+                return tuple(found)
+    return tuple(found)
+
+
+def service_tier_of(answer: Any) -> str:
+    """The ``service_tier`` an answer (or a Responses ``response``) reports, else ``""``."""
+    tier = answer.get("service_tier") if isinstance(answer, dict) else None
+    return tier if isinstance(tier, str) and 0 < len(tier) <= 32 else ""
+
+
+def report_of(answer: Any) -> UsageReport | None:
+    """The usage an answer object carries, or ``None`` when it has no ``usage`` block."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("usage"), dict):
+        return None
+    usage = answer["usage"]
+    return UsageReport(tokens_from_usage(usage), service_tier_of(answer), extra_tokens(usage))

@@ -1,9 +1,16 @@
-"""Usage and cost reports: the minute rows of ``usage_buckets`` summed into aligned buckets.
+"""Usage and cost reports: the rows of ``usage_buckets`` summed into aligned buckets.
 
 The shapes follow OpenAI's Administration API: a page holds up to ``limit`` time buckets,
 aligned to the width in UTC, from the start of the range onwards; ``next_page`` names the
 first bucket of the next page. Sums are computed by the database, grouped by a bucket index
 derived from each row's timestamp, so a report never loads the minute rows themselves.
+
+A report of a bucket width reads the rows of that width and finer ones (minutes, and hours
+or days that the roll-up made of older minutes); each lies inside one bucket, so sums are
+exact. A page whose range holds rolled-up rows coarser than its width is refused with a 400
+that names the setting and the widths that can answer it: a silent zero would read as no
+usage. A row counts where it starts: a range that starts inside a rolled-up hour or day
+leaves that hour or day out.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, func, select
+from sqlalchemy import BigInteger, ColumnElement, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -29,7 +36,7 @@ from keyplane.usage.counters import UsageCounters
 UsageKind = Literal["completions", "embeddings"]
 
 ENDPOINTS: Mapping[UsageKind, tuple[str, ...]] = {
-    "completions": ("chat.completions", "completions", "responses"),
+    "completions": ("chat.completions", "completions", "responses", "messages"),
     "embeddings": ("embeddings",),
 }
 # The counters a report sums; the meter's latency total is not reported.
@@ -41,16 +48,26 @@ METRICS = (
     "cached_tokens",
     "cost_micro_usd",
     "unpriced_requests",
+    "reasoning_tokens",
+    "cache_write_tokens",
+    "estimated_requests",
 )
 USAGE_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
     "api_key_id": UsageBucket.api_key_id,
     "model": UsageBucket.model,
+    "provider": UsageBucket.provider,  # the upstream's name
 }
-# keyplane's cost line item is the model: prices are per model.
+# keyplane's cost line item is the model and the upstream that served it, "gpt-4o (openai)":
+# prices are per model, bills per provider. Rows of no upstream (verifications) name the model.
+_LINE_ITEM = case(
+    (UsageBucket.provider == "", UsageBucket.model),
+    else_=UsageBucket.model + " (" + UsageBucket.provider + ")",
+)
 COST_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
-    "line_item": UsageBucket.model,
+    "line_item": _LINE_ITEM,
+    "provider": UsageBucket.provider,
 }
 
 
@@ -136,14 +153,19 @@ class BucketPage:
 class UsageReports:
     """Reads ``usage_buckets`` into OpenAI-shaped usage and cost reports."""
 
-    def __init__(self, database: Database, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
         self.db = database
         self.clock = clock
 
     async def usage(
         self, *, organization_id: str, kind: UsageKind, request: ReportRequest
     ) -> Report:
-        """Completions or embeddings usage, grouped by project, key and/or model."""
+        """Completions or embeddings usage, grouped by project, key, model and/or provider."""
         page = plan_page(request, USAGE_WIDTHS, now=self._now())
         groups = _groups(request.group_by, USAGE_GROUPS)
         filters: list[ColumnElement[bool]] = [UsageBucket.endpoint.in_(ENDPOINTS[kind])]
@@ -170,12 +192,40 @@ class UsageReports:
         columns: Mapping[str, Any],
         filters: list[ColumnElement[bool]],
     ) -> Report:
+        await self._refuse_rolled_up(organization_id, page)
+        filters = [*filters, UsageBucket.width <= page.width]
         results = await self._aggregate(organization_id, page, groups, columns, filters)
         buckets = [
             Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
             for i, start in enumerate(page.bucket_starts)
         ]
         return Report(buckets=buckets, has_more=page.has_more, next_page=page.next_page)
+
+    async def _refuse_rolled_up(self, organization_id: str, page: BucketPage) -> None:
+        """A 400 when rows coarser than the page's width start in its range.
+
+        Their sums cannot be split into the page's buckets; a silent zero would read as no
+        usage. Rows that are still fine enough answer, however old.
+        """
+        low, high = page.data_range
+        if page.count == 0 or low >= high or page.width >= max(_WIDTH_NAMES):
+            return
+        newest = (
+            select(UsageBucket.bucket_start, UsageBucket.width)
+            .where(
+                UsageBucket.organization_id == organization_id,
+                UsageBucket.bucket_start >= _moment(low),
+                UsageBucket.bucket_start < _moment(high),
+                UsageBucket.width > page.width,
+            )
+            .order_by(UsageBucket.bucket_start.desc())
+            .limit(1)
+        )
+        async with self.db.session() as session:
+            found = (await session.execute(newest)).first()
+        if found is not None:
+            start, width = found
+            raise _refusal(page, width, int(start.timestamp()) + width)
 
     async def _aggregate(
         self,
@@ -240,6 +290,25 @@ def _epoch_sqlite(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> st
 def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     # For a timestamp without time zone, EXTRACT(EPOCH) counts as if it were UTC.
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+_WIDTH_NAMES = {60: "1m", 3600: "1h", 86400: "1d"}
+_ROLLED_AFTER = {
+    3600: "KEYPLANE_USAGE_MINUTE_RETENTION_DAYS",
+    86400: "KEYPLANE_USAGE_HOUR_RETENTION_DAYS",
+}
+
+
+def _refusal(page: BucketPage, width: int, end: int) -> ValidationFailedError:
+    """The 400 for a page that reaches into usage kept only at ``width``, until ``end``."""
+    coarser = " or ".join(n for w, n in _WIDTH_NAMES.items() if w >= width)
+    tier = "hour" if width == 3600 else "day"
+    return ValidationFailedError(
+        f"usage before {datetime.fromtimestamp(end, UTC).isoformat()} is kept by the {tier} "
+        f"(rolled up after {_ROLLED_AFTER[width]}); ask for bucket_width={coarser}, or start "
+        f"at {end} or later.",
+        param="bucket_width" if page.width < width else "start_time",
+    )
 
 
 def plan_page(request: ReportRequest, widths: Mapping[str, Width], *, now: int) -> BucketPage:

@@ -26,11 +26,13 @@ CSRF_FIELD = "csrf_token"
 
 
 class LoginRequiredError(Exception):
-    """Raised by a page that needs a session; answered with a redirect to ``/login``."""
+    """Raised by a page that needs a session; answered with a redirect to ``/login``, or
+    for a form sent after the session ended, the sign-in page keeping what was typed."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str, draft: list[tuple[str, str]] | None = None) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+        self.draft = draft
 
 
 def login_url(next_path: str) -> str:
@@ -41,7 +43,16 @@ async def signed_in(request: Request, sessions: SessionsDep) -> SignedIn:
     """The session of the request, or a redirect to sign in."""
     me = await sessions.resolve(request.cookies.get(SESSION_COOKIE))
     if me is None:
-        raise LoginRequiredError(request.url.path if request.method == "GET" else "/")
+        if request.method == "GET" or request.url.path == "/logout":
+            raise LoginRequiredError(request.url.path if request.method == "GET" else "/")
+        form = await request.form()
+        # What was typed goes back into the sign-in page; never a token or a password.
+        typed = [
+            (k, v)
+            for k, v in form.multi_items()
+            if isinstance(v, str) and k != CSRF_FIELD and "password" not in k
+        ]
+        raise LoginRequiredError(request.url.path, draft=typed)
     return me
 
 

@@ -19,7 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from keyplane.errors import KeyplaneError
 from keyplane.http.envelope import error_envelope, http_error, internal_error, store_unavailable
 from keyplane.store.database import STORE_UNREACHABLE
-from keyplane.web.auth import LoginRequiredError, login_url
+from keyplane.web.auth import (
+    LoginRequiredError,
+    anonymous_csrf,
+    login_url,
+    set_anonymous_csrf,
+)
+from keyplane.web.forms import Form, Resume
 from keyplane.web.templating import pages_of
 
 logger = logging.getLogger(__name__)
@@ -105,5 +111,19 @@ async def _unexpected(request: Request, _exc: Exception) -> Response:
     return _page_or(internal_error, request, 500, _OUR_SIDE)
 
 
-async def _login_required(_request: Request, exc: LoginRequiredError) -> Response:
-    return RedirectResponse(login_url(exc.next_path), status_code=303)
+async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
+    if exc.draft is None:
+        return RedirectResponse(login_url(exc.next_path), status_code=303)
+    # A form sent after the session ended: sign in here, keeping what was typed.
+    csrf = anonymous_csrf(request)
+    response = pages_of(request).render(
+        request,
+        "login.html",
+        status=401,
+        csrf=csrf,
+        form=Form(),
+        next="/projects",
+        resume=Resume(exc.next_path, exc.draft),
+    )
+    set_anonymous_csrf(request, response, csrf)
+    return response

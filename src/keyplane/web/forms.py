@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -27,6 +27,13 @@ _FIELDS = {
 }
 FORM_WIDE = "_form"
 T = TypeVar("T")
+
+
+class FormInvalidError(ValidationFailedError):
+    """Some fields were wrong; each error already sits beside its field."""
+
+    def __init__(self) -> None:
+        super().__init__("Some fields need a change.")
 
 
 class Errors(dict[str, str]):
@@ -61,15 +68,35 @@ class Form:
 
     def fail(self, exc: KeyplaneError) -> Form:
         """Record ``exc`` next to its field (or above the form); returns self."""
+        if isinstance(exc, FormInvalidError):
+            return self  # its errors are on the fields already
         name = _FIELDS.get(exc.param or "", exc.param) if exc.param else FORM_WIDE
         # Services write messages for API callers ('name must not be empty.'); a form
         # reads better with a capital.
         self.errors[name or FORM_WIDE] = exc.message[:1].upper() + exc.message[1:]
         return self
 
+    def check(self, name: str, plain: str | None, call: Callable[[], T]) -> T | None:
+        """``call()``, or None with its error beside field ``name`` — in ``plain`` words if
+        given, since a service's messages name API fields a person never saw."""
+        try:
+            return call()
+        except ValidationFailedError as exc:
+            self.errors[name] = plain or exc.message[:1].upper() + exc.message[1:]
+            return None
+
+    def require_valid(self) -> None:
+        """Stop before any service call when a field is wrong, with every error shown."""
+        if self.errors:
+            raise FormInvalidError
+
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def field_errors(self) -> list[tuple[str, str]]:
+        return [(name, message) for name, message in self.errors.items() if name != FORM_WIDE]
 
     async def attempt(self, call: Awaitable[T]) -> T | None:
         """Await ``call``; an error the person can fix lands on the form and gives None."""
@@ -80,6 +107,30 @@ class Form:
                 raise
             self.fail(exc)
             return None
+
+
+DRAFT = "draft."
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A form that was sent after its session ended: where it went and what it held."""
+
+    action: str
+    draft: list[tuple[str, str]]
+
+    @classmethod
+    def from_login(cls, form: Form) -> Resume | None:
+        """The draft a sign-in form carries in ``draft.*`` fields, if any."""
+        action = form.text("resume_action")
+        if not action.startswith("/") or action.startswith("//") or "\\" in action:
+            return None
+        typed = [
+            (k.removeprefix(DRAFT), v)
+            for k, v in form.data.multi_items()
+            if k.startswith(DRAFT) and isinstance(v, str)
+        ]
+        return cls(action, typed)
 
 
 def shown_on_form(exc: KeyplaneError) -> bool:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from keyplane.audit.actor import Actor
 from keyplane.errors import ValidationFailedError
 from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import PermissionMode, Permissions
+from keyplane.keys.policy import MAX_LIST, MAX_NAME, clean_models, clean_name, clean_permissions
 from keyplane.limits.policy import (
     MICRO,
     Budget,
@@ -33,35 +37,97 @@ _RATES = {
 }
 
 
+_PLAIN = {
+    "name": f"Give the key a name of at most {MAX_NAME} characters.",
+    "permissions": "Choose All, Restricted or Read only.",
+    "scopes": "Pick at least one scope for a Restricted key, or choose All or Read only.",
+    "allowed_models": f"List at most {MAX_LIST} model names, each on its own line.",
+    "rpm": "Enter a whole number of requests, like 60, or leave it empty for no limit.",
+    "tpm": "Enter a whole number of tokens, like 40000, or leave it empty for no limit.",
+    "parallel": "Enter a whole number of requests, like 5, or leave it empty for no limit.",
+    "budget_usd": "Enter an amount in dollars, like 25 or 12.50, or leave it empty for no budget.",
+    "budget_period": "Choose per day, per month or in total.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFields:
+    """The form's fields, each checked; what the key services take."""
+
+    name: str
+    permissions: Permissions
+    allowed_models: list[str]
+    expires_at: datetime | None
+    rate_limits: RateLimits | None
+    budget: Budget | None
+
+
+def read_fields(form: Form, *, key: ApiKey | None, now: datetime) -> KeyFields:
+    """Every field checked at once: a person sees all that is wrong, each beside its field."""
+    name = form.check("name", _PLAIN["name"], lambda: clean_name(form.text("name")))
+    permissions = _checked_permissions(form)
+    models = form.check(
+        "allowed_models",
+        _PLAIN["allowed_models"],
+        lambda: clean_models(form.lines("allowed_models")),
+    )
+    # An unchanged date keeps the exact expiry, which a day's midnight would move.
+    unchanged = key is not None and form.text("expires_on") == _day(key)
+    expires_at = (
+        key.expires_at
+        if key and unchanged
+        else form.check("expires_on", None, lambda: _expiry(form, now))
+    )
+    rates = {
+        name: form.check(field, _PLAIN[field], partial(_rate, form, field, name))
+        for field, name in _RATES.items()
+    }
+    budget = form.check("budget_usd", None, lambda: _budget(form, key.budget if key else None))
+    form.require_valid()
+    assert name is not None
+    assert permissions is not None
+    assert models is not None
+    return KeyFields(
+        name=name,
+        permissions=permissions,
+        allowed_models=models,
+        expires_at=expires_at,
+        rate_limits=parse_rate_limits(rates),
+        budget=budget,
+    )
+
+
 async def issue(
-    keys: KeyService, me: SignedIn, project: Project, form: Form, actor: Actor
+    keys: KeyService, me: SignedIn, project: Project, form: Form, actor: Actor, now: datetime
 ) -> IssuedKey:
+    fields = read_fields(form, key=None, now=now)
     owner = form.text("owner")
     spec = KeySpec(
-        name=form.text("name"),
+        name=fields.name,
         kind=KeyKind.SERVICE_ACCOUNT if owner == "service_account" else KeyKind.PROJECT,
-        permissions=_permissions(form),
-        allowed_models=form.lines("allowed_models"),
-        expires_at=_expiry(form),
-        rate_limits=_rate_limits(form),
-        budget=_budget(form, None),
+        permissions=fields.permissions,
+        allowed_models=fields.allowed_models,
+        expires_at=fields.expires_at,
+        rate_limits=fields.rate_limits,
+        budget=fields.budget,
     )
     return await keys.create(
         organization_id=me.access.organization_id, project_id=project.id, spec=spec, actor=actor
     )
 
 
-async def update(keys: KeyService, me: SignedIn, key: ApiKey, form: Form, actor: Actor) -> ApiKey:
-    # An unchanged date keeps the exact expiry, which a day's midnight would move.
-    unchanged = form.text("expires_on") == _day(key)
+async def update(
+    keys: KeyService, me: SignedIn, key: ApiKey, form: Form, actor: Actor, now: datetime
+) -> ApiKey:
+    fields = read_fields(form, key=key, now=now)
     changes = KeyChanges(
-        name=form.text("name"),
-        permissions=_permissions(form),
-        allowed_models=form.lines("allowed_models"),
-        expires_at=key.expires_at if unchanged else _expiry(form),
+        name=fields.name,
+        permissions=fields.permissions,
+        allowed_models=fields.allowed_models,
+        expires_at=fields.expires_at,
         enabled=form.text("enabled") == "on",
-        rate_limits=_rate_limits(form),
-        budget=_budget(form, key.budget),
+        rate_limits=fields.rate_limits,
+        budget=fields.budget,
     )
     return await keys.update(
         organization_id=me.access.organization_id,
@@ -126,11 +192,10 @@ def dollars(micro: int) -> str:
     return format((Decimal(micro) / MICRO).normalize(), "f")
 
 
-def _rate_limits(form: Form) -> RateLimits | None:
-    given = {
-        name: _whole(form.text(field), f"rate_limits.{name}") for field, name in _RATES.items()
-    }
-    return parse_rate_limits(given)
+def _rate(form: Form, field: str, name: str) -> int | None:
+    value = _whole(form.text(field), f"rate_limits.{name}")
+    parsed = parse_rate_limits({name: value})
+    return None if parsed is None else getattr(parsed, name)
 
 
 def _budget(form: Form, current: Budget | None) -> Budget | None:
@@ -140,7 +205,12 @@ def _budget(form: Form, current: Budget | None) -> Budget | None:
     # The form has no field for alert thresholds: keep the ones set through the API.
     thresholds = list(current.alert_thresholds) if current else []
     period = form.text("budget_period", Period.MONTH.value)
-    return parse_budget({"limit_usd": amount, "period": period, "alert_thresholds": thresholds})
+    if period not in {p.value for p in Period}:
+        raise ValidationFailedError(_PLAIN["budget_period"], param="budget.period")
+    try:
+        return parse_budget({"limit_usd": amount, "period": period, "alert_thresholds": thresholds})
+    except ValidationFailedError:
+        raise ValidationFailedError(_PLAIN["budget_usd"], param="budget.limit_usd") from None
 
 
 def _whole(text: str, param: str) -> int | None:
@@ -154,19 +224,25 @@ def _whole(text: str, param: str) -> int | None:
     return int(text)
 
 
-def _permissions(form: Form) -> Permissions:
+def _checked_permissions(form: Form) -> Permissions | None:
     mode = form.text("permissions", "all")
     if mode not in {m.value for m in PermissionMode}:
-        raise ValidationFailedError(
-            "Choose All, Restricted or Read only.", param="permissions.mode"
-        )
+        form.errors["permissions"] = _PLAIN["permissions"]
+        return None
     scopes = form.texts("scopes") if mode == PermissionMode.RESTRICTED.value else []
-    return Permissions(mode=PermissionMode(mode), scopes=tuple(scopes))
+    return form.check("scopes", _PLAIN["scopes"], lambda: clean_permissions(mode, scopes))
 
 
-def _expiry(form: Form) -> Any:
+def _expiry(form: Form, now: datetime) -> datetime | None:
     day = parse_day(form.text("expires_on"), param="expires_at")
-    return None if day is None else day_start(day)
+    if day is None:
+        return None
+    if day_start(day) <= now:
+        raise ValidationFailedError(
+            "Pick a day after today, or leave it empty for a key that does not expire.",
+            param="expires_at",
+        )
+    return day_start(day)
 
 
 def _day(key: ApiKey) -> str:

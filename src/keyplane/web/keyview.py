@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from markupsafe import Markup
+
 from keyplane.keys.permissions import PermissionMode
 from keyplane.limits.policy import Period
+from keyplane.services.key_facts import KeyFacts, Spend
 from keyplane.services.members import MemberService
 from keyplane.store.models import ApiKey
+from keyplane.web.charts import sparkline
 from keyplane.web.keyform import dollars
+from keyplane.web.templating import usd
 
 _PERMISSIONS = {
     PermissionMode.ALL: "All",
@@ -18,21 +23,70 @@ _PERMISSIONS = {
 }
 
 
+NO_FACTS = KeyFacts(spend=None)
+
+
 @dataclass(frozen=True)
 class KeyRow:
     key: ApiKey
     state: str
     permissions: str
     created_by: str
+    facts: KeyFacts = NO_FACTS
 
     @classmethod
-    def of(cls, key: ApiKey, *, now: datetime, creators: dict[str, str]) -> KeyRow:
+    def of(
+        cls,
+        key: ApiKey,
+        *,
+        now: datetime,
+        creators: dict[str, str],
+        facts: KeyFacts | None = None,
+    ) -> KeyRow:
         return cls(
             key=key,
             state=state_of(key, now=now),
             permissions=_PERMISSIONS[key.permissions_mode],
             created_by=creator_label(key.created_by, creators),
+            facts=facts or NO_FACTS,
         )
+
+    @property
+    def spend(self) -> Spend | None:
+        return self.facts.spend
+
+    @property
+    def spend_text(self) -> str:
+        """``$1.20 of $5.00 this month``; empty for a key without a budget."""
+        spend = self.facts.spend
+        if spend is None:
+            return ""
+        period = {Period.DAY: "today", Period.MONTH: "this month", Period.TOTAL: "in total"}
+        limit = usd(spend.budget.limit_micro_usd)
+        return f"{usd(spend.spent_micro_usd)} of {limit} {period[spend.budget.period]}"
+
+    @property
+    def share_percent(self) -> int:
+        spend = self.facts.spend
+        return 0 if spend is None else round(spend.share * 100)
+
+    @property
+    def meter_class(self) -> str:
+        """Which tenth of the meter to fill (a class: the page allows no inline styles)."""
+        share = min(self.share_percent, 100)
+        return f"meter-{-(-share // 10) * 10}"
+
+    @property
+    def week_requests(self) -> int:
+        return sum(day.requests for day in self.facts.days)
+
+    @property
+    def week_cost(self) -> int:
+        return sum(day.cost_micro_usd for day in self.facts.days)
+
+    @property
+    def sparkline(self) -> Markup:
+        return sparkline([day.requests for day in self.facts.days])
 
     @property
     def limits(self) -> str:

@@ -20,13 +20,18 @@ def when(moment: datetime | None) -> str:
     """``Nov 29, 2026`` — the date people read in a table."""
     if moment is None:
         return "—"
-    return moment.astimezone(UTC).strftime("%b %-d, %Y")
+    return _utc(moment).strftime("%b %-d, %Y")
 
 
 def when_exact(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _utc(moment: datetime) -> datetime:
+    """The store gives naive UTC times on SQLite: they are UTC, not the server's local time."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def ago(moment: datetime | None, now: datetime) -> str:

@@ -14,7 +14,12 @@ from keyplane.usage.counters import UsageCounters
 from keyplane.usage.reports import ReportRequest, UsageKind, UsageReports
 
 KINDS: tuple[UsageKind, ...] = ("completions", "embeddings")
-GROUPS = {"model": "model", "key": "api_key_id", "project": "project_id"}
+GROUPS = {
+    "model": "model",
+    "key": "api_key_id",
+    "project": "project_id",
+    "provider": "provider",  # the upstream that served the calls
+}
 MAX_PAGES = 20
 
 
@@ -59,8 +64,13 @@ async def load_usage(
     end: int,
     width: str,
     group: str,
+    only: Only | None = None,
 ) -> UsageData:
-    """Completions and embeddings usage of the range, as this person may see it."""
+    """Completions and embeddings usage of the range, as this person may see it.
+
+    ``only`` narrows it to one project, or one key of it; the caller checked that this
+    person may see them.
+    """
     column = GROUPS[group]
     seconds = 3600 if width == "1h" else 86400
     first = start - start % seconds
@@ -68,6 +78,9 @@ async def load_usage(
     if not access.sees_all_projects and not access.project_ids:
         return data  # a member of no project sees no usage, not everyone's
     projects = () if access.sees_all_projects else tuple(sorted(access.project_ids))
+    keys: tuple[str, ...] = ()
+    if only is not None:
+        projects, keys = (only.project_id,), (only.key_id,) if only.key_id else ()
     extra = ("project_id",) if column == "api_key_id" else ()
     for kind in KINDS:
         page: str | None = None
@@ -81,6 +94,7 @@ async def load_usage(
                     bucket_width=width,
                     group_by=(column, *extra),
                     project_ids=projects,
+                    api_key_ids=keys,
                     limit=168 if width == "1h" else 31,
                     page=page,
                 ),
@@ -96,6 +110,14 @@ async def load_usage(
                 break
     await names.label(access, data, group)
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Only:
+    """A filter to one project, or to one key in it."""
+
+    project_id: str
+    key_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

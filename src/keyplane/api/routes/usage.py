@@ -3,7 +3,10 @@
 Query parameters and answers have the shapes of OpenAI's Administration API. Array
 parameters come repeated (``group_by=model&group_by=project_id``) or with brackets
 (``group_by[]=model``). Results carry keyplane's extra integer fields beside OpenAI's:
-``num_error_requests``, ``num_unpriced_requests`` and ``cost_micro_usd``.
+``num_error_requests``, ``num_unpriced_requests``, ``num_estimated_requests`` (calls whose
+tokens keyplane counted itself because upstream reported none, such as a stream the client
+closed early) and ``cost_micro_usd``, and ``provider`` (the upstream that served the calls,
+when grouped by it).
 """
 
 from __future__ import annotations
@@ -142,6 +145,7 @@ def _completions_result(result: Result) -> dict[str, Any]:
         "api_key_id": group.get("api_key_id"),
         "model": group.get("model"),
         "batch": None,
+        "provider": group.get("provider"),
         **_extras(result),
     }
 
@@ -156,6 +160,7 @@ def _embeddings_result(result: Result) -> dict[str, Any]:
         "user_id": None,
         "api_key_id": group.get("api_key_id"),
         "model": group.get("model"),
+        "provider": group.get("provider"),
         **_extras(result),
     }
 
@@ -166,6 +171,7 @@ def _extras(result: Result) -> dict[str, int]:
     return {
         "num_error_requests": totals.error_requests,
         "num_unpriced_requests": totals.unpriced_requests,
+        "num_estimated_requests": totals.estimated_requests,
         "cost_micro_usd": totals.cost_micro_usd,
     }
 
@@ -178,4 +184,5 @@ def _cost_result(result: Result) -> dict[str, Any]:
         "amount": {"value": micro / 1_000_000, "currency": "usd", "value_micro_usd": micro},
         "line_item": result.group.get("line_item"),
         "project_id": result.group.get("project_id"),
+        "provider": result.group.get("provider"),
     }

@@ -24,7 +24,7 @@ from keyplane.web.auth import (
     set_session,
 )
 from keyplane.web.errors import TAG
-from keyplane.web.forms import Form
+from keyplane.web.forms import Form, Resume
 from keyplane.web.templating import pages_of
 
 router = APIRouter(tags=[TAG], include_in_schema=False)
@@ -61,7 +61,7 @@ async def setup(request: Request, users: UsersDep, sessions: SessionsDep) -> Res
 
 @router.get("/login")
 async def login_form(request: Request, next: str = "/projects") -> Response:
-    return _anonymous(request, "login.html", form=Form(), next=_local(next))
+    return _anonymous(request, "login.html", form=Form(), next=_local(next), resume=None)
 
 
 @router.post("/login")
@@ -71,6 +71,7 @@ async def login(
     await check_anonymous_csrf(request)
     form = await Form.read(request)
     next_path = _local(form.text("next"))
+    resume = Resume.from_login(form)
     try:
         user = await users.authenticate(
             email=form.text("email"), password=form.text("password"), actor=actor_of(request)
@@ -82,7 +83,11 @@ async def login(
             # A small delay on every failure makes guessing slow without locking anyone out.
             await asyncio.sleep(settings.login_failure_delay_seconds)
         form.errors["_form"] = exc.message
-        return _anonymous(request, "login.html", status=exc.status, form=form, next=next_path)
+        return _anonymous(
+            request, "login.html", status=exc.status, form=form, next=next_path, resume=resume
+        )
+    if resume is not None:
+        return await _resume(request, sessions, user, resume)
     return await _sign_in(request, sessions, user, next_path)
 
 
@@ -128,6 +133,24 @@ async def _sign_in(request: Request, sessions: SessionService, user: User, to: s
         user_agent=request.headers.get("user-agent"),
     )
     response = RedirectResponse(to, status_code=303)
+    set_session(request, response, token, max_age=sessions.max_age_seconds)
+    return response
+
+
+async def _resume(
+    request: Request, sessions: SessionService, user: User, resume: Resume
+) -> Response:
+    """Signed in again: offer to send the form that the ended session did not save."""
+    token = await sessions.sign_in(
+        user_id=user.id,
+        ip_address=actor_of(request).ip_address,
+        user_agent=request.headers.get("user-agent"),
+    )
+    me = await sessions.resolve(token)
+    assert me is not None
+    response = pages_of(request).render(
+        request, "resume.html", csrf=me.csrf_token, resume=resume, signed_in_as=user.email
+    )
     set_session(request, response, token, max_age=sessions.max_age_seconds)
     return response
 

@@ -9,9 +9,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from keyplane.errors import ConflictError
 from keyplane.keys.permissions import SCOPES
-from keyplane.runtime.deps import KeysDep, MembersDep, NowDep, ProjectsDep, RotationDep
+from keyplane.runtime.deps import (
+    DatabaseDep,
+    KeysDep,
+    MembersDep,
+    NowDep,
+    ProjectsDep,
+    RotationDep,
+)
 from keyplane.services.api_keys import IssuedKey, KeyService
+from keyplane.services.key_facts import KeyFactsReader
 from keyplane.services.members import MemberService
 from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
@@ -36,6 +45,7 @@ class ProjectKeys:
     projects: ProjectService
     keys: KeyService
     members: MemberService
+    facts: KeyFactsReader
 
     async def project(self, me: SignedIn, project_id: str) -> Project:
         return await visible_project(self.projects, me, project_id)
@@ -47,9 +57,26 @@ class ProjectKeys:
         )
         return project, key
 
+    async def live_key(self, me: SignedIn, project_id: str, key_id: str) -> tuple[Project, ApiKey]:
+        """A key that can still change: a revoked one is refused, whatever the link says."""
+        project, key = await self.key(me, project_id, key_id)
+        if key.revoked_at is not None:
+            raise ConflictError(
+                f"The key {key.name!r} is revoked: it cannot be edited or rotated. "
+                "Create a new key instead."
+            )
+        return project, key
 
-def _project_keys(projects: ProjectsDep, keys: KeysDep, members: MembersDep) -> ProjectKeys:
-    return ProjectKeys(projects, keys, members)
+    async def row(self, me: SignedIn, key: ApiKey, now: datetime) -> KeyRow:
+        names = await creators(self.members, me.access.organization_id)
+        facts = await self.facts.of([key], now=now)
+        return KeyRow.of(key, now=now, creators=names, facts=facts[key.id])
+
+
+def _project_keys(
+    projects: ProjectsDep, keys: KeysDep, members: MembersDep, database: DatabaseDep
+) -> ProjectKeys:
+    return ProjectKeys(projects, keys, members, KeyFactsReader(database))
 
 
 ProjectKeysDep = Annotated[ProjectKeys, Depends(_project_keys)]
@@ -77,18 +104,19 @@ async def key_list(
 async def new_key_form(
     request: Request, project_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
+    me.access.require_writer()
     project = await catalog.project(me, project_id)
     return _key_form(request, me, project, Form(), key=None)
 
 
 @router.post("/keys")
 async def create_key(
-    request: Request, project_id: str, catalog: ProjectKeysDep, me: Editor
+    request: Request, project_id: str, catalog: ProjectKeysDep, now: NowDep, me: Editor
 ) -> Response:
     project = await catalog.project(me, project_id)
     form = await Form.read(request)
     issued = await form.attempt(
-        keyform.issue(catalog.keys, me, project, form, actor_of(request, me))
+        keyform.issue(catalog.keys, me, project, form, actor_of(request, me), now)
     )
     if issued is None:
         return _key_form(request, me, project, form, key=None, status=422)
@@ -96,22 +124,36 @@ async def create_key(
 
 
 @router.get("/keys/{key_id}")
-async def edit_key_form(
-    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Viewer
+async def key_page(
+    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, now: NowDep, me: Viewer
 ) -> Response:
+    """The key's form for those who may change it; its facts, read-only, for everyone else."""
     project, key = await catalog.key(me, project_id, key_id)
-    return _key_form(request, me, project, Form(), key=key)
+    row = await catalog.row(me, key, now)
+    if me.access.read_only or not row.live:
+        return pages_of(request).render(
+            request, "key.html", me=me, project=project, row=row, now=now
+        )
+    return _key_form(request, me, project, Form(), key=key, row=row)
 
 
 @router.post("/keys/{key_id}")
 async def update_key(
-    request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Editor
+    request: Request,
+    project_id: str,
+    key_id: str,
+    catalog: ProjectKeysDep,
+    now: NowDep,
+    me: Editor,
 ) -> Response:
-    project, key = await catalog.key(me, project_id, key_id)
+    project, key = await catalog.live_key(me, project_id, key_id)
     form = await Form.read(request)
-    updated = await form.attempt(keyform.update(catalog.keys, me, key, form, actor_of(request, me)))
+    updated = await form.attempt(
+        keyform.update(catalog.keys, me, key, form, actor_of(request, me), now)
+    )
     if updated is None:
-        return _key_form(request, me, project, form, key=key, status=422)
+        row = await catalog.row(me, key, now)
+        return _key_form(request, me, project, form, key=key, row=row, status=422)
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
 
@@ -119,7 +161,8 @@ async def update_key(
 async def rotate_form(
     request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
-    project, key = await catalog.key(me, project_id, key_id)
+    me.access.require_writer()
+    project, key = await catalog.live_key(me, project_id, key_id)
     return _rotate_page(request, me, project, key, Form())
 
 
@@ -132,7 +175,7 @@ async def rotate_key(
     rotation: RotationDep,
     me: Editor,
 ) -> Response:
-    project, key = await catalog.key(me, project_id, key_id)
+    project, key = await catalog.live_key(me, project_id, key_id)
     form = await Form.read(request)
     issued = await form.attempt(keyform.rotate(rotation, me, key, form, actor_of(request, me)))
     if issued is None:
@@ -145,7 +188,8 @@ async def rotate_key(
 async def revoke_form(
     request: Request, project_id: str, key_id: str, catalog: ProjectKeysDep, me: Viewer
 ) -> Response:
-    project, key = await catalog.key(me, project_id, key_id)
+    me.access.require_writer()
+    project, key = await catalog.live_key(me, project_id, key_id)
     return pages_of(request).render(request, "revoke.html", me=me, project=project, key=key)
 
 
@@ -243,7 +287,8 @@ async def _keys_page(
         include_revoked=True,
     )
     names = await creators(catalog.members, me.access.organization_id)
-    rows = [KeyRow.of(key, now=now, creators=names) for key in page.items]
+    facts = await catalog.facts.of(page.items, now=now)
+    rows = [KeyRow.of(key, now=now, creators=names, facts=facts[key.id]) for key in page.items]
     rows.sort(key=lambda row: row.state in ("revoked", "leaked"))
     return pages_of(request).render(
         request,
@@ -251,6 +296,7 @@ async def _keys_page(
         me=me,
         project=project,
         rows=rows,
+        leaked=[row for row in rows if row.state == "leaked"],
         has_more=page.has_more,
         last_id=page.last_id,
         notice=notice,
@@ -267,6 +313,7 @@ def _key_form(
     form: Form,
     *,
     key: ApiKey | None,
+    row: KeyRow | None = None,
     status: int = 200,
 ) -> Response:
     return pages_of(request).render(
@@ -276,6 +323,7 @@ def _key_form(
         me=me,
         project=project,
         key=key,
+        row=row,
         form=form,
         scopes=SCOPES,
         values=keyform.values(form, key),

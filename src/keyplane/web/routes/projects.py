@@ -54,6 +54,7 @@ async def project_settings(
     request: Request, project_id: str, projects: ProjectsDep, me: Viewer
 ) -> Response:
     project = await visible_project(projects, me, project_id)
+    me.access.require_manager()  # only they may rename or archive: nobody else sees the forms
     return pages_of(request).render(
         request, "project_settings.html", me=me, project=project, form=Form()
     )

@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -14,13 +14,19 @@ from fastapi.responses import Response
 
 from keyplane.errors import ValidationFailedError
 from keyplane.runtime.deps import KeysDep, NowDep, ProjectsDep, ReportsDep
+from keyplane.services.api_keys import KeyService
+from keyplane.services.projects import ProjectService
+from keyplane.services.sessions import SignedIn
+from keyplane.store.models import ApiKey, Project
+from keyplane.usage.reports import UsageReports
 from keyplane.usage.spreadsheet import safe_cell
 from keyplane.web.auth import Viewer
 from keyplane.web.charts import PALETTE, Series, bar_chart
 from keyplane.web.errors import TAG
-from keyplane.web.forms import day_start, parse_day
+from keyplane.web.forms import Form, day_start, parse_day
+from keyplane.web.routes.projects import visible_project, visible_projects
 from keyplane.web.templating import number, pages_of, usd
-from keyplane.web.usage_view import GROUPS, Names, UsageData, day_label, load_usage
+from keyplane.web.usage_view import GROUPS, Names, Only, UsageData, day_label, load_usage
 
 router = APIRouter(prefix="/usage", tags=[TAG], include_in_schema=False)
 PRESETS = {"1d": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
@@ -69,31 +75,67 @@ def pick_range(preset: str, start: str, end: str, now: datetime) -> Range:
 
 @dataclass(frozen=True)
 class UsageQuery:
-    """The page's query string: a preset or two dates, and the grouping."""
+    """The page's query string: a preset or two dates, the grouping, a project or key."""
 
     range: str = ""
     start: str = ""
     end: str = ""
     group: str = "model"
+    project: str = ""
+    key: str = ""
 
     @property
     def grouping(self) -> str:
         return self.group if self.group in GROUPS else "model"
 
-    def encoded(self) -> str:
-        return urlencode({k: v for k, v in asdict(self).items() if v})
+    def encoded(self, **changes: str) -> str:
+        given = asdict(self) | changes
+        return urlencode({k: v for k, v in given.items() if v})
 
 
 Query = Annotated[UsageQuery, Depends()]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The project and key the page is narrowed to, if any."""
+
+    project: Project | None = None
+    key: ApiKey | None = None
+
+    @property
+    def only(self) -> Only | None:
+        if self.project is None:
+            return None
+        return Only(self.project.id, self.key.id if self.key else "")
+
+
+async def scope_of(projects: ProjectsDep, keys: KeysDep, me: Viewer, query: Query) -> Scope:
+    """The filters' project and key; a project this person cannot see is a 404."""
+    if not query.project:
+        if query.key:
+            raise ValidationFailedError("Choose the project of that key as well.", param="project")
+        return Scope()
+    project = await visible_project(projects, me, query.project)
+    if not query.key:
+        return Scope(project)
+    key = await keys.get(
+        organization_id=me.access.organization_id, project_id=project.id, key_id=query.key
+    )
+    return Scope(project, key)
+
+
+ScopeDep = Annotated[Scope, Depends(scope_of)]
+
+
 async def load(
-    reports: ReportsDep,
-    projects: ProjectsDep,
-    keys: KeysDep,
-    now: NowDep,
-    me: Viewer,
-    query: Query,
+    reports: UsageReports,
+    projects: ProjectService,
+    keys: KeyService,
+    me: SignedIn,
+    query: UsageQuery,
+    scope: Scope,
+    now: datetime,
 ) -> tuple[Range, UsageData]:
     """The range asked for and its usage, as this person may see it."""
     span = pick_range(query.range, query.start, query.end, now)
@@ -105,39 +147,73 @@ async def load(
         end=span.end,
         width=span.width,
         group=query.grouping,
+        only=scope.only,
     )
     return span, data
 
 
-Loaded = Annotated[tuple[Range, UsageData], Depends(load)]
-
-
 @router.get("")
-async def usage_page(request: Request, me: Viewer, query: Query, loaded: Loaded) -> Response:
-    span, data = loaded
+async def usage_page(
+    request: Request,
+    reports: ReportsDep,
+    projects: ProjectsDep,
+    keys: KeysDep,
+    now: NowDep,
+    me: Viewer,
+    query: Query,
+) -> Response:
+    form = Form()
+    scope = await form.attempt(scope_of(projects, keys, me, query)) or Scope()
+    loaded = None
+    if form.ok:
+        loaded = await form.attempt(load(reports, projects, keys, me, query, scope, now))
     custom = query.range == "custom" or (
         query.range not in PRESETS and bool(query.start or query.end)
     )
+    shown, _ = await visible_projects(projects, me, limit=100)
+    if scope.project is not None and scope.project not in shown:
+        shown.append(scope.project)  # past the first hundred, the chosen one still shows
+    context: dict[str, Any] = {"span": None, "data": None, "totals": None, "charts": None}
+    if loaded is not None:
+        span, data = loaded
+        context = {
+            "span": span,
+            "data": data,
+            "totals": data.total(),
+            "charts": _charts(data),
+            "colors": dict(
+                zip([g for g, _ in data.by_group()[:SHOWN_GROUPS]], PALETTE, strict=False)
+            ),
+        }
     return pages_of(request).render(
         request,
         "usage.html",
+        status=200 if form.ok else 422,
         me=me,
-        span=span,
+        form=form,
+        query=query,
+        scope=scope,
+        projects=shown,
         preset=query.range if query.range in PRESETS else ("custom" if custom else "1d"),
         presets=PRESETS,
         group=query.grouping,
         groups=list(GROUPS),
-        data=data,
-        totals=data.total(),
-        charts=_charts(data),
-        colors=dict(zip([g for g, _ in data.by_group()[:SHOWN_GROUPS]], PALETTE, strict=False)),
         csv_query=query.encoded(),
+        **context,
     )
 
 
 @router.get(".csv")
-async def usage_csv(query: Query, loaded: Loaded) -> Response:
-    span, data = loaded
+async def usage_csv(
+    reports: ReportsDep,
+    projects: ProjectsDep,
+    keys: KeysDep,
+    now: NowDep,
+    me: Viewer,
+    query: Query,
+    scope: ScopeDep,
+) -> Response:
+    span, data = await load(reports, projects, keys, me, query, scope, now)
     group = query.grouping
     out = io.StringIO()
     writer = csv.writer(out)
@@ -152,6 +228,7 @@ async def usage_csv(query: Query, loaded: Loaded) -> Response:
             "output_tokens",
             "cached_tokens",
             "cost_usd",
+            "estimated_requests",
         ]
     )
     for bucket, value, sums in data.rows():
@@ -166,6 +243,7 @@ async def usage_csv(query: Query, loaded: Loaded) -> Response:
                 sums.output_tokens,
                 sums.cached_tokens,
                 f"{sums.cost_micro_usd / 1_000_000:.6f}",
+                sums.estimated_requests,
             ]
         )
     name = f"keyplane-usage-{span.first_day}-{span.last_day}-by-{group}.csv"
@@ -196,7 +274,8 @@ def _charts(data: UsageData) -> dict[str, object]:
 
     return {
         "requests": bar_chart(labels, series("requests"), title="Requests", fmt=_count),
-        "tokens": bar_chart(labels, series("tokens"), title="Tokens", fmt=_count),
+        "input": bar_chart(labels, series("input"), title="Input tokens", fmt=_count),
+        "output": bar_chart(labels, series("output"), title="Output tokens", fmt=_count),
         "cost": bar_chart(labels, series("cost"), title="Cost", fmt=lambda v: usd(int(v))),
     }
 
@@ -208,7 +287,8 @@ def _metric(data: UsageData, start: int, groups: set[str], metric: str) -> float
         if sums is not None:
             total += {
                 "requests": sums.requests,
-                "tokens": sums.tokens,
+                "input": sums.input_tokens,
+                "output": sums.output_tokens,
                 "cost": sums.cost_micro_usd,
             }[metric]
     return float(total)

@@ -1,0 +1,1 @@
+"""OpenTelemetry traces of gateway calls: an extra (``keyplane[otel]``), off by default."""

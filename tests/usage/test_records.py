@@ -1,0 +1,60 @@
+"""Reading usage blocks: known counts into ``Tokens``, every other positive count kept."""
+
+from __future__ import annotations
+
+from keyplane.usage.records import (
+    MAX_EXTRA_KINDS,
+    Tokens,
+    UsageReport,
+    extra_tokens,
+    report_of,
+)
+
+
+def test_a_chat_answer_gives_tokens_tier_and_the_kinds_keyplane_has_no_column_for() -> None:
+    answer = {
+        "service_tier": "priority",
+        "usage": {
+            "prompt_tokens": 20,
+            "completion_tokens": 9,
+            "total_tokens": 29,
+            "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 3},
+            "completion_tokens_details": {
+                "reasoning_tokens": 5,
+                "accepted_prediction_tokens": 2,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+    }
+    assert report_of(answer) == UsageReport(
+        Tokens(20, 9, 4, 5),
+        "priority",
+        (
+            ("prompt_tokens_details.audio_tokens", 3),
+            ("completion_tokens_details.accepted_prediction_tokens", 2),
+        ),
+    )
+
+
+def test_an_answer_without_usage_reports_nothing() -> None:
+    assert report_of({"choices": []}) is None
+    assert report_of({"usage": None}) is None
+    assert report_of([1, 2]) is None
+
+
+def test_odd_values_and_names_are_not_kept_and_the_kinds_are_bounded() -> None:
+    usage = {
+        "x_tokens": -3,
+        "y_tokens": True,
+        "z_tokens": "7",
+        "w" * 100: 5,
+        **{f"kind_{n}": n + 1 for n in range(50)},
+    }
+    kept = extra_tokens(usage)
+    assert len(kept) == MAX_EXTRA_KINDS
+    assert all(name.startswith("kind_") for name, _ in kept)
+
+
+def test_an_absurd_service_tier_is_not_recorded() -> None:
+    report = report_of({"service_tier": "x" * 1000, "usage": {"prompt_tokens": 1}})
+    assert report is not None and report.service_tier == ""
