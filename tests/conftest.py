@@ -110,6 +110,6 @@ async def api_key(
         json={"name": "test key"},
         headers=admin_headers,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     created: dict[str, Any] = response.json()
     return created

@@ -22,16 +22,26 @@ async def test_key_lifecycle_leaves_events_in_order(
         await client.get(AUDIT, params={"target_id": api_key["id"]}, headers=admin_headers)
     ).json()
     types = [e["type"] for e in page["data"]]
-    assert types == ["api_key.deleted", "api_key.rotated", "api_key.updated", "api_key.created"]
+    assert types == ["api_key.deleted", "api_key.updated", "api_key.updated", "api_key.created"]
+    precise = [e["keyplane_type"] for e in page["data"]]
+    assert precise == ["api_key.deleted", "api_key.rotated", "api_key.updated", "api_key.created"]
     newest = page["data"][0]
     assert newest["object"] == "organization.audit_log"
-    assert newest["actor"]["type"] == "admin_key"
+    assert newest["actor"]["type"] == "api_key"
+    assert newest["actor"]["api_key"]["type"] == "service_account"
+    assert newest["actor"]["keyplane_type"] == "admin_key"
     assert newest["actor"]["ip_address"] == "203.0.113.7"
     assert newest["actor"]["label"].startswith("kp_admin_...")
     assert newest["target"] == {"type": "api_key", "id": api_key["id"]}
     assert isinstance(newest["effective_at"], int)
     updated = page["data"][2]
     assert updated["data"]["changes"] == {"name": "renamed"}
+    assert updated["api_key.updated"] == {
+        "id": api_key["id"],
+        "changes_requested": {"name": "renamed"},
+    }
+    rotated = page["data"][1]
+    assert rotated["api_key.updated"]["changes_requested"]["rotated"] is True
     assert api_key["value"] not in str(page)
 
 

@@ -20,7 +20,7 @@ async def test_create_get_rename_archive(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     created = await client.post(BASE, json={"name": "Search"}, headers=admin_headers)
-    assert created.status_code == 201
+    assert created.status_code == 200
     project = created.json()
     assert project["object"] == "organization.project"
     assert project["id"].startswith("proj_")

@@ -83,7 +83,7 @@ def test_key_lifecycle_through_the_cli(shared_server: ServerProcess) -> None:
     revoked = run_json(shared_server, "keys", "revoke", key_id)
     assert revoked["deleted"] is True
     events = run_json(shared_server, "audit", "--target", key_id)
-    assert [e["type"] for e in events["data"]][:3] == [
+    assert [e["keyplane_type"] for e in events["data"]][:3] == [
         "api_key.deleted",
         "api_key.rotated",
         "api_key.updated",
@@ -201,9 +201,14 @@ def test_help_lists_every_command_including_scan_and_doctor(tmp_path: Path) -> N
         "doctor",
         "init",
         "keys",
+        "model-limits",
+        "model-permissions",
         "projects",
         "scan",
         "serve",
+        "service-accounts",
+        "spend-alerts",
+        "spend-limit",
         "upstreams",
         "usage",
         "webhook",

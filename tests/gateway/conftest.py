@@ -73,7 +73,7 @@ def create_key(server: ServerProcess, project_id: str | None = None, **fields: A
         headers={"Authorization": f"Bearer {server.admin_key}"},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     value: str = response.json()["value"]
     return value
 
@@ -135,7 +135,7 @@ def create_project(server: ServerProcess, **fields: Any) -> str:
         headers={"Authorization": f"Bearer {server.admin_key}"},
         timeout=10,
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     project_id: str = response.json()["id"]
     return project_id
 
@@ -208,7 +208,7 @@ class LocalGateway:
             json={"name": "limits test", **fields},
             headers=self.admin,
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
         value: str = response.json()["value"]
         return value
 

@@ -61,7 +61,9 @@ async def test_if_signed_report_of_live_key_then_revoked_and_true_positive(
     ]
     assert await verify_code(client, admin_headers, api_key["value"]) == "REVOKED"
     (leaked,) = await audit(client, admin_headers, "api_key.leaked")
-    assert leaked["actor"]["type"] == "leak_report"
+    assert leaked["type"] == "api_key.deleted"  # OpenAI's closest type, with the reason
+    assert leaked["api_key.deleted"]["reason"] == "leaked"
+    assert leaked["actor"]["keyplane_type"] == "leak_report"
     assert leaked["actor"]["label"] == "github"
     assert leaked["target"]["id"] == api_key["id"]
     assert leaked["data"]["url"] == URL

@@ -54,7 +54,12 @@ def test_key_lifecycle_through_client(admin: Client, project_id: str) -> None:
 
     events = admin.audit_logs.list(target_id=created.id, limit=100)
     assert {"api_key.created", "api_key.updated", "api_key.rotated", "api_key.deleted"} <= {
-        e.type for e in events.data
+        e.keyplane_type for e in events.data
+    }
+    assert {e.type for e in events.data} <= {
+        "api_key.created",
+        "api_key.updated",
+        "api_key.deleted",
     }
 
 

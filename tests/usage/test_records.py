@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keyplane.usage.records import (
     MAX_EXTRA_KINDS,
+    MAX_TOKENS,
     Tokens,
     UsageReport,
     extra_tokens,
@@ -46,13 +47,19 @@ def test_odd_values_and_names_are_not_kept_and_the_kinds_are_bounded() -> None:
     usage = {
         "x_tokens": -3,
         "y_tokens": True,
-        "z_tokens": "7",
         "w" * 100: 5,
         **{f"kind_{n}": n + 1 for n in range(50)},
     }
     kept = extra_tokens(usage)
     assert len(kept) == MAX_EXTRA_KINDS
     assert all(name.startswith("kind_") for name, _ in kept)
+
+
+def test_extra_counts_are_cleaned_as_the_billed_counts_are() -> None:
+    # A digit string counts as its number; an absurd one is clamped, so it cannot make the
+    # flush of usage_token_kinds overflow for everyone.
+    kept = dict(extra_tokens({"z_tokens": "7", "huge_tokens": 10**19}))
+    assert kept == {"z_tokens": 7, "huge_tokens": MAX_TOKENS}
 
 
 def test_an_absurd_service_tier_is_not_recorded() -> None:

@@ -45,7 +45,7 @@ async def test_if_secret_rotated_then_a_new_one_is_shown(
         headers=admin_headers,
     )
     events = audit.json()["data"]
-    assert [e["type"] for e in events] == ["organization.webhook.secret_rotated"]
+    assert [e["keyplane_type"] for e in events] == ["organization.webhook.secret_rotated"]
     assert first not in audit.text and rotated.json()["secret"] not in audit.text
 
 

@@ -25,7 +25,11 @@ from keyplane.api.routes import (
     health,
     leaks,
     metrics,
+    people,
+    project_models,
     projects,
+    service_accounts,
+    spend,
     usage,
     verify,
     webhook,
@@ -43,6 +47,10 @@ ROUTES = (
     usage,
     leaks,
     webhook,
+    service_accounts,
+    project_models,
+    spend,
+    people,
 )
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 AppT = TypeVar("AppT", bound=FastAPI)

@@ -8,11 +8,13 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keyplane.api.owners import admin_key_owner, project_key_owner
 from keyplane.keys.format import KeyKind
 from keyplane.keys.permissions import PermissionMode, Permissions
 from keyplane.limits.policy import MICRO, Budget, RateLimits, parse_budget, parse_rate_limits
+from keyplane.services.owners import Owners
 from keyplane.services.verification import permissions_of
-from keyplane.store.models import ApiKey, AuditEvent, Project
+from keyplane.store.models import ApiKey, Project
 from keyplane.store.pagination import Page
 from keyplane.values.kinds import ProjectStatus
 
@@ -99,12 +101,18 @@ class ProjectCreate(Strict):
     name: Name
     rate_limits: RateLimitsIn | None = None
     budget: BudgetIn | None = None
+    # OpenAI's: refused unless null (``api.unsupported``), never silently dropped.
+    residency: str | None = None
+    external_key_id: str | None = None
+    geography: str | None = None
 
 
 class ProjectUpdate(Strict):
     name: Name | None = None
     rate_limits: RateLimitsIn | None = None
     budget: BudgetIn | None = None
+    external_key_id: str | None = None
+    geography: str | None = None
 
 
 class ProjectOut(BaseModel):
@@ -114,6 +122,7 @@ class ProjectOut(BaseModel):
     created_at: int
     archived_at: int | None
     status: Literal["active", "archived"]
+    external_key_id: None = None  # keyplane encrypts with no external key
     rate_limits: RateLimitsOut | None = None
     budget: BudgetOut | None = None
 
@@ -162,6 +171,10 @@ class ApiKeyCreate(Strict):
 class ApiKeyUpdate(Strict):
     name: Name | None = None
     permissions: PermissionsIn | None = None
+    # OpenAI's: ``scopes`` restrict the key to them (``permissions`` mode restricted);
+    # ``expires_in_seconds`` sets ``expires_at`` from now.
+    scopes: list[str] | None = Field(default=None, max_length=50)
+    expires_in_seconds: int | None = Field(default=None, ge=1, le=10 * 365 * 24 * 3600)
     allowed_models: list[ModelName] | None = Field(default=None, max_length=100)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
     expires_at: UnixSeconds | None = None
@@ -175,11 +188,6 @@ class RotateRequest(Strict):
     grace_period_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)
 
 
-class Owner(BaseModel):
-    type: str
-    id: str | None
-
-
 class ApiKeyOut(BaseModel):
     object: Literal["organization.project.api_key"] = "organization.project.api_key"
     id: str
@@ -187,7 +195,8 @@ class ApiKeyOut(BaseModel):
     redacted_value: str
     kind: Literal["project", "service_account"]
     project_id: str
-    owner: Owner
+    owner: dict[str, Any] = Field(description="OpenAI's owner: a user or a service account")
+    owner_project_access: Literal["active", "inactive"] = "active"
     created_at: int
     last_used_at: int | None
     expires_at: int | None
@@ -204,7 +213,7 @@ class ApiKeyOut(BaseModel):
     leaked_url: str | None = None
 
     @classmethod
-    def of(cls, key: ApiKey, *, now: datetime) -> ApiKeyOut:
+    def of(cls, key: ApiKey, *, now: datetime, owners: Owners) -> ApiKeyOut:
         permissions = permissions_of(key)
         return cls(
             id=key.id,
@@ -212,7 +221,8 @@ class ApiKeyOut(BaseModel):
             redacted_value=key.redacted_value,
             kind="service_account" if key.kind is KeyKind.SERVICE_ACCOUNT else "project",
             project_id=key.project_id or "",
-            owner=Owner(type=key.owner_type, id=key.owner_id),
+            owner=project_key_owner(key, owners),
+            owner_project_access="active" if owners.has_access(key) else "inactive",
             created_at=unix(key.created_at) or 0,
             last_used_at=unix(key.last_used_at),
             expires_at=unix(key.expires_at),
@@ -238,6 +248,8 @@ class CreatedApiKeyOut(ApiKeyOut):
 
 class AdminKeyCreate(Strict):
     name: Name
+    expires_in_seconds: int | None = Field(default=None, ge=1, le=365 * 24 * 3600)
+    expires_at: UnixSeconds | None = None
 
 
 class AdminKeyOut(BaseModel):
@@ -245,18 +257,20 @@ class AdminKeyOut(BaseModel):
     id: str
     name: str
     redacted_value: str
-    owner: Owner
+    owner: dict[str, Any]
     created_at: int
+    expires_at: int | None
     last_used_at: int | None
 
     @classmethod
-    def of(cls, key: ApiKey) -> AdminKeyOut:
+    def of(cls, key: ApiKey, *, owners: Owners) -> AdminKeyOut:
         return cls(
             id=key.id,
             name=key.name,
             redacted_value=key.redacted_value,
-            owner=Owner(type=key.owner_type, id=key.owner_id),
+            owner=admin_key_owner(key, owners),
             created_at=unix(key.created_at) or 0,
+            expires_at=unix(key.expires_at),
             last_used_at=unix(key.last_used_at),
         )
 
@@ -277,49 +291,6 @@ def key_state(key: ApiKey, *, now: datetime) -> Literal["active", "disabled", "e
     if key.expires_at is not None and key.expires_at <= now:
         return "expired"
     return "active" if key.enabled else "disabled"
-
-
-# --- audit log --------------------------------------------------------------------------
-
-
-class ActorOut(BaseModel):
-    type: str
-    id: str | None
-    label: str | None
-    ip_address: str | None
-    user_agent: str | None
-
-
-class TargetOut(BaseModel):
-    type: str | None
-    id: str | None
-
-
-class AuditEventOut(BaseModel):
-    object: Literal["organization.audit_log"] = "organization.audit_log"
-    id: str
-    type: str
-    effective_at: int
-    actor: ActorOut
-    target: TargetOut
-    data: dict[str, Any]
-
-    @classmethod
-    def of(cls, event: AuditEvent) -> AuditEventOut:
-        return cls(
-            id=event.id,
-            type=event.type,
-            effective_at=unix(event.created_at) or 0,
-            actor=ActorOut(
-                type=event.actor_type,
-                id=event.actor_id,
-                label=event.actor_label,
-                ip_address=event.ip_address,
-                user_agent=event.user_agent,
-            ),
-            target=TargetOut(type=event.target_type, id=event.target_id),
-            data=event.data,
-        )
 
 
 # --- verify -----------------------------------------------------------------------------

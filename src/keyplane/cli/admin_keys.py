@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from keyplane.cli.context import admin_client, iter_pages
+from keyplane.cli.durations import parse_duration
 from keyplane.cli.output import emit_json, table, when
 
 
@@ -23,13 +24,14 @@ def list_admin_keys(as_json: bool) -> None:
         emit_json(items)
         return
     table(
-        ["id", "name", "key", "created", "last used"],
+        ["id", "name", "key", "created", "expires", "last used"],
         [
             [
                 k["id"],
                 k["name"],
                 k["redacted_value"],
                 when(k["created_at"]),
+                when(k.get("expires_at")),
                 when(k["last_used_at"]),
             ]
             for k in items
@@ -39,11 +41,16 @@ def list_admin_keys(as_json: bool) -> None:
 
 @admin_keys.command("create")
 @click.option("--name", required=True)
+@click.option("--expires-in", help="Lifetime, e.g. 30d; the key is refused afterwards.")
 @click.option("--json", "as_json", is_flag=True)
-def create_admin_key(name: str, as_json: bool) -> None:
+def create_admin_key(name: str, expires_in: str | None, as_json: bool) -> None:
     """Create an admin key; its secret is shown once."""
+    body: dict[str, object] = {"name": name}
+    if expires_in is not None:
+        lifetime = parse_duration(expires_in, option="--expires-in")
+        body["expires_in_seconds"] = int(lifetime.total_seconds())
     with admin_client() as client:
-        created = client.request("POST", "/v1/organization/admin_api_keys", json={"name": name})
+        created = client.request("POST", "/v1/organization/admin_api_keys", json=body)
     if as_json:
         emit_json(created)
         return

@@ -10,9 +10,15 @@ from keyplane.cli.output import emit_json, table, when
 
 
 @click.command()
-@click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    help="Only events of this type, OpenAI's or keyplane's own name (repeatable).",
+)
 @click.option("--actor", "actors", multiple=True, help="Only events by this actor id.")
 @click.option("--target", help="Only events about this object id.")
+@click.option("--project", "projects", multiple=True, help="Only events of this project id.")
 @click.option("--since", help="Start: a date (2026-01-31) or a duration back (7d).")
 @click.option("--until", help="End: a date or a duration back.")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
@@ -22,6 +28,7 @@ def audit(
     types: tuple[str, ...],
     actors: tuple[str, ...],
     target: str | None,
+    projects: tuple[str, ...],
     since: str | None,
     until: str | None,
     limit: int,
@@ -34,6 +41,8 @@ def audit(
         params["type"] = list(types)
     if actors:
         params["actor_id"] = list(actors)
+    if projects:
+        params["project_ids[]"] = list(projects)
     if since:
         params["effective_at[gte]"] = int(parse_moment(since, option="--since").timestamp())
     if until:
@@ -48,8 +57,9 @@ def audit(
         [
             [
                 when(e["effective_at"]),
-                e["type"],
-                e["actor"]["label"] or e["actor"]["type"],
+                # keyplane's precise name; OpenAI's closest type is ``type`` in --json
+                e.get("keyplane_type", e["type"]),
+                e["actor"]["label"] or e["actor"].get("keyplane_type", e["actor"]["type"]),
                 e["target"]["id"],
                 e["actor"]["ip_address"],
             ]

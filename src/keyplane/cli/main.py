@@ -23,6 +23,12 @@ COMMANDS = {
     "webhook": "keyplane.cli.webhook:webhook",
     "scan": "keyplane.cli.scan:scan_command",
     "doctor": "keyplane.cli.scan:doctor_command",
+    # OpenAI's admin resources over keyplane's model (docs/openai-admin.md).
+    "service-accounts": "keyplane.cli.service_accounts:service_accounts",
+    "model-limits": "keyplane.cli.model_access:model_limits",
+    "model-permissions": "keyplane.cli.model_access:model_permissions",
+    "spend-limit": "keyplane.cli.spend:spend_limit",
+    "spend-alerts": "keyplane.cli.spend:spend_alerts",
 }
 
 

@@ -26,7 +26,23 @@ class Grant:
     project: Project | None
 
     def allows_model(self, model: str) -> bool:
-        return model_allowed(model, self.key.allowed_models)
+        return model_allowed(model, self.key.allowed_models) and self.project_allows(model)
+
+    @property
+    def narrows_models(self) -> bool:
+        """Whether the key or its project keeps some models out (so listings are filtered)."""
+        project = self.project
+        return bool(self.key.allowed_models) or (
+            project is not None and project.model_permissions_mode is not None
+        )
+
+    def project_allows(self, model: str) -> bool:
+        """The project's model permissions: an allow list or a deny list of model ids."""
+        project = self.project
+        if project is None or project.model_permissions_mode is None:
+            return True
+        listed = bool(project.model_ids) and model_allowed(model, project.model_ids)
+        return listed if project.model_permissions_mode == "allow_list" else not listed
 
 
 class GatewayAccess:
@@ -65,7 +81,13 @@ class GatewayAccess:
 
     @staticmethod
     def check_model(grant: Grant, model: str) -> None:
-        """Refuse a model outside the key's allow-list."""
+        """Refuse a model outside the key's allow-list or its project's model permissions."""
+        if not grant.project_allows(model):
+            raise PermissionDeniedError(
+                f"The project of this API key may not use the model '{model}'.",
+                param="model",
+                code="model_not_allowed",
+            )
         if not grant.allows_model(model):
             raise PermissionDeniedError(
                 f"This API key may not use the model '{model}'.",

@@ -77,7 +77,7 @@ class ModelCatalog:
         path = "/models" if model is None else "/models/" + quote(model, safe="")
         response = await client.send("GET", path, body=None, headers=headers)
         content = await read_whole(response)
-        if model is None and response.status == 200 and grant.key.allowed_models:
+        if model is None and response.status == 200 and grant.narrows_models:
             content = _only_allowed(content, grant)
         return response.status, response.raw_headers, content
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from keyplane.errors import ValidationFailedError
+from keyplane.errors import BadRequestError, ValidationFailedError
 from keyplane.values.limits import Budget as Budget
 from keyplane.values.limits import Period as Period
 from keyplane.values.limits import RateLimits as RateLimits
@@ -118,3 +118,86 @@ def _micro_usd(value: Any, param: str) -> int:
             "limit_usd must be between 0 and 10^12 dollars, at most 6 decimal places.", param=param
         )
     return int(amount)
+
+
+# --- per-model limits of a project (OpenAI's ``projects/{id}/rate_limits``) ---------------
+
+# OpenAI's fields, in its names. keyplane enforces the first two per model, atomically with the
+# key's and the project's own limits; the others are refused with a 400 until it can.
+ENFORCED_MODEL_LIMITS = ("max_requests_per_1_minute", "max_tokens_per_1_minute")
+UNSUPPORTED_MODEL_LIMITS = (
+    "max_requests_per_1_day",
+    "max_images_per_1_minute",
+    "max_audio_megabytes_per_1_minute",
+    "batch_1_day_max_input_tokens",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLimits:
+    """One model's limits in one project; None is no limit."""
+
+    max_requests_per_1_minute: int | None = None
+    max_tokens_per_1_minute: int | None = None
+
+    def to_json(self) -> dict[str, int | None]:
+        return {
+            "max_requests_per_1_minute": self.max_requests_per_1_minute,
+            "max_tokens_per_1_minute": self.max_tokens_per_1_minute,
+        }
+
+    def as_rate_limits(self) -> RateLimits:
+        return RateLimits(
+            requests_per_minute=self.max_requests_per_1_minute,
+            tokens_per_minute=self.max_tokens_per_1_minute,
+        )
+
+
+def model_limits_from_json(value: dict[str, Any] | None) -> dict[str, ModelLimits]:
+    """A project's stored ``model_rate_limits``: model -> its limits, unlimited ones left out."""
+    found = {}
+    for model, fields in (value or {}).items():
+        limits = ModelLimits(
+            max_requests_per_1_minute=fields.get("max_requests_per_1_minute"),
+            max_tokens_per_1_minute=fields.get("max_tokens_per_1_minute"),
+        )
+        if limits != ModelLimits():
+            found[model] = limits
+    return found
+
+
+def limits_of_model(value: dict[str, Any] | None, model: str) -> ModelLimits | None:
+    """The limits a project sets on ``model``, without reading the others (the gateway's path)."""
+    fields = (value or {}).get(model) if value else None
+    if not fields:
+        return None
+    limits = ModelLimits(
+        max_requests_per_1_minute=fields.get("max_requests_per_1_minute"),
+        max_tokens_per_1_minute=fields.get("max_tokens_per_1_minute"),
+    )
+    return None if limits == ModelLimits() else limits
+
+
+def merge_model_limits(current: ModelLimits, changes: dict[str, Any]) -> ModelLimits:
+    """Apply OpenAI's update body: given fields change, ``0`` or null clears one, absent keep.
+
+    Fields keyplane cannot enforce yet are refused, never stored and silently ignored.
+    """
+    for name in UNSUPPORTED_MODEL_LIMITS:
+        if changes.get(name) not in (None, 0):
+            raise BadRequestError(
+                f"keyplane does not support {name}; it enforces "
+                f"{' and '.join(ENFORCED_MODEL_LIMITS)} per model.",
+                param=name,
+                code="unsupported_parameter",
+            )
+    values = current.to_json()
+    for name in ENFORCED_MODEL_LIMITS:
+        if name not in changes:
+            continue
+        value = changes[name]
+        if value in (None, 0):
+            values[name] = None
+        else:
+            values[name] = _positive_int(value, name)
+    return ModelLimits(**values)

@@ -24,7 +24,8 @@ from keyplane.limits.backend import (
     ScopeStatus,
 )
 from keyplane.limits.headers import duration, ratelimit_headers
-from keyplane.limits.policy import MICRO, Budget, RateLimits, window_of
+from keyplane.limits.organization import OrganizationBudgets
+from keyplane.limits.policy import MICRO, Budget, RateLimits, limits_of_model, window_of
 from keyplane.store.database import STORE_UNREACHABLE, Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
@@ -65,10 +66,12 @@ class LimitService:
         self.clock = clock
         self.fail_open = fail_open
         self.default_max_output = default_max_output
+        self.organization_budgets = OrganizationBudgets(database)
 
     async def admit(self, call: Call) -> Admitted:
-        if not _limited(call.key, call.project):
-            return _NOTHING  # the common case costs nothing
+        organization_budget = await self.organization_budgets.of(call.key.organization_id)
+        if organization_budget is None and not _limited(call.key, call.project, call.model):
+            return _NOTHING  # the common case costs a dictionary lookup
         input_tokens = estimate.prompt_tokens(call.body)
         output_tokens = estimate.max_output_tokens(
             call.body, call.endpoint, self.default_max_output
@@ -78,8 +81,19 @@ class LimitService:
         )
         now = self.clock()
         demands = demands_for(
-            call.key, call.project, tokens=input_tokens + output_tokens, cost=cost, now=now
+            call.key,
+            call.project,
+            tokens=input_tokens + output_tokens,
+            cost=cost,
+            now=now,
+            model=call.model,
         )
+        if organization_budget is not None:
+            demands.append(
+                _budget_demand(
+                    f"org:{call.key.organization_id}", organization_budget, cost=cost, now=now
+                )
+            )
         lease = secrets.token_hex(8)
         statuses = await self.acquire(demands, lease=lease, now=now)
         if statuses is None:
@@ -182,7 +196,8 @@ class LimitService:
         assert demand.budget is not None
         window = window_of(demand.budget.period, now)
         scope_type, _, scope_id = demand.scope.partition(":")
-        owner = {"api_key_id" if scope_type == "key" else "project_id": scope_id}
+        field = {"key": "api_key_id", "org": "organization_id"}.get(scope_type, "project_id")
+        owner = {field: scope_id}
 
         async def spent() -> int:
             try:
@@ -198,14 +213,25 @@ class LimitService:
 
 
 def demands_for(
-    key: ApiKey, project: Project | None, *, tokens: int, cost: int, now: datetime
+    key: ApiKey,
+    project: Project | None,
+    *,
+    tokens: int,
+    cost: int,
+    now: datetime,
+    model: str | None = None,
 ) -> list[Demand]:
+    """What a call asks of each scope: its key, its project, and the project's limits on
+    ``model`` (scope ``model:<project id>:<model>``), all taken in one atomic acquire."""
     demands = []
     scopes: list[tuple[str, RateLimits | None, Budget | None]] = [
         (f"key:{key.id}", key.rate_limits, key.budget)
     ]
     if project is not None:
         scopes.append((f"project:{project.id}", project.rate_limits, project.budget))
+        per_model = limits_of_model(project.model_rate_limits, model) if model else None
+        if per_model is not None:
+            scopes.append((f"model:{project.id}:{model}", per_model.as_rate_limits(), None))
     for scope, rate, budget in scopes:
         if rate is None and budget is None:
             continue
@@ -224,12 +250,22 @@ def demands_for(
     return demands
 
 
+def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> Demand:
+    window = window_of(budget.period, now)
+    return Demand(
+        scope=scope,
+        budget=budget,
+        window=window.id,
+        window_end=window.end.timestamp() if window.end else None,
+        cost=cost,
+    )
+
+
 def refusal(
     exceeded: LimitExceeded, demands: Sequence[Demand], current: dict[str, str] | None = None
 ) -> RateLimitedError:
     """A 429 in OpenAI's words: which limit, and when it resets."""
-    scope_type, _, scope_id = exceeded.scope.partition(":")
-    owner = f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
+    owner = _owner_of(exceeded.scope)
     wait = duration(exceeded.retry_after)
     retry_after = max(math.ceil(exceeded.retry_after), 1)
     headers = {**(current or {}), "retry-after": str(retry_after)}
@@ -257,6 +293,17 @@ def refusal(
     return RateLimitedError(message, retry_after=retry_after, headers=headers)
 
 
+def _owner_of(scope: str) -> str:
+    """``key key_1``, ``project proj_1``, or ``model gpt-4o in project proj_1``."""
+    scope_type, _, scope_id = scope.partition(":")
+    if scope_type == "model":
+        project_id, _, model = scope_id.partition(":")
+        return f"model {model} in project {project_id}"
+    if scope_type == "org":
+        return f"organization {scope_id}"
+    return f"{'key' if scope_type == 'key' else 'project'} {scope_id}"
+
+
 def dollars(micro_usd: int) -> str:
     """``$25.00``, or every digit when the amount is not whole cents (``$0.00045``)."""
     if micro_usd % 10_000 == 0:
@@ -278,7 +325,11 @@ def _requests_only(rate: RateLimits | None) -> RateLimits | None:
     return RateLimits(requests_per_minute=rate.requests_per_minute)
 
 
-def _limited(key: ApiKey, project: Project | None) -> bool:
+def _limited(key: ApiKey, project: Project | None, model: str | None = None) -> bool:
     if key.rate_limits is not None or key.budget is not None:
         return True
-    return project is not None and (project.rate_limits is not None or project.budget is not None)
+    if project is None:
+        return False
+    if project.rate_limits is not None or project.budget is not None:
+        return True
+    return bool(model and project.model_rate_limits and model in project.model_rate_limits)

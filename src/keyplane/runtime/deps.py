@@ -19,6 +19,7 @@ from keyplane.clock import Clock
 from keyplane.config import Settings
 from keyplane.runtime.runtime import Runtime
 from keyplane.services.admin_keys import AdminKeyService
+from keyplane.services.admin_resources import AdminResources
 from keyplane.services.api_keys import KeyService
 from keyplane.services.invites import InviteService
 from keyplane.services.leaks import LeakService
@@ -74,3 +75,4 @@ UsersDep = Annotated[UserService, Depends(_part(lambda runtime: runtime.users))]
 MembersDep = Annotated[MemberService, Depends(_part(lambda runtime: runtime.members))]
 InvitesDep = Annotated[InviteService, Depends(_part(lambda runtime: runtime.invites))]
 SessionsDep = Annotated[SessionService, Depends(_part(lambda runtime: runtime.sessions))]
+AdminResourcesDep = Annotated[AdminResources, Depends(_part(lambda runtime: runtime.admin))]

@@ -18,6 +18,7 @@ from keyplane.limits.service import LimitService
 from keyplane.runtime.housekeeping import Housekeeping
 from keyplane.runtime.limits import build_limits
 from keyplane.services.admin_keys import AdminKeyService
+from keyplane.services.admin_resources import AdminResources
 from keyplane.services.api_keys import KeyService
 from keyplane.services.invites import InviteService
 from keyplane.services.leaks import LeakService
@@ -76,6 +77,9 @@ class Runtime:
     members: MemberService
     invites: InviteService
     sessions: SessionService
+    # OpenAI's admin resources over the parts above: service accounts, per-model limits,
+    # model permissions, spend limits and alerts, audit events in OpenAI's shape.
+    admin: AdminResources
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -152,6 +156,7 @@ class Runtime:
             sessions=SessionService(
                 database, clock=clock, lifetime=timedelta(seconds=settings.session_ttl_seconds)
             ),
+            admin=AdminResources.build(database, brand=brand, clock=clock),
         )
 
     @classmethod

@@ -86,7 +86,8 @@ class Deleted(Model):
 
 
 class AuditActor(Model):
-    type: str
+    type: str  # OpenAI's: session or api_key
+    keyplane_type: str | None = None  # keyplane's: admin_key, user, system, leak_report
     id: str | None = None
     label: str | None = None
     ip_address: str | None = None
@@ -101,7 +102,8 @@ class AuditTarget(Model):
 class AuditEvent(Model):
     object: str = "organization.audit_log"
     id: str
-    type: str
+    type: str  # OpenAI's closest event type
+    keyplane_type: str | None = None  # keyplane's precise name (api_key.rotated, ...)
     effective_at: int
     actor: AuditActor
     target: AuditTarget = Field(default_factory=AuditTarget)

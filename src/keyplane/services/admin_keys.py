@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.audit.actor import Actor
@@ -25,7 +27,16 @@ class AdminKeyService:
         self.brand = brand
         self.clock = clock
 
-    async def create(self, *, organization_id: str, name: str, actor: Actor) -> IssuedKey:
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        name: str,
+        actor: Actor,
+        expires_at: datetime | None = None,
+    ) -> IssuedKey:
+        """A new admin key; past ``expires_at`` it is refused like any expired key."""
+        expires_at = policy.clean_expiry(expires_at, now=self.clock())
         async with self.db.session() as session, session.begin():
             return await issue_admin_key(
                 session,
@@ -34,14 +45,22 @@ class AdminKeyService:
                 actor=actor,
                 brand=self.brand,
                 clock=self.clock,
+                expires_at=expires_at,
             )
 
     async def list(
-        self, *, organization_id: str, limit: int = 20, after: str | None = None
+        self,
+        *,
+        organization_id: str,
+        limit: int = 20,
+        after: str | None = None,
+        newest_first: bool = False,
     ) -> Page[ApiKey]:
         async with self.db.session() as session:
             query = _admin_keys(organization_id).where(ApiKey.revoked_at.is_(None))
-            return await paginate(session, query, ApiKey, limit=limit, after=after)
+            return await paginate(
+                session, query, ApiKey, limit=limit, after=after, newest_first=newest_first
+            )
 
     async def get(self, *, organization_id: str, key_id: str) -> ApiKey:
         async with self.db.session() as session:
@@ -52,8 +71,11 @@ class AdminKeyService:
         async with self.db.session() as session, session.begin():
             key = await _get(session, organization_id, key_id)
             if key.revoked_at is None:
+                unexpired = or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > self.clock())
                 live = select(func.count()).select_from(
-                    _admin_keys(organization_id).where(ApiKey.revoked_at.is_(None)).subquery()
+                    _admin_keys(organization_id)
+                    .where(ApiKey.revoked_at.is_(None), unexpired)
+                    .subquery()
                 )
                 if (await session.execute(live)).scalar_one() <= 1:
                     raise ConflictError(
@@ -71,6 +93,7 @@ async def issue_admin_key(
     actor: Actor,
     brand: str,
     clock: Clock,
+    expires_at: datetime | None = None,
 ) -> IssuedKey:
     """Create an admin key in the caller's transaction."""
     now = clock()
@@ -83,6 +106,7 @@ async def issue_admin_key(
         owner_id=actor.id,
         created_by=actor.id,
         created_at=now,
+        expires_at=expires_at,
         redacted_value="",
     )
     session.add(key)
@@ -95,7 +119,11 @@ async def issue_admin_key(
         actor=actor,
         target_type="api_key",
         target_id=key.id,
-        data={"name": key.name, "redacted_value": key.redacted_value},
+        data={
+            "name": key.name,
+            "redacted_value": key.redacted_value,
+            "expires_at": None if expires_at is None else int(expires_at.timestamp()),
+        },
     )
     return IssuedKey(key=key, plaintext=plaintext)
 

@@ -21,7 +21,7 @@ from keyplane.limits.policy import Budget, RateLimits
 from keyplane.services.issuing import add_secret
 from keyplane.services.projects import get_project
 from keyplane.store.database import Database
-from keyplane.store.models import ApiKey
+from keyplane.store.models import ApiKey, Project
 from keyplane.store.pagination import Page, paginate
 from keyplane.values.kinds import OwnerType, ProjectStatus
 
@@ -42,6 +42,7 @@ class KeySpec:
     enabled: bool = True
     rate_limits: RateLimits | None = None
     budget: Budget | None = None
+    owner_id: str | None = None  # the service account a ``svc`` key belongs to
 
 
 @dataclass(frozen=True)
@@ -80,42 +81,13 @@ class KeyService:
         self, *, organization_id: str, project_id: str, spec: KeySpec, actor: Actor
     ) -> IssuedKey:
         now = self.clock()
-        fields = _validated(spec.__dict__, now=now)
         async with self.db.session() as session, session.begin():
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
             )
-            if project.status is ProjectStatus.ARCHIVED:
-                raise ConflictError("Project is archived; unarchive it to create keys.")
-            key = ApiKey(
-                organization_id=organization_id,
-                project_id=project_id,
-                kind=spec.kind,
-                owner_type=_owner_type(spec.kind, actor),
-                owner_id=actor.id if spec.kind is KeyKind.PROJECT else None,
-                created_by=actor.id,
-                created_at=now,
-                redacted_value="",
-                **fields,
+            return await issue_project_key(
+                session, project=project, spec=spec, actor=actor, brand=self.brand, now=now
             )
-            session.add(key)
-            await session.flush()
-            _, plaintext = add_secret(session, key, brand=self.brand, now=now)
-            record(
-                session,
-                organization_id=organization_id,
-                type="api_key.created",
-                actor=actor,
-                target_type="api_key",
-                target_id=key.id,
-                data={
-                    "project_id": project_id,
-                    "name": key.name,
-                    "kind": key.kind.value,
-                    "redacted_value": key.redacted_value,
-                },
-            )
-        return IssuedKey(key=key, plaintext=plaintext)
 
     async def list(
         self,
@@ -189,6 +161,51 @@ class KeyService:
             )
             revoke_in(session, key, actor=actor, now=self.clock(), reason=reason, details=details)
         return key
+
+
+async def issue_project_key(
+    session: AsyncSession,
+    *,
+    project: Project,
+    spec: KeySpec,
+    actor: Actor,
+    brand: str,
+    now: datetime,
+) -> IssuedKey:
+    """Create a project or service-account key in the caller's transaction."""
+    fields = _validated(spec.__dict__, now=now)
+    if project.status is ProjectStatus.ARCHIVED:
+        raise ConflictError("Project is archived; unarchive it to create keys.")
+    key = ApiKey(
+        organization_id=project.organization_id,
+        project_id=project.id,
+        kind=spec.kind,
+        owner_type=_owner_type(spec.kind, actor),
+        owner_id=spec.owner_id or (actor.id if spec.kind is KeyKind.PROJECT else None),
+        created_by=actor.id,
+        created_at=now,
+        redacted_value="",
+        **fields,
+    )
+    session.add(key)
+    await session.flush()
+    _, plaintext = add_secret(session, key, brand=brand, now=now)
+    record(
+        session,
+        organization_id=project.organization_id,
+        type="api_key.created",
+        actor=actor,
+        target_type="api_key",
+        target_id=key.id,
+        data={
+            "project_id": project.id,
+            "name": key.name,
+            "kind": key.kind.value,
+            "redacted_value": key.redacted_value,
+            "scopes": list(key.scopes),
+        },
+    )
+    return IssuedKey(key=key, plaintext=plaintext)
 
 
 def revoke_in(

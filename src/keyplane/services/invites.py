@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keyplane.audit.actor import Actor
@@ -24,6 +24,7 @@ from keyplane.services.passwords import (
 from keyplane.services.users import NewAccount
 from keyplane.store.database import Database
 from keyplane.store.models import Invite, Membership, ProjectMember, User
+from keyplane.store.pagination import Page, paginate
 
 INVITE_TOKEN_BYTES = 32
 
@@ -104,6 +105,24 @@ class InviteService:
                 .order_by(Invite.created_at.desc())
             )
             return list(rows.scalars())
+
+    async def page(
+        self, *, organization_id: str, limit: int = 20, after: str | None = None
+    ) -> Page[Invite]:
+        """Every invite but revoked ones, oldest first: pending, accepted and expired."""
+        async with self.db.session() as session:
+            query = select(Invite).where(
+                Invite.organization_id == organization_id,
+                or_(Invite.used_at.is_(None), Invite.used_at != Invite.expires_at),
+            )
+            return await paginate(session, query, Invite, limit=limit, after=after)
+
+    async def get(self, *, organization_id: str, invite_id: str) -> Invite:
+        async with self.db.session() as session:
+            invite = await session.get(Invite, invite_id)
+        if invite is None or invite.organization_id != organization_id or revoked(invite):
+            raise NotFoundError(f"No invite with id '{invite_id}'.", param="invite_id")
+        return invite
 
     async def find(self, token: str) -> Invite:
         """The open invite for a token; 404 for a wrong, used or expired one."""
@@ -187,4 +206,16 @@ class InviteService:
         return user
 
 
-__all__ = ["InviteService", "IssuedInvite", "NewAccount"]
+def revoked(invite: Invite) -> bool:
+    """``revoke`` closes an invite by setting both times to the same moment."""
+    return invite.used_at is not None and invite.used_at == invite.expires_at
+
+
+def status_of(invite: Invite, *, now: datetime) -> str:
+    """OpenAI's ``pending``, ``accepted`` or ``expired``."""
+    if invite.used_at is not None:
+        return "expired" if revoked(invite) else "accepted"
+    return "pending" if invite.expires_at > now else "expired"
+
+
+__all__ = ["InviteService", "IssuedInvite", "NewAccount", "status_of"]

@@ -41,6 +41,8 @@ class Organization(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    # The organisation's spend limit (OpenAI's ``organization/spend_limit``), over every project.
+    budget: Mapped[Budget | None]
 
 
 class User(Base):
@@ -79,6 +81,29 @@ class Project(Base):
     archived_at: Mapped[datetime | None]
     rate_limits: Mapped[RateLimits | None]
     budget: Mapped[Budget | None]
+    # Per-model limits: model name -> OpenAI's ``max_*`` fields (``limits/policy.ModelLimits``).
+    model_rate_limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Which models the project's keys may call: ``allow_list`` or ``deny_list`` of
+    # ``model_ids``, beside each key's own allow-list; None lets every model through.
+    model_permissions_mode: Mapped[str | None] = mapped_column(String(20))
+    model_ids: Mapped[list[str]] = mapped_column(default=list)
+
+
+class ServiceAccount(Base):
+    """A project's non-human member; its keys are ``ApiKey`` rows it owns (``owner_id``)."""
+
+    __tablename__ = "service_accounts"
+    __table_args__ = (
+        Index("ix_service_accounts_project_created", "project_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sa"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):
@@ -167,6 +192,8 @@ class AuditEvent(Base):
     actor_label: Mapped[str | None] = mapped_column(String(200))
     target_type: Mapped[str | None] = mapped_column(String(30))
     target_id: Mapped[str | None] = mapped_column(String(40))
+    # The project an event concerns, for OpenAI's ``project_ids[]`` filter and ``project``.
+    project_id: Mapped[str | None] = mapped_column(String(40), index=True)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -249,16 +249,32 @@ class Meter:
     # --- budgets ---
 
     async def spent(
-        self, *, since: datetime, api_key_id: str | None = None, project_id: str | None = None
+        self,
+        *,
+        since: datetime,
+        api_key_id: str | None = None,
+        project_id: str | None = None,
+        organization_id: str | None = None,
     ) -> int:
-        """Cost of one key's or project's calls since ``since``: stored, and still held here.
+        """Cost of one key's, project's or organisation's calls since ``since``: stored, and
+        still held here (give exactly one of the three).
 
         Under the flush lock, so no batch moves from here to the store while it is counted;
         a batch whose commit may have succeeded is looked up by its id, so it counts once.
         """
-        by_key = api_key_id is not None
-        wanted = api_key_id if by_key else project_id
-        column = UsageBucket.api_key_id if by_key else UsageBucket.project_id
+        given = {
+            name: value
+            for name, value in (
+                ("api_key_id", api_key_id),
+                ("project_id", project_id),
+                ("organization_id", organization_id),
+            )
+            if value is not None
+        }
+        if len(given) != 1:
+            raise ValueError("spent() counts one key, one project or one organisation")
+        ((field, wanted),) = given.items()
+        column = getattr(UsageBucket, field)
         start = int(since.timestamp())
         query = select(func.coalesce(func.sum(UsageBucket.cost_micro_usd), 0)).where(
             column == wanted, UsageBucket.bucket_start >= since
@@ -277,8 +293,7 @@ class Meter:
             sources = [self._pending, *(b.buckets for b in self._unsent if b.id not in applied)]
             for buckets in sources:
                 for key, totals in buckets.items():
-                    owner = key.api_key_id if by_key else key.project_id
-                    if owner == wanted and key.minute >= start:
+                    if getattr(key, field) == wanted and key.minute >= start:
                         held += totals.cost_micro_usd
         return stored + held
 

@@ -184,9 +184,12 @@ def extra_tokens(usage: Any) -> tuple[tuple[str, int], ...]:
         items = value.items() if isinstance(value, dict) else [("", value)]
         for inner, count in items:
             kind = f"{name}.{inner}" if inner else str(name)
-            if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH or _count({"n": count}, "n") == 0:
+            if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH:
                 continue
-            found.append((kind, count))
+            clean = _count({kind: count}, kind)  # clamped: one absurd count poisons no flush
+            if clean == 0:
+                continue
+            found.append((kind, clean))
             if len(found) == MAX_EXTRA_KINDS:
                 return tuple(found)
     return tuple(found)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, case, false, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -30,8 +30,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
-from keyplane.store.models import UsageBucket
+from keyplane.store.models import ApiKey, UsageBucket
 from keyplane.usage.counters import UsageCounters
+from keyplane.values.kinds import OwnerType
 
 UsageKind = Literal["completions", "embeddings"]
 
@@ -52,11 +53,23 @@ METRICS = (
     "cache_write_tokens",
     "estimated_requests",
 )
+# A call's user is the person who owns its key ("" for keys no person owns); the gateway
+# makes no batch calls, so ``batch`` is always false.
+_USER = func.coalesce(
+    select(ApiKey.owner_id)
+    .where(ApiKey.id == UsageBucket.api_key_id, ApiKey.owner_type == OwnerType.USER)
+    .scalar_subquery(),
+    "",
+)
+_NOT_BATCH = literal("false")
 USAGE_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
     "api_key_id": UsageBucket.api_key_id,
     "model": UsageBucket.model,
     "provider": UsageBucket.provider,  # the upstream's name
+    "user_id": _USER,
+    "service_tier": UsageBucket.service_tier,
+    "batch": _NOT_BATCH,
 }
 # keyplane's cost line item is the model and the upstream that served it, "gpt-4o (openai)":
 # prices are per model, bills per provider. Rows of no upstream (verifications) name the model.
@@ -68,6 +81,7 @@ COST_GROUPS: Mapping[str, Any] = {
     "project_id": UsageBucket.project_id,
     "line_item": _LINE_ITEM,
     "provider": UsageBucket.provider,
+    "api_key_id": UsageBucket.api_key_id,
 }
 
 
@@ -99,6 +113,8 @@ class ReportRequest:
     project_ids: Sequence[str] = ()
     api_key_ids: Sequence[str] = ()
     models: Sequence[str] = ()
+    user_ids: Sequence[str] = ()
+    batch: bool | None = None  # True finds nothing: the gateway makes no batch calls
     limit: int | None = None
     page: str | None = None
 
@@ -172,6 +188,9 @@ class UsageReports:
         filters += _in(UsageBucket.project_id, request.project_ids)
         filters += _in(UsageBucket.api_key_id, request.api_key_ids)
         filters += _in(UsageBucket.model, request.models)
+        filters += _by_users(request.user_ids)
+        if request.batch:
+            filters.append(false())
         return await self._report(organization_id, page, groups, USAGE_GROUPS, filters)
 
     async def costs(self, *, organization_id: str, request: ReportRequest) -> Report:
@@ -179,6 +198,7 @@ class UsageReports:
         page = plan_page(request, COST_WIDTHS, now=self._now())
         groups = _groups(request.group_by, COST_GROUPS)
         filters = _in(UsageBucket.project_id, request.project_ids)
+        filters += _in(UsageBucket.api_key_id, request.api_key_ids)
         return await self._report(organization_id, page, groups, COST_GROUPS, filters)
 
     def _now(self) -> int:
@@ -388,6 +408,16 @@ def _groups(requested: Sequence[str], columns: Mapping[str, Any]) -> list[str]:
 
 def _in(column: Any, values: Sequence[str]) -> list[ColumnElement[bool]]:
     return [column.in_(list(values))] if values else []
+
+
+def _by_users(user_ids: Sequence[str]) -> list[ColumnElement[bool]]:
+    """Calls made with keys the given people own."""
+    if not user_ids:
+        return []
+    owned = select(ApiKey.id).where(
+        ApiKey.owner_type == OwnerType.USER, ApiKey.owner_id.in_(list(user_ids))
+    )
+    return [UsageBucket.api_key_id.in_(owned)]
 
 
 def _moment(seconds: int) -> datetime:

@@ -8,10 +8,10 @@ from fastapi.staticfiles import StaticFiles
 from keyplane.http.telemetry import NO_TELEMETRY
 from keyplane.web.errors import install_html_errors
 from keyplane.web.flash import FlashStore
-from keyplane.web.routes import access, admin_keys, audit, keys, members, projects, usage
+from keyplane.web.routes import access, admin_keys, audit, controls, keys, members, projects, usage
 from keyplane.web.templating import STATIC, Pages
 
-PAGES = (access, projects, keys, usage, audit, members, admin_keys)
+PAGES = (access, projects, keys, usage, audit, members, admin_keys, controls)
 
 
 def create_dashboard() -> FastAPI:

@@ -219,3 +219,8 @@ def usage_of(server: ServerProcess, key: Key, requests: int) -> dict[tuple[str, 
 def requests_to(stand_in: UpstreamProcess) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = httpx.get(f"{stand_in.url}/_test/requests").json()["data"]
     return entries
+
+
+def forget_requests(stand_in: UpstreamProcess) -> None:
+    """Empty the stand-in's request log (it keeps the last 1,000: a count of it saturates)."""
+    httpx.delete(f"{stand_in.url}/_test/requests").raise_for_status()

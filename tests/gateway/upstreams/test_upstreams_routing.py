@@ -13,6 +13,7 @@ from gateway.upstreams.conftest import (
     PROVIDER_KEYS,
     Key,
     Upstreams,
+    forget_requests,
     new_key,
     requests_to,
     usage_of,
@@ -96,11 +97,11 @@ def test_an_upstream_that_cannot_be_reached_falls_back_unmetered(multi: ServerPr
 
 def test_a_4xx_answer_does_not_fall_back(multi: ServerProcess, stand_ins: Upstreams) -> None:
     key = new_key(multi)
-    before = len(requests_to(stand_ins.openai))
+    forget_requests(stand_ins.openai)
     with pytest.raises(openai.APIStatusError) as raised:
         sdk(multi, key).chat.completions.create(model="picky-1", messages=HI)
     assert raised.value.status_code in (401, 502)  # the upstream refused keyplane's own key
-    sent = requests_to(stand_ins.openai)[before:]
+    sent = requests_to(stand_ins.openai)
     assert [entry["auth"] for entry in sent] == ["invalid"]  # tried once, never the fallback
     assert set(usage_of(multi, key, 1)) == {("picky", "picky-1")}
 

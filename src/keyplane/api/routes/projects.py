@@ -15,6 +15,7 @@ from keyplane.api.schemas import (
     ProjectUpdate,
     RateLimitsIn,
 )
+from keyplane.api.unsupported import refuse_set
 from keyplane.runtime.deps import ProjectsDep
 from keyplane.services.projects import UNCHANGED
 
@@ -40,10 +41,14 @@ async def list_projects(
     return ListOut.of(page, [ProjectOut.of(p) for p in page.items])
 
 
-@router.post("", status_code=201)
+@router.post("")
 async def create_project(
     body: ProjectCreate, principal: AdminPrincipal, projects: ProjectsDep
 ) -> ProjectOut:
+    """Create a project: 200, as OpenAI answers (keyplane answered 201 before)."""
+    refuse_set(
+        residency=body.residency, external_key_id=body.external_key_id, geography=body.geography
+    )
     project = await projects.create(
         organization_id=principal.organization_id, name=body.name, actor=principal.actor
     )
@@ -70,6 +75,7 @@ async def get_project(
 async def update_project(
     project_id: str, body: ProjectUpdate, principal: AdminPrincipal, projects: ProjectsDep
 ) -> ProjectOut:
+    refuse_set(external_key_id=body.external_key_id, geography=body.geography)
     given = body.model_fields_set
     project = await projects.get(organization_id=principal.organization_id, project_id=project_id)
     if body.name is not None:

@@ -60,18 +60,36 @@ def report_request(
 ReportParams = Annotated[ReportRequest, Depends(report_request)]
 
 
-def usage_request(
+def keyed_request(
     base: ReportParams,
     api_key_ids: Annotated[Strings, Query()] = None,
     api_key_ids_brackets: Annotated[Strings, Query(alias="api_key_ids[]")] = None,
+) -> ReportRequest:
+    """The costs report's parameters: the common ones and the key filter."""
+    return dataclasses.replace(base, api_key_ids=_joined(api_key_ids, api_key_ids_brackets))
+
+
+KeyedParams = Annotated[ReportRequest, Depends(keyed_request)]
+
+
+def usage_request(
+    base: KeyedParams,
     models: Annotated[Strings, Query()] = None,
     models_brackets: Annotated[Strings, Query(alias="models[]")] = None,
+    user_ids: Annotated[Strings, Query()] = None,
+    user_ids_brackets: Annotated[Strings, Query(alias="user_ids[]")] = None,
+    batch: bool | None = None,
 ) -> ReportRequest:
-    """The usage reports' parameters: the common ones and the key and model filters."""
+    """The usage reports' parameters: the common ones and the key, model and user filters.
+
+    A call's user is the person who owns its key; ``batch=true`` finds nothing, as the
+    gateway makes no batch calls.
+    """
     return dataclasses.replace(
         base,
-        api_key_ids=_joined(api_key_ids, api_key_ids_brackets),
         models=_joined(models, models_brackets),
+        user_ids=_joined(user_ids, user_ids_brackets),
+        batch=batch,
     )
 
 
@@ -96,9 +114,9 @@ async def embeddings_usage(
 
 @router.get("/costs")
 async def costs(
-    principal: AdminPrincipal, reports: ReportsDep, request: ReportParams
+    principal: AdminPrincipal, reports: ReportsDep, request: KeyedParams
 ) -> dict[str, Any]:
-    """Daily cost in USD, by project and/or line item (the model)."""
+    """Daily cost in USD, by project, line item (the model) and/or key."""
     report = await reports.costs(organization_id=principal.organization_id, request=request)
     return _page(report, _cost_result)
 
@@ -141,10 +159,11 @@ def _completions_result(result: Result) -> dict[str, Any]:
         "output_audio_tokens": 0,
         "num_model_requests": totals.requests,
         "project_id": group.get("project_id"),
-        "user_id": None,
+        "user_id": group.get("user_id") or None,
         "api_key_id": group.get("api_key_id"),
         "model": group.get("model"),
-        "batch": None,
+        "batch": False if "batch" in group else None,
+        "service_tier": group.get("service_tier") or None,
         "provider": group.get("provider"),
         **_extras(result),
     }
@@ -157,7 +176,7 @@ def _embeddings_result(result: Result) -> dict[str, Any]:
         "input_tokens": totals.input_tokens,
         "num_model_requests": totals.requests,
         "project_id": group.get("project_id"),
-        "user_id": None,
+        "user_id": group.get("user_id") or None,
         "api_key_id": group.get("api_key_id"),
         "model": group.get("model"),
         "provider": group.get("provider"),
@@ -185,4 +204,5 @@ def _cost_result(result: Result) -> dict[str, Any]:
         "line_item": result.group.get("line_item"),
         "project_id": result.group.get("project_id"),
         "provider": result.group.get("provider"),
+        "api_key_id": result.group.get("api_key_id"),
     }
