@@ -3,13 +3,19 @@
 The stack, outermost first:
 
     server errors   ``http.server_errors``: a crash is logged once and answered 500 in the envelope
+    https           ``http.https``: HTTPS seen directly, from a trusted proxy or the public URL;
+                    HSTS then
     metrics         every request counted by route group, for ``/metrics``
+    body limits     ``http.body_limits``: 413 past a route's size, before the body is read; a
+                    caller of a keyed route is authenticated before its body is read at all
+    hygiene         ``gateway.hygiene``: no provider account headers, cookies or provider key
+                    in any answer
     gateway router  ``/v1/chat/completions`` and the rest, before any of FastAPI's stack runs
     admin API       FastAPI: ``/v1/organization/...``, verify, leaks, health, ``/docs``
     dashboard       its own FastAPI app with HTML error pages, serving every path the API
                     does not (the API router's fallback, so the API keeps its own 405s)
 
-The first three are keyplane's own ASGI layers in front of FastAPI (``App.__call__``), so a
+The first six are keyplane's own ASGI layers in front of FastAPI (``App.__call__``), so a
 gateway call pays for none of FastAPI's middleware. Nothing connects until the lifespan
 starts; the runtime is built there, once, and each surface reads it from its app's state.
 """
@@ -17,20 +23,26 @@ starts; the runtime is built there, once, and each surface reads it from its app
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.api.app import create_api
+from keyplane.auth.principal import bearer_token, principal_from
 from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings, load_settings
+from keyplane.errors import UnavailableError
 from keyplane.gateway.assembly import build_gateway
+from keyplane.gateway.hygiene import ProviderHygiene
 from keyplane.gateway.router import GatewayRouter
+from keyplane.http.body_limits import BodyLimits, RouteLimits
+from keyplane.http.https import Https
 from keyplane.http.metrics import Metrics, MetricsMiddleware
 from keyplane.http.server_errors import ServerErrors
 from keyplane.runtime import Runtime
+from keyplane.store.database import STORE_UNREACHABLE
 from keyplane.web.app import create_dashboard
 
 
@@ -56,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Runtime.running(settings, clock=clock) as runtime:
             gateway = build_gateway(runtime)
+            hygienic.use_secrets(gateway.upstreams.provider_keys())
             await gateway.start()
             app.state.runtime = dashboard.state.runtime = runtime
             app.state.gateway = gateway
@@ -74,8 +87,58 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     app.state.metrics = _metrics(app)
     app.router.default = dashboard
     gateway_router = GatewayRouter(app.behind, state=app.state)
-    app.front = ServerErrors(MetricsMiddleware(gateway_router, app.state.metrics))
+    provider_key = settings.upstream_api_key
+    provider_keys = [provider_key.get_secret_value()] if provider_key else []
+    # The lifespan adds every upstream's key once the upstreams file is read.
+    hygienic = ProviderHygiene(gateway_router, secrets=provider_keys)
+    limited = BodyLimits(hygienic, RouteLimits.of(settings), gate=_gate(app))
+    https = Https(
+        MetricsMiddleware(limited, app.state.metrics),
+        trusted_proxies=settings.trusted_proxies,
+        always=settings.served_over_https,
+    )
+    app.front = ServerErrors(https)
     return app
+
+
+def _gate(app: FastAPI) -> Callable[[str, Scope], Awaitable[None]]:
+    """Authenticates a keyed call before its body is read: gateway and admin keys alike.
+
+    The route checks the key again (scopes, models, IPs); this only keeps an unknown caller
+    from making keyplane take in its body. Gateway keys come from the key cache, so the
+    route's own check is a cache hit.
+    """
+
+    async def gate(group: str, scope: Scope) -> None:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        openai_gateway = group.startswith("gateway_") and not group.startswith("gateway_messages")
+        if runtime is None or not (openai_gateway or group in _ADMIN_GROUPS):
+            return  # Anthropic's paths refuse in Anthropic's shape: the route's own check
+        authorization = _header(scope, b"authorization")
+        try:
+            if group in _ADMIN_GROUPS:
+                await runtime.admin_auth.authenticate(
+                    authorization, ip_address=None, user_agent=None
+                )
+            else:
+                token = bearer_token(authorization)
+                principal_from(await runtime.key_cache.resolve(token, now=runtime.clock()))
+        except STORE_UNREACHABLE:  # fail closed, as the routes do
+            raise UnavailableError(
+                "The key store is unreachable; try again shortly.", code="store_unavailable"
+            ) from None
+
+    return gate
+
+
+_ADMIN_GROUPS = frozenset({"admin_api", "verify"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def app_from_environment() -> App:

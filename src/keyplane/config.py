@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _BRAND = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_MIB = 1024 * 1024
 _USD = r"\s*\d{1,6}(?:\.\d{1,6})?\s*"
 _DEFAULT_PRICE = re.compile(rf"^{_USD}/{_USD}(?:/{_USD})?$")
 
@@ -99,6 +100,38 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
 
+    # Request bodies, refused with 413 past these sizes before they are read. The gateway's is
+    # near OpenAI's own (images and files inline as base64); the rest take small JSON or forms.
+    max_body_bytes_gateway: int = Field(default=32 * _MIB, ge=1024, le=1024 * _MIB)
+    max_body_bytes_admin: int = Field(default=1 * _MIB, ge=1024, le=1024 * _MIB)
+    max_body_bytes_verify: int = Field(default=64 * 1024, ge=1024, le=1024 * _MIB)
+    max_body_bytes_leaks: int = Field(default=1 * _MIB, ge=1024, le=1024 * _MIB)
+    max_body_bytes_dashboard: int = Field(default=256 * 1024, ge=1024, le=1024 * _MIB)
+    # JSON request documents: nesting and how many values in all, checked after parsing.
+    json_max_depth: int = Field(default=64, ge=4, le=512)
+    json_max_values: int = Field(default=1_000_000, ge=1000, le=100_000_000)
+
+    # Connections: the request head must arrive within this; idle keep-alive ones close after
+    # the next; past the cap new requests get 503 (the file-descriptor limit must be higher).
+    http_head_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    http_keepalive_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # A request body that sends nothing for this long gets 408 and its connection closed.
+    http_body_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    # TLS for ``serve``: both files (PEM) or neither.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    # Where people reach keyplane; an https:// one makes dashboard cookies Secure everywhere.
+    public_url: str | None = None
+
+    # Deadlines on the store: to connect, for one statement, to wait for a pooled connection.
+    store_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=300)
+    store_statement_timeout_seconds: float = Field(default=2.0, gt=0, le=3600)
+    store_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=300)
+    # The upstream: waiting for a pooled connection, and for the first byte of the answer.
+    upstream_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    upstream_first_byte_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies_are_networks(cls, value: Any) -> Any:
@@ -107,6 +140,24 @@ class Settings(BaseSettings):
         for cidr in value:
             ipaddress.ip_network(str(cidr).strip(), strict=False)  # ValueError names the entry
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_needs_both_files(self) -> Settings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("set both KEYPLANE_TLS_CERTFILE and KEYPLANE_TLS_KEYFILE, or neither")
+        return self
+
+    @property
+    def served_over_https(self) -> bool:
+        """Whether people reach keyplane over HTTPS whatever a request says (TLS or the URL)."""
+        return self.tls_certfile is not None or (self.public_url or "").startswith("https://")
 
     @field_validator("default_price")
     @classmethod

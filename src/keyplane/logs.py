@@ -9,12 +9,17 @@ from typing import Any
 
 import orjson
 
-# keyplane keys of any brand, OpenAI-style keys, and bearer tokens in echoed headers.
+# keyplane keys of any brand, OpenAI-style keys, webhook secrets, and bearer tokens in
+# echoed headers.
 _SECRET = re.compile(
     r"\b([a-z][a-z0-9]{0,15}_(?:proj|svc|admin)_)[0-9A-Za-z]{34}([0-9A-Za-z]{4})\b"
     r"|\b(sk-[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{16,}([A-Za-z0-9_-]{4})\b"
+    r"|\b(whsec_)[A-Za-z0-9+/=_-]+()"
     r"|(Bearer\s+)\S+()"
 )
+# Libraries that log what goes to the store, SQL parameters included (aiosqlite's debug lines
+# name each call with its arguments): never below these levels, whatever the log level.
+_QUIET = {"sqlalchemy": logging.WARNING, "aiosqlite": logging.INFO, "asyncpg": logging.INFO}
 
 
 # Every match of _SECRET contains one of these; a line without any is returned as it is,
@@ -79,6 +84,8 @@ def configure_logging(level: str = "info", *, format: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name, floor in _QUIET.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

@@ -20,6 +20,8 @@ from keyplane.values.kinds import ProjectStatus
 
 UnixSeconds = Annotated[int, Field(ge=0, le=253402300799, description="Unix seconds")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# The gateway refuses longer model names too (``http.documents.MAX_MODEL_NAME``).
+ModelName = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class Strict(BaseModel):
@@ -157,7 +159,7 @@ class ApiKeyCreate(Strict):
     name: Name
     kind: Literal["project", "service_account"] = "project"
     permissions: PermissionsIn = Field(default_factory=PermissionsIn)
-    allowed_models: list[str] = Field(default_factory=list, max_length=100)
+    allowed_models: list[ModelName] = Field(default_factory=list, max_length=100)
     allowed_ips: list[str] = Field(default_factory=list, max_length=100)
     expires_at: UnixSeconds | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -173,7 +175,7 @@ class ApiKeyUpdate(Strict):
     # ``expires_in_seconds`` sets ``expires_at`` from now.
     scopes: list[str] | None = Field(default=None, max_length=50)
     expires_in_seconds: int | None = Field(default=None, ge=1, le=10 * 365 * 24 * 3600)
-    allowed_models: list[str] | None = Field(default=None, max_length=100)
+    allowed_models: list[ModelName] | None = Field(default=None, max_length=100)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
     expires_at: UnixSeconds | None = None
     metadata: dict[str, str] | None = None

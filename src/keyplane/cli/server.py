@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -20,7 +21,7 @@ from keyplane.services.admin_keys import issue_admin_key
 from keyplane.services.bootstrap import Bootstrap, bootstrap
 from keyplane.services.server_secret import load_server_secret
 from keyplane.services.users import UserService
-from keyplane.store.database import Database
+from keyplane.store.database import Database, Deadlines
 from keyplane.store.migrate import upgrade_to_head
 
 # Builds the app from the same environment and ``.env`` that ``serve`` validated above.
@@ -40,8 +41,10 @@ async def prepare(settings: Settings, *, new_admin_key: bool = False) -> Bootstr
     ``new_admin_key`` is the break-glass way back in when every admin key is lost or was
     revoked as leaked: whoever can open the store directly may issue one, and it is audited.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.resolved_database_url)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Migrations may rewrite big tables: the statement deadline of serving does not fit them.
+    deadlines = replace(Deadlines.of(settings), statement=3600.0)
+    database = Database(settings.resolved_database_url, deadlines=deadlines)
     try:
         await upgrade_to_head(database)
         result = await bootstrap(database, brand=settings.key_brand)
@@ -144,12 +147,13 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
     check_workers(settings)
     configure_logging(settings.log_level, format=settings.log_format)
     warn_about(upstreams_or_exit(settings))  # a bad upstreams file stops here, in one line
+    connection_options = _connection_options(settings)  # a missing TLS file stops here too
     sock = listen(settings.host, settings.port)  # before anything is printed or changed
     demo_url = start_demo_upstream() if demo else None
     result = prepare_or_exit(settings)
     # Made here, once: the workers all read the same one (sessions, one-time secrets).
     load_server_secret(settings)
-    url = url_of(sock, settings.host)
+    url = url_of(sock, settings.host, scheme="https" if settings.tls_certfile else "http")
     click.echo(f"keyplane listening on {url}  (store: {_store_label(settings)})")
     if result.first_run:
         _print_first_run(result)
@@ -176,6 +180,7 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
         # Each worker is a whole keyplane (its own meter, journal and caches) on this socket;
         # limits and budgets are shared through Redis, usage through the store.
         workers=settings.workers,
+        **connection_options,
     )
 
 
@@ -187,6 +192,28 @@ def check_workers(settings: Settings) -> None:
             f"keeps rate limits and budgets of its own, so {settings.workers} workers would "
             f"allow {settings.workers} times every limit"
         )
+
+
+def _connection_options(settings: Settings) -> dict[str, Any]:
+    """TLS and the connection deadlines and cap (see docs/deployment.md for the numbers)."""
+    from keyplane.http.connections import deadline_protocol
+
+    protocol = deadline_protocol(
+        head_seconds=settings.http_head_timeout_seconds,
+        body_idle_seconds=settings.http_body_idle_timeout_seconds,
+    )
+    options: dict[str, Any] = {
+        "http": protocol,
+        "timeout_keep_alive": settings.http_keepalive_timeout_seconds,
+        "limit_concurrency": settings.http_max_connections,
+    }
+    if settings.tls_certfile is not None and settings.tls_keyfile is not None:
+        for path in (settings.tls_certfile, settings.tls_keyfile):
+            if not path.is_file():
+                raise CliError(f"TLS file not found: {path}")
+        options["ssl_certfile"] = str(settings.tls_certfile)
+        options["ssl_keyfile"] = str(settings.tls_keyfile)
+    return options
 
 
 async def _setup_token(settings: Settings) -> str | None:

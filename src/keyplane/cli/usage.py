@@ -16,6 +16,7 @@ from keyplane.cli.durations import parse_moment
 from keyplane.cli.errors import CliUsageError
 from keyplane.cli.output import emit_json, table, when
 from keyplane.usage.counters import UsageCounters
+from keyplane.usage.spreadsheet import safe_cell
 
 REPORTS = ("/v1/organization/usage/completions", "/v1/organization/usage/embeddings")
 GROUPS = {"project": "project_id", "key": "api_key_id", "model": "model", "provider": "provider"}
@@ -236,7 +237,8 @@ def _print_csv(rows: list[tuple[Key, UsageCounters]], header: list[str]) -> None
     writer = csv.DictWriter(sys.stdout, fieldnames=header + CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for key, counts in rows:
-        writer.writerow(_record(key, counts, header))
+        record = _record(key, counts, header)
+        writer.writerow({name: safe_cell(value) for name, value in record.items()})
 
 
 def _as_json(

@@ -6,7 +6,9 @@ from keyplane.config import environment
 from keyplane.gateway.access import GatewayAccess
 from keyplane.gateway.gateway import Gateway
 from keyplane.gateway.network import ClientAddress
+from keyplane.gateway.upstream import Timeouts
 from keyplane.gateway.upstreams import Upstreams
+from keyplane.http.documents import DocumentLimits
 from keyplane.runtime import Runtime
 from keyplane.upstreams.file import load_upstreams
 from keyplane.usage.kinds import TokenKinds
@@ -19,7 +21,11 @@ def build_gateway(runtime: Runtime) -> Gateway:
         UpstreamsFileError: ``KEYPLANE_UPSTREAMS_FILE`` names a file that cannot be used.
     """
     settings = runtime.settings
-    upstreams = Upstreams(load_upstreams(settings, environment()))
+    waits = Timeouts(
+        pool=settings.upstream_pool_timeout_seconds,
+        first_byte=settings.upstream_first_byte_timeout_seconds,
+    )
+    upstreams = Upstreams(load_upstreams(settings, environment()), waits=waits)
     return Gateway(
         access=GatewayAccess(runtime.key_cache),
         upstreams=upstreams,
@@ -31,4 +37,5 @@ def build_gateway(runtime: Runtime) -> Gateway:
         clock=runtime.clock,
         kinds=TokenKinds(runtime.database, interval_seconds=settings.usage_flush_seconds),
         tracer=runtime.tracer,
+        documents=DocumentLimits.of(settings),
     )

@@ -42,6 +42,12 @@ from keyplane.gateway.wire import (
     send_whole,
     wait_for_disconnect,
 )
+from keyplane.http.documents import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    check_model_name,
+    parse_object,
+)
 from keyplane.limits.admission import ALLOW_ALL, Admission, Admitted, Call, Outcome
 from keyplane.tracing.gateway import GatewayTracer, TracedCall
 from keyplane.upstreams.file import DEFAULT_NAME
@@ -63,19 +69,6 @@ _BROKE_OFF = "The upstream stream broke off before it was complete; the answer i
 _STALLED = "The upstream stopped sending before the stream was complete; the answer is cut short."
 
 
-def _json_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequestError(
-            "We could not parse the JSON body of your request. Send a JSON object.",
-            code="invalid_json",
-        ) from None
-    if not isinstance(body, dict):
-        raise BadRequestError("The request body must be a JSON object.", code="invalid_json")
-    return body
-
-
 def _model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -84,6 +77,7 @@ def _model_of(body: dict[str, Any]) -> str:
             param="model",
             code="missing_required_parameter",
         )
+    check_model_name(model)
     return model
 
 
@@ -124,6 +118,7 @@ class Gateway:
         client_address: ClientAddress,
         admission: Admission = ALLOW_ALL,
         clock: Clock = system_clock,
+        documents: DocumentLimits = DEFAULT_LIMITS,
         tokenizer: Tokenizer | None = None,
         kinds: TokenKinds | None = None,
         tracer: GatewayTracer | None = None,
@@ -137,6 +132,7 @@ class Gateway:
         self.client_address = client_address
         self.admission = admission
         self.clock = clock
+        self.documents = documents
         self.tokenizer = tokenizer or Tokenizer()
         self.kinds = kinds
         self.tracer = tracer
@@ -171,7 +167,7 @@ class Gateway:
         """Serve a metered POST call."""
         now = self.clock()
         grant = await self._grant(incoming, endpoint.scope, now)
-        body = _json_body(incoming.body)
+        body = parse_object(incoming.body, self.documents)
         model = incoming.log.model = _model_of(body)
         self.access.check_model(grant, model)
         targets = self.upstreams.route(endpoint, model)

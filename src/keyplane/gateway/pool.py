@@ -13,6 +13,7 @@ from keyplane.gateway.http1 import (
     Connection,
     ConnectTimeoutError,
     ProtocolError,
+    ReadTimeoutError,
     Response,
 )
 
@@ -57,10 +58,16 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class PoolLimits:
-    """Seconds to connect, to wait for each read, to keep an idle connection; how many."""
+    """Seconds to connect, to wait for each read, to keep an idle connection; how many.
+
+    Also the seconds to wait for a free connection when all are busy, and for the answer's
+    head (the first byte; later reads each wait ``read_timeout``).
+    """
 
     connect_timeout: float = 10.0
     read_timeout: float = 600.0
+    pool_timeout: float = 10.0
+    first_byte_timeout: float = 300.0
     # aiohttp's default: past this, a connection may have been dropped silently on the way.
     idle_seconds: float = 15.0
     max_connections: int = 1000
@@ -111,7 +118,14 @@ class Pool:
     async def _exchange(self, connection: Connection, data: bytes) -> Response:
         response = connection.send(data, self.limits.read_timeout)
         try:
-            await response.wait_for_headers()
+            async with asyncio.timeout(self.limits.first_byte_timeout):
+                await response.wait_for_headers()
+        except ReadTimeoutError:
+            response.close()
+            raise
+        except TimeoutError:  # the first-byte deadline, not a read's
+            response.close()
+            raise ReadTimeoutError("The upstream sent no answer in time.") from None
         except BaseException:  # cancelled or failed: the connection's state is unknown
             response.close()
             raise
@@ -143,7 +157,10 @@ class Pool:
         waiter: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            handed = await waiter
+            async with asyncio.timeout(self.limits.pool_timeout):
+                handed = await waiter
+        except TimeoutError:
+            raise ConnectTimeoutError("No upstream connection came free in time.") from None
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._pass_on(waiter.result())  # handed over as we were cancelled: pass it on

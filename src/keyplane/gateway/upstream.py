@@ -43,10 +43,13 @@ _OWN = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Seconds to connect, and to wait for each read of the answer (streams included)."""
+    """Seconds to connect, and to wait for each read of the answer (streams included); for a
+    free pooled connection, and for the answer's first byte."""
 
     connect: float = 10.0
     read: float = 600.0
+    pool: float = 10.0
+    first_byte: float = 300.0
 
 
 class Upstream:
@@ -72,6 +75,8 @@ class Upstream:
         self._limits = PoolLimits(
             connect_timeout=timeouts.connect,
             read_timeout=timeouts.read,
+            pool_timeout=timeouts.pool,
+            first_byte_timeout=timeouts.first_byte,
             max_connections=max_connections,
         )
         self._tls = tls

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from urllib.parse import quote
 
 import orjson
@@ -29,6 +30,9 @@ from keyplane.gateway.http1 import Response
 from keyplane.gateway.upstream import MISSING_KEY, Timeouts, Upstream
 from keyplane.upstreams.routing import ModelRouter
 from keyplane.upstreams.spec import Provider, UpstreamSpec
+
+# Waiting for a free pooled connection and for the first byte: the settings' defaults.
+DEFAULT_WAITS = Timeouts()
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,12 @@ class Target:
     """One upstream, with its own connection pool."""
 
     def __init__(
-        self, spec: UpstreamSpec, *, tls: ssl.SSLContext | None = None, default: bool = False
+        self,
+        spec: UpstreamSpec,
+        *,
+        tls: ssl.SSLContext | None = None,
+        default: bool = False,
+        waits: Timeouts = DEFAULT_WAITS,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -68,7 +77,8 @@ class Target:
         self.client = Upstream(
             base_url=spec.base_url,
             api_key=spec.api_key,
-            timeouts=Timeouts(connect=spec.connect_timeout, read=spec.read_timeout),
+            # The pool wait and first-byte deadline are the settings'; the rest per upstream.
+            timeouts=replace(waits, connect=spec.connect_timeout, read=spec.read_timeout),
             tls=tls,
             key_header=header,
             key_scheme=scheme,
@@ -112,9 +122,15 @@ class Target:
 class Upstreams:
     """Every configured upstream, in order; routes a model to the targets that may serve it."""
 
-    def __init__(self, specs: Sequence[UpstreamSpec], *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        specs: Sequence[UpstreamSpec],
+        *,
+        tls: ssl.SSLContext | None = None,
+        waits: Timeouts = DEFAULT_WAITS,
+    ) -> None:
         default = len(specs) == 1 and specs[0].models == ("*",)
-        self.targets = tuple(Target(spec, tls=tls, default=default) for spec in specs)
+        self.targets = tuple(Target(spec, tls=tls, default=default, waits=waits) for spec in specs)
         self._by_name = {target.name: target for target in self.targets}
         self.router = ModelRouter([spec.models for spec in specs])
         # Each upstream's chain (itself, then its fallbacks) by endpoint, cut to those that
@@ -122,6 +138,10 @@ class Upstreams:
         self._chains = [self._chain(target) for target in self.targets]
         # One OpenAI-shaped upstream for every model: /v1/models passes through as before.
         self.single = default and self.targets[0].provider is not Provider.ANTHROPIC
+
+    def provider_keys(self) -> list[str]:
+        """Every upstream's key, for masking wherever an answer would echo one."""
+        return [t.spec.api_key.get_secret_value() for t in self.targets if t.spec.api_key]
 
     async def start(self) -> None:
         for target in self.targets:

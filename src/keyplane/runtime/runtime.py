@@ -30,7 +30,7 @@ from keyplane.services.server_secret import load_server_secret
 from keyplane.services.sessions import SessionService
 from keyplane.services.users import LoginPolicy, UserService
 from keyplane.services.verification import VerifyService
-from keyplane.store.database import Database
+from keyplane.store.database import Database, Deadlines
 from keyplane.tracing.gateway import GatewayTracer
 from keyplane.usage.journal import Journal
 from keyplane.usage.meter import Meter
@@ -86,7 +86,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
         """Every part, wired; nothing connects or runs yet (``running`` starts them)."""
-        database = Database(settings.resolved_database_url)
+        database = Database(settings.resolved_database_url, deadlines=Deadlines.of(settings))
         brand = settings.key_brand
         prices = PriceTable.load(settings.prices_file, default=settings.default_price)
         journal = None
@@ -172,7 +172,7 @@ class Runtime:
 
         Usage goes first: a flush that fails leaves the journal for the next start.
         """
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime = cls.build(settings, clock=clock)
         # The journals of processes that died are replayed before anything reads usage (budget
         # seeding does, on the first budgeted call).

@@ -253,6 +253,9 @@ class UpstreamApp:
         status = self._fail_status if self._fail_status is not None else hooks.status
         if status is not None:
             raise injected_error(status)
+        if hooks.echo_auth:
+            echoed = request.headers.get("authorization")
+            raise UpstreamError(400, f"Your request had 'Authorization: {echoed}'.")
         return self.route(request, body, hooks)
 
     def route(self, request: Request, body: Any, hooks: Hooks) -> Reply:

@@ -12,6 +12,8 @@ A hook is read from a header ``x-test-<name>``, or else from the request body's
   cleanly (no ``[DONE]``, no ``response.completed``), or drop the connection when
   ``stream-cut`` is ``drop``.
 - ``sse-newline`` — frame a stream with ``lf`` (the default), ``crlf`` or ``cr`` line ends.
+- ``echo-auth`` — answer 400 with the request's ``Authorization`` in the error message, as a
+  careless provider might (the gateway must not relay the key).
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Hooks:
     usage: Mapping[str, int] | None = None
     cut: StreamCut | None = None
     newline: bytes = b"\n"
+    echo_auth: bool = False
 
     @classmethod
     def read(cls, headers: Mapping[str, str], body: Any) -> Hooks:
@@ -131,4 +134,5 @@ class Hooks:
             usage=_usage(raw("usage")),
             cut=None if cut_after is None else StreamCut(cut_after, drop is True),
             newline=newline if isinstance(newline, bytes) else b"\n",
+            echo_auth=raw("echo-auth") is not None,
         )

@@ -69,8 +69,17 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     )
 
 
+# What OpenAI's answers say about the account behind the key, and the cookie its CDN sets.
+PROVIDER_HEADERS = [
+    (b"openai-organization", b"org-standin"),
+    (b"openai-project", b"proj_standin"),
+    (b"set-cookie", b"__cf_bm=standin; path=/; HttpOnly; Secure"),
+]
+
+
 def _start(status: int, content_type: bytes, extra: list[tuple[bytes, bytes]]) -> JSON:
     headers = [(b"content-type", content_type), (b"x-request-id", new_id("req_").encode()), *extra]
+    headers += PROVIDER_HEADERS
     return {"type": "http.response.start", "status": status, "headers": headers}
 
 

@@ -17,6 +17,8 @@ from keyplane.api.unsupported import refuse
 from keyplane.audit.log import EventFilter
 from keyplane.runtime.deps import AdminResourcesDep, AuditLogDep
 
+# Unix seconds past this are no date (datetime stops at year 9999): a 422, not a crash.
+_UNIX: dict[str, int] = {"ge": 0, "le": 253402300799}
 router = APIRouter(prefix="/v1/organization/audit_logs", tags=["audit log"])
 
 Strings = list[str] | None
@@ -40,10 +42,10 @@ async def list_audit_logs(
     project_ids: Annotated[Strings, Query(alias="project_ids[]")] = None,
     resource_ids: Annotated[Strings, Query(alias="resource_ids[]")] = None,
     target_id: str | None = None,
-    effective_at_gt: Annotated[int | None, Query(alias="effective_at[gt]", ge=0)] = None,
-    effective_at_gte: Annotated[int | None, Query(alias="effective_at[gte]", ge=0)] = None,
-    effective_at_lt: Annotated[int | None, Query(alias="effective_at[lt]", ge=0)] = None,
-    effective_at_lte: Annotated[int | None, Query(alias="effective_at[lte]", ge=0)] = None,
+    effective_at_gt: Annotated[int | None, Query(alias="effective_at[gt]", **_UNIX)] = None,
+    effective_at_gte: Annotated[int | None, Query(alias="effective_at[gte]", **_UNIX)] = None,
+    effective_at_lt: Annotated[int | None, Query(alias="effective_at[lt]", **_UNIX)] = None,
+    effective_at_lte: Annotated[int | None, Query(alias="effective_at[lte]", **_UNIX)] = None,
     tenant_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,

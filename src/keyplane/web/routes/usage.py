@@ -19,6 +19,7 @@ from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.reports import UsageReports
+from keyplane.usage.spreadsheet import safe_cell
 from keyplane.web.auth import Viewer
 from keyplane.web.charts import PALETTE, Series, bar_chart
 from keyplane.web.errors import TAG
@@ -235,8 +236,8 @@ async def usage_csv(
             [
                 _iso(bucket),
                 _iso(bucket + data.width),
-                value,
-                data.label(value),
+                safe_cell(value),
+                safe_cell(data.label(value)),
                 sums.requests,
                 sums.input_tokens,
                 sums.output_tokens,
