@@ -61,9 +61,12 @@ def _nullable(node: Any) -> Any:
 def _spec() -> dict[str, Any]:
     path = SPEC_PATH.resolve()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    opened = path.open(encoding="utf-8") if path.exists() else gzip.open(VENDORED_SPEC, "rt")
-    with opened as file:
-        spec: dict[str, Any] = yaml.load(file, Loader=loader)  # noqa: S506 - a safe loader
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+    else:
+        with gzip.open(VENDORED_SPEC, "rt", encoding="utf-8") as file:
+            text = file.read()
+    spec: dict[str, Any] = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     return {"paths": spec["paths"], "components": _nullable(spec["components"])}
 
 
