@@ -7,6 +7,7 @@ Every answer it receives is validated against OpenAI's published spec on the way
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +44,8 @@ def _read_and_check(response: httpx.Response) -> None:
 
 @pytest.fixture
 def project(admin: openai.OpenAI) -> str:
-    return admin.admin.organization.projects.create(name="sdk project").id
+    # Active project names are unique: each test gets a project of its own name.
+    return admin.admin.organization.projects.create(name=f"sdk project {secrets.token_hex(4)}").id
 
 
 def test_projects_are_created_read_renamed_listed_and_archived(admin: openai.OpenAI) -> None:
@@ -259,7 +261,7 @@ def test_invites_users_and_project_users_are_the_organisation_members(
 
     members = organization.projects.users
     assert [u.id for u in members.list(project)] == [user_id]
-    other = organization.projects.create(name="second").id
+    other = organization.projects.create(name=f"second {secrets.token_hex(4)}").id
     added = members.create(other, role="member", user_id=user_id)
     assert added.id == user_id and members.retrieve(user_id, project_id=other).role == "member"
     with pytest.raises(openai.BadRequestError, match="per-project owners"):
