@@ -27,17 +27,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.api.app import create_api
 from keyplane.auth.principal import bearer_token, principal_from
 from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings, load_settings
-from keyplane.errors import UnavailableError
+from keyplane.errors import KeyplaneError, UnavailableError
+from keyplane.gateway.anthropic import anthropic_error
 from keyplane.gateway.assembly import build_gateway
 from keyplane.gateway.hygiene import ProviderHygiene
 from keyplane.gateway.router import GatewayRouter
 from keyplane.http.body_limits import BodyLimits, RouteLimits
+from keyplane.http.envelope import error_envelope
 from keyplane.http.https import Https
 from keyplane.http.metrics import Metrics, MetricsMiddleware
 from keyplane.http.server_errors import ServerErrors
@@ -91,7 +94,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
     provider_keys = [provider_key.get_secret_value()] if provider_key else []
     # The lifespan adds every upstream's key once the upstreams file is read.
     hygienic = ProviderHygiene(gateway_router, secrets=provider_keys)
-    limited = BodyLimits(hygienic, RouteLimits.of(settings), gate=_gate(app))
+    limited = BodyLimits(hygienic, RouteLimits.of(settings), gate=_gate(app), render=_refusal)
     https = Https(
         MetricsMiddleware(limited, app.state.metrics),
         trusted_proxies=settings.trusted_proxies,
@@ -111,10 +114,13 @@ def _gate(app: FastAPI) -> Callable[[str, Scope], Awaitable[None]]:
 
     async def gate(group: str, scope: Scope) -> None:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
-        openai_gateway = group.startswith("gateway_") and not group.startswith("gateway_messages")
-        if runtime is None or not (openai_gateway or group in _ADMIN_GROUPS):
-            return  # Anthropic's paths refuse in Anthropic's shape: the route's own check
+        if runtime is None or not (group.startswith("gateway_") or group in _ADMIN_GROUPS):
+            return
         authorization = _header(scope, b"authorization")
+        if group in _ANTHROPIC_GROUPS and authorization is None:
+            # Anthropic's clients send the key as x-api-key, as the gateway reads it.
+            api_key = _header(scope, b"x-api-key")
+            authorization = None if api_key is None else "Bearer " + api_key
         try:
             if group in _ADMIN_GROUPS:
                 await runtime.admin_auth.authenticate(
@@ -132,6 +138,12 @@ def _gate(app: FastAPI) -> Callable[[str, Scope], Awaitable[None]]:
 
 
 _ADMIN_GROUPS = frozenset({"admin_api", "verify"})
+_ANTHROPIC_GROUPS = frozenset({"gateway_messages", "gateway_messages_count_tokens"})
+
+
+def _refusal(group: str, error: KeyplaneError) -> JSONResponse:
+    """A refusal before the body is read, in the shape the route's own clients expect."""
+    return anthropic_error(error) if group in _ANTHROPIC_GROUPS else error_envelope(error)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -6,7 +6,8 @@ chunked one is counted as it arrives and answered 413 as soon as it crosses the 
 nothing kept. Each 413 closes the connection, so the rest of the upload is never taken in.
 (A stalled body is the server protocol's to close: ``http.connections``.)
 A route that needs a key has its caller checked by the ``Gate`` first: an unauthenticated
-upload costs keyplane its headers, not its body.
+upload costs keyplane its headers, not its body. Every refusal is rendered by ``render`` with
+its route group, so a surface with its own error shape (Anthropic's ``/v1/messages``) keeps it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.config import Settings
-from keyplane.errors import KeyplaneError
-from keyplane.http.envelope import envelope, error_envelope
+from keyplane.errors import BadRequestError, KeyplaneError
+from keyplane.http.envelope import error_envelope
 from keyplane.http.metrics import route_group
 
 # Checks the caller of a route group before its body is read; raises the error that refuses.
 Gate = Callable[[str, Scope], Awaitable[None]]
-_CLOSE = {"connection": "close"}
+# Renders a refusal for a route group; OpenAI's envelope unless the group has its own shape.
+Render = Callable[[str, KeyplaneError], JSONResponse]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +67,33 @@ class BodyTooLargeError(Exception):
     """Raised to the app from ``receive`` once a body crossed its limit (413 already sent)."""
 
 
+class RequestTooLargeError(KeyplaneError):
+    """The refusal of a body over its route's limit."""
+
+    status = 413
+    code = "request_too_large"
+    type = "invalid_request_error"
+
+
+def _openai_shape(_group: str, error: KeyplaneError) -> JSONResponse:
+    return error_envelope(error)
+
+
 class BodyLimits:
     """Refuses oversize bodies (413) and, through ``gate``, unauthenticated ones (401)."""
 
-    def __init__(self, app: ASGIApp, limits: RouteLimits, *, gate: Gate | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: RouteLimits,
+        *,
+        gate: Gate | None = None,
+        render: Render = _openai_shape,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.gate = gate
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,31 +103,38 @@ class BodyLimits:
         limit = self.limits.for_group(group)
         length, chunked = _declared(scope)
         if length is not None and length > limit:
-            await _refuse_too_large(limit, scope, receive, send)
+            await self._refuse(group, _too_large(limit), scope, receive, send)
             return
         if length == -1:
-            await _refuse(envelope(400, "Content-Length is not a number.", code="bad_request"))(
-                scope, receive, send
-            )
+            refusal = BadRequestError("Content-Length is not a number.", code="bad_request")
+            await self._refuse(group, refusal, scope, receive, send)
             return
         if self.gate is not None and (chunked or (length or 0) > 0):
             try:
                 await self.gate(group, scope)
             except KeyplaneError as error:
-                await _refuse(error_envelope(error))(scope, receive, send)
+                await self._refuse(group, error, scope, receive, send)
                 return
         if chunked:
-            await _Bounded(self.app, limit)(scope, receive, send)
+            await _Bounded(self.app, limit, lambda: self.render(group, _too_large(limit)))(
+                scope, receive, send
+            )
         else:  # the server reads no more than Content-Length says: nothing to count
             await self.app(scope, receive, send)
+
+    async def _refuse(
+        self, group: str, error: KeyplaneError, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await _refuse_connection(self.render(group, error))(scope, receive, send)
 
 
 class _Bounded:
     """One request whose body is counted as the app reads it."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, too_large: Callable[[], JSONResponse]) -> None:
         self.app = app
         self.limit = limit
+        self.too_large = too_large
         self.seen = 0
         self.started = False
         self.refused = False
@@ -118,7 +147,7 @@ class _Bounded:
                 if self.seen > self.limit:
                     if not self.started:
                         self.refused = True
-                        await _refuse_too_large(self.limit, scope, receive, send)
+                        await _refuse_connection(self.too_large())(scope, receive, send)
                     raise BodyTooLargeError
             return message
 
@@ -147,17 +176,13 @@ def _declared(scope: Scope) -> tuple[int | None, bool]:
     return length, chunked
 
 
-async def _refuse_too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-    response = envelope(
-        413,
-        f"The request body is larger than this endpoint accepts ({limit} bytes).",
-        code="request_too_large",
-        headers=_CLOSE,
+def _too_large(limit: int) -> RequestTooLargeError:
+    return RequestTooLargeError(
+        f"The request body is larger than this endpoint accepts ({limit} bytes)."
     )
-    await response(scope, receive, send)
 
 
-def _refuse(response: JSONResponse) -> JSONResponse:
+def _refuse_connection(response: JSONResponse) -> JSONResponse:
     """An answer that also closes the connection, so an unread body is not taken in."""
     response.headers["connection"] = "close"
     return response
