@@ -175,3 +175,23 @@ async def test_the_spend_limit_and_a_service_account_say_what_is_wrong(
     assert page.status_code == 422
     says_once(page, {"name": f"Give the service account a name of at most {MAX_NAME} characters."})
     assert "No service accounts." in page.text
+
+
+async def test_the_setup_form_shows_a_bad_email_and_a_short_password_together(
+    app: FastAPI, booted: Bootstrap, browser_factory: Callable[[], WebClient]
+) -> None:
+    token = await app.state.runtime.users.issue_setup_token()
+    web = browser_factory()
+    await web.get(f"/setup?token={token}")
+    page = await web.post(
+        "/setup", {"token": token, "name": "Olive", "email": "olive", "password": "short"}
+    )
+    assert page.status_code == 422
+    says_once(
+        page,
+        {
+            "email": "Enter an email address like name@example.com.",
+            "password": "Use a password of at least 10 characters.",
+        },
+    )
+    assert 'value="olive"' in page.text
