@@ -110,7 +110,8 @@ def _check(form: Form) -> None:
     elif action == "model_permissions":
         if form.text("mode") not in _MODES:
             form.errors["mode"] = _PLAIN["mode"]
-        form.check("models", _PLAIN["models"], lambda: clean_models(form.lines("models")))
+        if form.text("mode"):  # with no list, the models are not kept: nothing to check
+            form.check("models", _PLAIN["models"], lambda: clean_models(form.lines("models")))
     elif action == "spend_limit" and form.text("clear") != "1":
         form.check("usd", None, lambda: _cents(form, "usd"))
     elif action == "spend_alert":
