@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # OpenTelemetry traces of gateway calls (the "otel" extra), exported over OTLP/HTTP as the
     # standard OTEL_EXPORTER_OTLP_* variables say.
     otel_traces: bool = False
+    # Set by ``serve --demo``: the gateway forwards to keyplane's stand-in upstream, which
+    # every dashboard page then says in a banner.
+    demo: bool = False
     # Every metered call is appended to a journal in the data dir before its answer ends;
     # this is how often it is fsynced (what a machine crash, not a killed process, may lose).
     usage_journal_fsync_seconds: float = Field(default=1.0, gt=0, le=1.0)

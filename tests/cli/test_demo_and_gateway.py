@@ -83,6 +83,9 @@ def test_demo_says_it_forwards_to_the_stand_in_and_answers_the_openai_sdk(
     reply = client.chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert reply.choices[0].message.content and reply.usage is not None
     assert {m.owned_by for m in client.models.list()} == {"keyplane-stand-in"}
+    # The dashboard says it too, on every page, signed in or not (KEYPLANE_DEMO).
+    page = httpx.get(f"{demo.url}/login", headers={"accept": "text/html"})
+    assert "forwards calls to keyplane's stand-in upstream, not to a provider" in page.text
 
 
 def test_the_stand_in_stops_with_the_demo_server(tmp_path: Path) -> None:

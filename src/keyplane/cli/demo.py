@@ -42,6 +42,7 @@ def start_demo_upstream() -> str:
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     os.environ["KEYPLANE_UPSTREAM_BASE_URL"] = upstream.base_url
     os.environ["KEYPLANE_UPSTREAM_API_KEY"] = key
+    os.environ["KEYPLANE_DEMO"] = "1"  # the dashboard's banner
     return upstream.base_url
 
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.errors import KeyplaneError
 from keyplane.http.envelope import error_envelope, http_error, internal_error, store_unavailable
+from keyplane.logs import redact_text
 from keyplane.store.database import STORE_UNREACHABLE
 from keyplane.web.auth import (
     LoginRequiredError,
@@ -65,12 +66,14 @@ def install_html_errors(app: FastAPI) -> None:
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
+    # A secret pasted where an id belongs ("No API key with id 'sk-kp-...'") is not echoed:
+    # the same redaction as the API's envelope.
     return pages_of(request).render(
         request,
         "error.html",
         status=status,
         title=_TITLES.get(status, "Something went wrong"),
-        message=message,
+        message=redact_text(message),
     )
 
 

@@ -98,6 +98,16 @@ class Form:
     def field_errors(self) -> list[tuple[str, str]]:
         return [(name, message) for name, message in self.errors.items() if name != FORM_WIDE]
 
+    async def submit(
+        self, check: Callable[[Form], object], call: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """``check`` every field first, so a person sees all that is wrong at once, each
+        beside its field; only a form that passed reaches the service ``call``."""
+        check(self)
+        if not self.ok:
+            return None
+        return await self.attempt(call())
+
     async def attempt(self, call: Awaitable[T]) -> T | None:
         """Await ``call``; an error the person can fix lands on the form and gives None."""
         try:

@@ -91,6 +91,7 @@ class Pages:
         context.setdefault("me", None)
         context.setdefault("notice", None)
         context.setdefault("now", datetime.now(UTC))
+        context.setdefault("demo", in_demo(request))
         html = self.env.get_template(name).render(request=request, path=request.url.path, **context)
         response = HTMLResponse(html, status_code=status, headers=headers)
         response.headers.setdefault("Cache-Control", "no-store")
@@ -102,6 +103,12 @@ class Pages:
             "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
         )
         return response
+
+
+def in_demo(request: Request) -> bool:
+    """Whether ``serve --demo`` started this server, pointing the gateway at the stand-in."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return bool(runtime is not None and runtime.settings.demo)
 
 
 def pages_of(request: Request) -> Pages:

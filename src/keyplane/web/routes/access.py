@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from keyplane.errors import KeyplaneError, NotFoundError, RateLimitedError
 from keyplane.runtime.deps import InvitesDep, SessionsDep, SettingsDep, UsersDep
+from keyplane.services.passwords import clean_email, clean_password, clean_person_name
 from keyplane.services.sessions import SessionService
 from keyplane.services.users import NewAccount
 from keyplane.store.models import User
@@ -51,8 +52,9 @@ async def setup(request: Request, users: UsersDep, sessions: SessionsDep) -> Res
     await check_anonymous_csrf(request)
     form = await Form.read(request)
     token = form.text("token")
-    user = await form.attempt(
-        users.create_owner(token=token, account=_account(form), actor=actor_of(request))
+    user = await form.submit(
+        _check_owner,
+        lambda: users.create_owner(token=token, account=_account(form), actor=actor_of(request)),
     )
     if user is None:
         return _anonymous(request, "setup.html", status=422, token=token, form=form)
@@ -112,10 +114,23 @@ async def accept_invite(request: Request, invites: InvitesDep, sessions: Session
     token = form.text("token")
     invite = await invites.find(token)
     account = _account(form, email=invite.email)
-    user = await form.attempt(invites.accept(token=token, account=account, actor=actor_of(request)))
+    user = await form.submit(
+        _check_account,
+        lambda: invites.accept(token=token, account=account, actor=actor_of(request)),
+    )
     if user is None:
         return _anonymous(request, "invite.html", status=422, token=token, invite=invite, form=form)
     return await _sign_in(request, sessions, user, "/projects")
+
+
+def _check_owner(form: Form) -> None:
+    form.check("email", None, lambda: clean_email(form.text("email")))
+    _check_account(form)
+
+
+def _check_account(form: Form) -> None:
+    form.check("name", None, lambda: clean_person_name(form.text("name")))
+    form.check("password", None, lambda: clean_password(form.text("password")))
 
 
 def _account(form: Form, *, email: str | None = None) -> NewAccount:

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from keyplane.keys.policy import MAX_NAME, clean_name
 from keyplane.runtime.deps import AdminKeysDep, MembersDep, NowDep
 from keyplane.services.admin_keys import AdminKeyService
 from keyplane.services.members import MemberService
@@ -19,6 +20,11 @@ from keyplane.web.routes.keys import flashes_of
 from keyplane.web.templating import pages_of
 
 router = APIRouter(prefix="/admin-keys", tags=[TAG], include_in_schema=False)
+NAME_PLAIN = f"Give the admin key a name of at most {MAX_NAME} characters."
+
+
+def _check(form: Form) -> None:
+    form.check("name", NAME_PLAIN, lambda: clean_name(form.text("name")))
 
 
 @router.get("")
@@ -43,12 +49,13 @@ async def create_admin_key(
 ) -> Response:
     me.access.require_manager()
     form = await Form.read(request)
-    issued = await form.attempt(
-        admin_keys.create(
+    issued = await form.submit(
+        _check,
+        lambda: admin_keys.create(
             organization_id=me.access.organization_id,
             name=form.text("name"),
             actor=actor_of(request, me),
-        )
+        ),
     )
     if issued is None:
         return await _page(request, admin_keys, members, now, me, form, status=422)

@@ -4,12 +4,14 @@ service accounts. The same services as OpenAI's admin resources (``docs/openai-a
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from keyplane.errors import ValidationFailedError
+from keyplane.keys.policy import MAX_LIST, MAX_NAME, clean_models, clean_name
 from keyplane.runtime.deps import AdminResourcesDep, ProjectsDep
 from keyplane.services.admin_resources import AdminResources
 from keyplane.services.sessions import SignedIn
@@ -87,6 +89,39 @@ def _count(form: Form, name: str) -> int:
     return int(raw)
 
 
+_PLAIN = {
+    "model": "Name one model, like gpt-4o-mini.",
+    "rpm": "Enter a whole number of requests, like 60, or leave it empty for no limit.",
+    "tpm": "Enter a whole number of tokens, like 40000, or leave it empty for no limit.",
+    "mode": "Choose No list, Allow only or Deny.",
+    "models": f"List at most {MAX_LIST} model names, separated by commas.",
+}
+NAME_PLAIN = f"Give the service account a name of at most {MAX_NAME} characters."
+_MODES = ("", "allow_list", "deny_list")
+
+
+def _check(form: Form) -> None:
+    """Every field of the form that was sent, checked at once."""
+    action = form.text("action")
+    if action == "model_limit":
+        form.check("model", _PLAIN["model"], lambda: clean_models([form.text("model")]))
+        for name in ("rpm", "tpm"):
+            form.check(name, _PLAIN[name], partial(_count, form, name))
+    elif action == "model_permissions":
+        if form.text("mode") not in _MODES:
+            form.errors["mode"] = _PLAIN["mode"]
+        if form.text("mode"):  # with no list, the models are not kept: nothing to check
+            form.check("models", _PLAIN["models"], lambda: clean_models(form.lines("models")))
+    elif action == "spend_limit" and form.text("clear") != "1":
+        form.check("usd", None, lambda: _cents(form, "usd"))
+    elif action == "spend_alert":
+        form.check("alert_usd", None, lambda: _cents(form, "alert_usd"))
+
+
+def _check_account(form: Form) -> None:
+    form.check("name", NAME_PLAIN, lambda: clean_name(form.text("name")))
+
+
 async def _apply(form: Form, action: str, admin: AdminResources, base: dict[str, Any]) -> Any:
     """Carry out one form's change; errors land on the form."""
     if action == "model_limit":
@@ -131,7 +166,7 @@ async def change(
         "project_id": project.id,
         "actor": actor_of(request, me),
     }
-    await form.attempt(_apply(form, form.text("action"), admin, base))
+    await form.submit(_check, lambda: _apply(form, form.text("action"), admin, base))
     if not form.ok:
         return await _page(request, admin, projects, me, project_id, form=form, status=422)
     return RedirectResponse(f"/projects/{project.id}/controls?saved=1", status_code=303)
@@ -149,13 +184,14 @@ async def create_service_account(
     me.access.require_manager()
     project = await visible_project(projects, me, project_id)
     form = await Form.read(request)
-    created = await form.attempt(
-        admin.service_accounts.create(
+    created = await form.submit(
+        _check_account,
+        lambda: admin.service_accounts.create(
             organization_id=me.access.organization_id,
             project_id=project.id,
             name=form.text("name"),
             actor=actor_of(request, me),
-        )
+        ),
     )
     if created is None:
         return await _page(request, admin, projects, me, project_id, form=form, status=422)

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from keyplane.runtime.deps import InvitesDep, MembersDep, ProjectsDep
 from keyplane.services.invites import InviteService
-from keyplane.services.members import ROLES, MemberService
+from keyplane.services.members import ROLES, MemberService, clean_role
+from keyplane.services.passwords import clean_email
 from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
 from keyplane.web.auth import Editor, Viewer, actor_of, is_https
@@ -37,6 +38,12 @@ def _people(projects: ProjectsDep, members: MembersDep, invites: InvitesDep) -> 
 
 
 PeopleDep = Annotated[People, Depends(_people)]
+ROLE_PLAIN = "Choose one of the roles in the list."
+
+
+def _check_invite(form: Form) -> None:
+    form.check("email", None, lambda: clean_email(form.text("email")))
+    form.check("role", ROLE_PLAIN, lambda: clean_role(form.text("role", "member")))
 
 
 @router.get("")
@@ -53,15 +60,16 @@ async def member_list(request: Request, people: PeopleDep, me: Viewer, f: str = 
 async def invite(request: Request, people: PeopleDep, me: Editor) -> Response:
     me.access.require_manager()
     form = await Form.read(request)
-    issued = await form.attempt(
-        people.invites.create(
+    issued = await form.submit(
+        _check_invite,
+        lambda: people.invites.create(
             organization_id=me.access.organization_id,
             email=form.text("email"),
             role=form.text("role", "member"),
             project_ids=form.texts("projects"),
             actor=actor_of(request, me),
             by=me.access,
-        )
+        ),
     )
     if issued is None:
         return await _page(request, people, me, form, status=422)

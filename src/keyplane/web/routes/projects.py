@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from keyplane.keys.policy import MAX_NAME, clean_name
 from keyplane.runtime.deps import ProjectsDep
 from keyplane.services.projects import ProjectService
 from keyplane.services.sessions import SignedIn
@@ -17,6 +18,11 @@ from keyplane.web.templating import pages_of
 
 router = APIRouter(prefix="/projects", tags=[TAG], include_in_schema=False)
 PAGE = 50
+NAME_PLAIN = f"Give the project a name of at most {MAX_NAME} characters."
+
+
+def check_name(form: Form) -> None:
+    form.check("name", NAME_PLAIN, lambda: clean_name(form.text("name")))
 
 
 @router.get("")
@@ -37,12 +43,13 @@ async def project_list(
 async def create_project(request: Request, projects: ProjectsDep, me: Editor) -> Response:
     me.access.require_manager()
     form = await Form.read(request)
-    project = await form.attempt(
-        projects.create(
+    project = await form.submit(
+        check_name,
+        lambda: projects.create(
             organization_id=me.access.organization_id,
             name=form.text("name"),
             actor=actor_of(request, me),
-        )
+        ),
     )
     if project is None:
         return await _list_page(request, projects, me, form, status=422)
@@ -67,13 +74,14 @@ async def rename_project(
     me.access.require_manager()
     project = await visible_project(projects, me, project_id)
     form = await Form.read(request)
-    renamed = await form.attempt(
-        projects.rename(
+    renamed = await form.submit(
+        check_name,
+        lambda: projects.rename(
             organization_id=me.access.organization_id,
             project_id=project.id,
             name=form.text("name"),
             actor=actor_of(request, me),
-        )
+        ),
     )
     if renamed is None:
         return pages_of(request).render(
