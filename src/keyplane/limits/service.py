@@ -25,7 +25,14 @@ from keyplane.limits.backend import (
 from keyplane.limits.explain import BudgetState, Reservation, budget_refusal
 from keyplane.limits.headers import duration, ratelimit_headers
 from keyplane.limits.organization import OrganizationBudgets
-from keyplane.limits.policy import Budget, RateLimits, limits_of_model, window_of
+from keyplane.limits.policy import (
+    Budget,
+    ModelLimits,
+    Period,
+    RateLimits,
+    limits_of_model,
+    window_of,
+)
 from keyplane.store.database import STORE_UNREACHABLE, Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
@@ -244,11 +251,10 @@ def demands_for(
     scopes: list[tuple[str, RateLimits | None, Budget | None]] = [
         (f"key:{key.id}", key.rate_limits, key.budget)
     ]
+    per_model = None
     if project is not None:
         scopes.append((f"project:{project.id}", project.rate_limits, project.budget))
         per_model = limits_of_model(project.model_rate_limits, model) if model else None
-        if per_model is not None:
-            scopes.append((f"model:{project.id}:{model}", per_model.as_rate_limits(), None))
     for scope, rate, budget in scopes:
         if rate is None and budget is None:
             continue
@@ -264,7 +270,22 @@ def demands_for(
                 cost=cost,
             )
         )
+    if per_model is not None and project is not None:
+        demands.append(_model_demand(f"model:{project.id}:{model}", per_model, tokens, now))
     return demands
+
+
+def _model_demand(scope: str, limits: ModelLimits, tokens: int, now: datetime) -> Demand:
+    rate = limits.as_rate_limits()
+    day = window_of(Period.DAY, now) if limits.max_requests_per_1_day is not None else None
+    return Demand(
+        scope=scope,
+        rate=None if rate == RateLimits() else rate,
+        tokens=tokens,
+        requests_per_day=limits.max_requests_per_1_day,
+        day=day.id if day else None,
+        day_end=day.end.timestamp() if day and day.end else None,
+    )
 
 
 def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> Demand:
@@ -308,11 +329,14 @@ def refusal(
         "requests": "requests per minute",
         "tokens": "tokens per minute",
         "parallel": "parallel requests",
+        "requests_per_day": "requests per day",
     }[exceeded.kind]
     message = (
         f"Rate limit reached for {what} on {owner}: limit {exceeded.limit}. "
         f"Please try again in {wait}."
     )
+    if exceeded.kind == "requests_per_day":
+        message += " The day resets at 00:00 UTC."
     return RateLimitedError(message, retry_after=retry_after, headers=headers)
 
 
