@@ -1,4 +1,8 @@
-"""A per-model ``max_requests_per_1_day``: a request counter per UTC day, on both backends."""
+"""A per-model ``max_requests_per_1_day``: a request counter per UTC day, on both backends.
+
+Each day's count starts from the store (the calls metered that day), seeded like a budget,
+so a restart or a Redis that lost its data does not hand out a second day's worth.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from keyplane.limits.backend import Demand, LimitBackend, LimitExceeded
+from keyplane.limits.backend import BudgetUnseeded, Demand, LimitBackend, LimitExceeded
 from keyplane.limits.policy import RateLimits
 from keyplane.limits.service import refusal
 
@@ -22,17 +26,45 @@ def day_demand(
 
 
 async def admitted(backend: LimitBackend, demands: list[Demand], lease: str, now: float) -> bool:
-    try:
-        await backend.acquire(demands, lease=lease, now=now)
-    except LimitExceeded:
-        return False
-    return True
+    """Admit, seeding an unseeded day from an empty store first (as the service does)."""
+    for _ in range(2):
+        try:
+            await backend.acquire(demands, lease=lease, now=now)
+        except LimitExceeded:
+            return False
+        except BudgetUnseeded as missing:
+            await backend.seed_budget(missing.scope, missing.window, none_yet, ttl=3600)
+        else:
+            return True
+    raise AssertionError("seeded, yet still unseeded")
+
+
+async def none_yet() -> int:
+    return 0
+
+
+async def test_a_day_is_counted_on_from_what_the_store_holds(backend: LimitBackend) -> None:
+    demand = day_demand(20)
+    with pytest.raises(BudgetUnseeded) as missing:
+        await backend.acquire([demand], lease="a", now=T0)
+    assert (missing.value.scope, missing.value.window) == ("model:p:m", "day:2027-01-01")
+
+    async def metered() -> int:
+        return 18
+
+    await backend.seed_budget("model:p:m", "day:2027-01-01", metered, ttl=3600)
+    assert [await admitted(backend, [demand], f"l{i}", T0) for i in range(3)] == [
+        True,
+        True,
+        False,
+    ]
 
 
 async def test_if_100_concurrent_calls_meet_a_day_limit_of_20_then_exactly_20_pass(
     backend: LimitBackend,
 ) -> None:
     demand = day_demand(20)
+    await backend.seed_budget("model:p:m", "day:2027-01-01", none_yet, ttl=3600)
     results = await asyncio.gather(
         *(admitted(backend, [demand], f"l{i}", T0 + i * 0.01) for i in range(100))
     )
@@ -44,7 +76,7 @@ async def test_a_day_limit_refusal_names_the_limit_and_waits_until_midnight_utc(
 ) -> None:
     demand = day_demand(2)
     for i in range(2):
-        await backend.acquire([demand], lease=f"l{i}", now=T0)
+        assert await admitted(backend, [demand], f"l{i}", T0)
     with pytest.raises(LimitExceeded) as refused:
         await backend.acquire([demand], lease="l2", now=T0 + 600)
     assert (refused.value.kind, refused.value.limit) == ("requests_per_day", 2)
@@ -58,7 +90,7 @@ async def test_a_day_limit_refusal_names_the_limit_and_waits_until_midnight_utc(
 async def test_a_new_utc_day_starts_from_zero_and_spans_do_not_carry_over(
     backend: LimitBackend,
 ) -> None:
-    await backend.acquire([day_demand(1)], lease="a", now=T0)
+    assert await admitted(backend, [day_demand(1)], "a", T0)
     assert not await admitted(backend, [day_demand(1)], "b", MIDNIGHT - 1)
     tomorrow = day_demand(1, day="day:2027-01-02", end=MIDNIGHT + 86400)
     assert await admitted(backend, [tomorrow], "c", MIDNIGHT + 1)
@@ -66,7 +98,7 @@ async def test_a_new_utc_day_starts_from_zero_and_spans_do_not_carry_over(
 
 
 async def test_a_day_limit_is_per_model_scope(backend: LimitBackend) -> None:
-    await backend.acquire([day_demand(1, scope="model:p:a")], lease="a", now=T0)
+    assert await admitted(backend, [day_demand(1, scope="model:p:a")], "a", T0)
     assert await admitted(backend, [day_demand(1, scope="model:p:b")], "b", T0)
     assert await admitted(backend, [day_demand(1, scope="model:q:a")], "c", T0)
 
@@ -75,7 +107,7 @@ async def test_a_day_limit_refusal_takes_nothing_from_the_key_and_a_key_refusal_
     backend: LimitBackend,
 ) -> None:
     key = Demand(scope="key:k", rate=RateLimits(requests_per_minute=3))
-    await backend.acquire([key, day_demand(1)], lease="a", now=T0)
+    assert await admitted(backend, [key, day_demand(1)], "a", T0)
     assert not await admitted(backend, [key, day_demand(1)], "b", T0)  # the day refuses
     assert (await backend.status([key], now=T0))[0].requests_remaining == 2
     tight_key = Demand(scope="key:t", rate=RateLimits(requests_per_minute=1))
@@ -103,6 +135,6 @@ async def test_a_day_limit_beside_a_minute_limit_holds_both(backend: LimitBacken
 
 async def test_settling_a_call_does_not_give_its_day_request_back(backend: LimitBackend) -> None:
     demand = day_demand(1)
-    await backend.acquire([demand], lease="a", now=T0)
+    assert await admitted(backend, [demand], "a", T0)
     await backend.release([demand], lease="a", admitted_at=T0, tokens=0, cost=0, now=T0 + 1)
     assert not await admitted(backend, [demand], "b", T0 + 2)

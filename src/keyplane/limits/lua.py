@@ -90,7 +90,8 @@ for i = 1, n do
   local blimit, cost, wrem = arg(H, i, 6), arg(H, i, 7), arg(H, i, 8)
   local rpd = arg(H, i, 10)
   if rpd >= 0 then
-    local today = tonumber(redis.call('GET', KEYS[k + 7]) or '0')
+    if redis.call('HEXISTS', KEYS[k + 7], 'spent') == 0 then return {-2, i - 1} end
+    local today = tonumber(redis.call('HGET', KEYS[k + 7], 'spent'))
     if today + requests > rpd then return {5, i - 1, rpd, math.max(arg(H, i, 11), 0)} end
   end
   if rpm >= 0 then
@@ -124,9 +125,9 @@ for i = 1, n do
   local rpm, tpm, par = arg(H, i, 2), arg(H, i, 4), arg(H, i, 5)
   local blimit, wttl, rpd = arg(H, i, 6), arg(H, i, 9), arg(H, i, 10)
   if rpd >= 0 then
-    -- The key names the UTC day, so a new day starts from zero; it lives an hour past it.
-    redis.call('INCRBY', KEYS[k + 7], arg(H, i, 1))
-    redis.call('EXPIRE', KEYS[k + 7], math.floor(arg(H, i, 11) / 1000) + 3600)
+    -- The key names the UTC day, so a new day is seeded afresh; it lives a day past it.
+    redis.call('HINCRBY', KEYS[k + 7], 'spent', arg(H, i, 1))
+    redis.call('EXPIRE', KEYS[k + 7], math.floor(arg(H, i, 11) / 1000) + 86400)
   end
   if rpm >= 0 then
     redis.call('HINCRBY', KEYS[k + 1], slot, arg(H, i, 1))

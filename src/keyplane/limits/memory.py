@@ -62,9 +62,6 @@ class MemoryBackend:
         self._parallel: dict[str, dict[str, float]] = {}
         self._budgets: dict[tuple[str, str], _Budget] = {}
         self._seeding: dict[tuple[str, str], asyncio.Future[int]] = {}
-        # scope -> (day id, requests admitted that day): one entry per scope, a new day
-        # replaces the old one, so nothing piles up.
-        self._daily: dict[str, tuple[str, int]] = {}
 
     async def acquire(
         self, demands: Sequence[Demand], *, lease: str, now: float
@@ -128,15 +125,16 @@ class MemoryBackend:
     async def close(self) -> None:
         return None
 
-    def _admitted_today(self, demand: Demand) -> int:
-        day, count = self._daily.get(demand.scope, ("", 0))
-        return count if day == demand.day else 0
-
     def _check_day(self, demand: Demand, now: float) -> None:
+        """A per-model requests-per-day limit counts like a budget of requests: its day is
+        seeded from the metered usage (after a restart too), then taken at admission."""
         limit = demand.requests_per_day
         if limit is None or demand.day is None:
             return
-        if self._admitted_today(demand) + demand.requests > limit:
+        day = self._budgets.get((demand.scope, demand.day))
+        if day is None:
+            raise BudgetUnseeded(demand.scope, demand.day)
+        if day.spent + demand.requests > limit:
             retry = (demand.day_end - now) if demand.day_end is not None else 0.0
             raise LimitExceeded(
                 scope=demand.scope, kind="requests_per_day", limit=limit, retry_after=max(retry, 0)
@@ -184,8 +182,7 @@ class MemoryBackend:
 
     def _take(self, demand: Demand, lease: str, now: float) -> None:
         if demand.requests_per_day is not None and demand.day is not None:
-            admitted = self._admitted_today(demand) + demand.requests
-            self._daily[demand.scope] = (demand.day, admitted)
+            self._budgets[(demand.scope, demand.day)].spent += demand.requests
         rate = demand.rate
         if rate is not None:
             if rate.requests_per_minute is not None:

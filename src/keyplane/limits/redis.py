@@ -9,7 +9,8 @@ instances can never both take the last unit of a limit. Keys per scope::
     <prefix>:bud:<scope>:<window>  hash  spent, reserved           (micro-USD)
     <prefix>:bres:<scope>:<window> hash  lease -> reserved amount
     <prefix>:bexp:<scope>:<window> zset  lease -> expiry
-    <prefix>:day:<scope>:<day>     int   requests admitted that UTC day (per-model limit)
+    <prefix>:bud:<scope>:<day>     hash  spent: requests admitted that UTC day (a per-model
+                                         requests-per-day limit, seeded like a budget)
     <prefix>:recounted:<request>   set   instances that wrote their usage for a recount
 
 Seeding a budget from the store is exact only if the store holds every call settled so far,
@@ -95,9 +96,9 @@ class RedisBackend:
             args += _demand_args(demand, now)
         reply = await self._call(ACQUIRE, self._keys(demands), args)
         code = int(reply[0])
-        if code == -1:
+        if code < 0:  # -1: a budget window, -2: a requests-per-day day
             demand = demands[int(reply[1])]
-            raise BudgetUnseeded(demand.scope, demand.window or "")
+            raise BudgetUnseeded(demand.scope, (demand.window if code == -1 else demand.day) or "")
         if code > 0:
             demand = demands[int(reply[1])]
             raise LimitExceeded(
@@ -277,7 +278,7 @@ class RedisBackend:
                         f"{self.prefix}:bud:{demand.scope}:{window}",
                         f"{self.prefix}:bres:{demand.scope}:{window}",
                         f"{self.prefix}:bexp:{demand.scope}:{window}",
-                        f"{self.prefix}:day:{demand.scope}:{demand.day or '-'}",
+                        f"{self.prefix}:bud:{demand.scope}:{demand.day or '-'}",
                     ]
                 )
             parts.append(part)

@@ -217,6 +217,8 @@ class LimitService:
         self, missing: BudgetUnseeded, demands: Sequence[Demand], now: datetime
     ) -> None:
         demand = next(d for d in demands if d.scope == missing.scope)
+        if demand.day is not None and missing.window == demand.day:
+            return await self._seed_day(demand, now)
         assert demand.budget is not None
         window = window_of(demand.budget.period, now)
         scope_type, _, scope_id = demand.scope.partition(":")
@@ -234,6 +236,27 @@ class LimitService:
             await self.backend.seed_budget(demand.scope, missing.window, spent, ttl=ttl)
         except LimitsUnavailable:
             raise _unavailable() from None  # a budget always fails closed
+
+    async def _seed_day(self, demand: Demand, now: datetime) -> None:
+        """Start a model's requests-per-day count from the calls metered today (the same
+        fence as a budget seed, so calls other instances still hold are counted)."""
+        assert demand.day is not None
+        day = window_of(Period.DAY, now)
+        project_id, _, model = demand.scope.removeprefix("model:").partition(":")
+
+        async def admitted() -> int:
+            try:
+                return await self.meter.requests(
+                    since=day.start, project_id=project_id, model=model
+                )
+            except STORE_UNREACHABLE as exc:  # a count nobody can read refuses: 503
+                raise LimitsUnavailable(str(exc)) from exc
+
+        ttl = None if day.end is None else (day.end - now).total_seconds()
+        try:
+            await self.backend.seed_budget(demand.scope, demand.day, admitted, ttl=ttl)
+        except LimitsUnavailable:
+            raise _unavailable() from None
 
 
 def demands_for(
