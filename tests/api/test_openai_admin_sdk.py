@@ -158,11 +158,30 @@ def test_rate_limits_are_per_model_and_refuse_what_keyplane_cannot_enforce(
         ("rl-gpt-4o", 0),
         ("rl-gpt-4o-mini", 5),
     ]
-    with pytest.raises(openai.BadRequestError, match="max_requests_per_1_day"):
-        limits.update_rate_limit("rl-gpt-4o", project_id=project, max_requests_per_1_day=10)
+    with pytest.raises(openai.BadRequestError, match=r"max_images_per_1_minute.*serves no image"):
+        limits.update_rate_limit("rl-gpt-4o", project_id=project, max_images_per_1_minute=10)
+    with pytest.raises(openai.BadRequestError, match="batch_1_day_max_input_tokens") as refused:
+        limits.update_rate_limit("rl-gpt-4o", project_id=project, batch_1_day_max_input_tokens=9)
+    assert refused.value.code == "unsupported_parameter"
     cleared = limits.update_rate_limit("rl-gpt-4o", project_id=project, max_tokens_per_1_minute=0)
     assert cleared.max_tokens_per_1_minute == 0
     assert [r.model for r in limits.list_rate_limits(project).data] == ["gpt-4o-mini"]
+
+
+def test_a_day_limit_per_model_is_set_read_and_cleared_through_the_sdk(
+    admin: openai.OpenAI, project: str
+) -> None:
+    limits = admin.admin.organization.projects.rate_limits
+    set_ = limits.update_rate_limit("rl-gpt-4o", project_id=project, max_requests_per_1_day=10)
+    assert (set_.max_requests_per_1_day, set_.max_requests_per_1_minute) == (10, 0)
+    limits.update_rate_limit("rl-gpt-4o", project_id=project, max_requests_per_1_minute=5)
+    (listed,) = limits.list_rate_limits(project).data
+    assert (listed.max_requests_per_1_day, listed.max_requests_per_1_minute) == (10, 5)
+    cleared = limits.update_rate_limit(
+        "rl-gpt-4o", project_id=project, max_requests_per_1_day=0, max_requests_per_1_minute=0
+    )
+    assert cleared.max_requests_per_1_day == 0
+    assert limits.list_rate_limits(project).data == []
 
 
 def test_model_permissions_are_an_allow_or_deny_list(admin: openai.OpenAI, project: str) -> None:

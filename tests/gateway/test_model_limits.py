@@ -8,6 +8,7 @@ call one scope refuses takes nothing from the others.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from gateway.conftest import LIMITS_MODEL, LocalGateway, exact_call, fire, local_gateway
 from keyplane.limits import estimate
+from keyplane.limits.memory import MemoryBackend
 from keyplane.testing import UpstreamProcess
 from support.clock import FakeClock
 
@@ -172,3 +174,55 @@ async def test_the_organisation_spend_limit_holds_over_every_project(
         both = await asyncio.gather(fire(first, call, 30), fire(second, call, 30))
         outcomes = both[0] + both[1]
         assert outcomes == {"ok": fits, "insufficient_quota": 60 - fits}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_if_100_concurrent_calls_meet_a_model_day_limit_of_20_then_20_pass_until_midnight(
+    upstream: UpstreamProcess,
+    local_database: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    backend: dict[str, Any],
+) -> None:
+    async with local_gateway(upstream, local_database, tmp_path / "data", clock, **backend) as kp:
+        await set_model_limit(kp, LIMITS_MODEL, max_requests_per_1_day=20)
+        sdk = kp.sdk(await kp.create_key())
+        assert await fire(sdk, exact_call(), 100) == {"ok": 20, "rate_limit_exceeded": 80}
+        clock.advance(hours=1)  # a minute window would have room again; the day has none
+        call = exact_call()
+        with pytest.raises(openai.RateLimitError) as refused:
+            await sdk.chat.completions.create(**call.body, extra_headers=call.headers)
+        message = refused.value.message
+        assert f"requests per day on model {LIMITS_MODEL} in project {kp.project_id}" in message
+        assert "limit 20" in message and "00:00 UTC" in message
+        midnight = datetime.combine(clock.now.date() + timedelta(days=1), time(), UTC)
+        retry_after = int(refused.value.response.headers["retry-after"])
+        assert abs(retry_after - (midnight - clock.now).total_seconds()) <= 1
+        assert await fire(sdk, other_model_call(), 3) == {"ok": 3}  # other models unaffected
+        clock.now = midnight + timedelta(seconds=1)
+        assert await fire(sdk, exact_call(), 30) == {"ok": 20, "rate_limit_exceeded": 10}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_day_count_the_limits_store_lost_is_seeded_again_from_usage(
+    upstream: UpstreamProcess,
+    local_database: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    backend: dict[str, Any],
+) -> None:
+    """The in-process counters gone (a restart) or Redis losing the day's key: today's
+    metered calls are counted again, so the day does not start over."""
+    clock.now = clock.now.replace(hour=12)  # the same UTC day throughout
+    async with local_gateway(upstream, local_database, tmp_path / "data", clock, **backend) as kp:
+        await set_model_limit(kp, LIMITS_MODEL, max_requests_per_1_day=20)
+        sdk = kp.sdk(await kp.create_key())
+        assert await fire(sdk, exact_call(), 15) == {"ok": 15}
+        limits = kp.app.state.runtime.limits
+        if backend:
+            day = f"day:{clock.now:%Y-%m-%d}"
+            key = f"kp:lim:bud:model:{kp.project_id}:{LIMITS_MODEL}:{day}"
+            assert await limits.backend.redis.delete(key) == 1
+        else:
+            limits.backend = MemoryBackend()  # what a restart starts with
+        assert await fire(sdk, exact_call(), 100) == {"ok": 5, "rate_limit_exceeded": 95}

@@ -30,6 +30,11 @@ class Demand:
     tokens: int = 0
     cost: int = 0
     requests: int = 1
+    # A project's per-model ``max_requests_per_1_day``: requests admitted in the UTC day
+    # ``day`` (its id, e.g. ``day:2026-12-01``), which ends at ``day_end``.
+    requests_per_day: int | None = None
+    day: str | None = None
+    day_end: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,8 @@ class BudgetChange:
 
 
 class LimitExceeded(Exception):  # noqa: N818 - a refusal, raised and caught within limits/
-    """A demand the backend refused; ``kind`` is requests, tokens, parallel or budget."""
+    """A demand the backend refused; ``kind`` is requests, tokens, parallel, budget or
+    requests_per_day."""
 
     def __init__(self, *, scope: str, kind: str, limit: int, retry_after: float) -> None:
         super().__init__(f"{kind} limit of {scope} reached")

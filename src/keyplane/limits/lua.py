@@ -1,8 +1,9 @@
 """Lua scripts of the Redis backend; see ``redis.py`` for the key layout.
 
-Per demand the scripts read 6 keys and 9 arguments: requests, requests_per_minute,
+Per demand the scripts read 7 keys and 11 arguments: requests, requests_per_minute,
 tokens, tokens_per_minute, max_parallel, budget_limit, cost, window_remaining_ms,
-window_ttl (``-1`` for "none"). Times are seconds as floats; replies carry milliseconds.
+window_ttl, requests_per_day, day_remaining_ms (``-1`` for "none"). Times are seconds as
+floats; replies carry milliseconds.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ _PRELUDE = """
 local W = 61
 local now = tonumber(ARGV[1])
 local slot = math.floor(now)
-local n = #KEYS / 6
+local n = #KEYS / 7
 
-local function arg(header, i, k) return tonumber(ARGV[header + (i - 1) * 9 + k]) end
+local function arg(header, i, k) return tonumber(ARGV[header + (i - 1) * 11 + k]) end
 
 local function slots(key)
   local data = redis.call('HGETALL', key)
@@ -56,7 +57,7 @@ local function reclaim(bud, bres, bexp)
 end
 
 local function status(i, header)
-  local k = (i - 1) * 6
+  local k = (i - 1) * 7
   local out = {-1, 0, 0, -1, 0, 0, -1, 0, 0}
   local rpm, tpm, blimit = arg(header, i, 2), arg(header, i, 4), arg(header, i, 6)
   if rpm >= 0 then
@@ -83,10 +84,16 @@ local lease, lease_ttl = ARGV[2], tonumber(ARGV[3])
 local H = 3
 -- Check every demand first; change nothing unless all of them fit.
 for i = 1, n do
-  local k = (i - 1) * 6
+  local k = (i - 1) * 7
   local requests, rpm = arg(H, i, 1), arg(H, i, 2)
   local tokens, tpm, par = arg(H, i, 3), arg(H, i, 4), arg(H, i, 5)
   local blimit, cost, wrem = arg(H, i, 6), arg(H, i, 7), arg(H, i, 8)
+  local rpd = arg(H, i, 10)
+  if rpd >= 0 then
+    if redis.call('HEXISTS', KEYS[k + 7], 'spent') == 0 then return {-2, i - 1} end
+    local today = tonumber(redis.call('HGET', KEYS[k + 7], 'spent'))
+    if today + requests > rpd then return {5, i - 1, rpd, math.max(arg(H, i, 11), 0)} end
+  end
   if rpm >= 0 then
     local used, live = slots(KEYS[k + 1])
     local w = wait_ms(live, used, requests, rpm)
@@ -114,9 +121,14 @@ for i = 1, n do
 end
 -- Apply them all.
 for i = 1, n do
-  local k = (i - 1) * 6
+  local k = (i - 1) * 7
   local rpm, tpm, par = arg(H, i, 2), arg(H, i, 4), arg(H, i, 5)
-  local blimit, wttl = arg(H, i, 6), arg(H, i, 9)
+  local blimit, wttl, rpd = arg(H, i, 6), arg(H, i, 9), arg(H, i, 10)
+  if rpd >= 0 then
+    -- The key names the UTC day, so a new day is seeded afresh; it lives a day past it.
+    redis.call('HINCRBY', KEYS[k + 7], 'spent', arg(H, i, 1))
+    redis.call('EXPIRE', KEYS[k + 7], math.floor(arg(H, i, 11) / 1000) + 86400)
+  end
   if rpm >= 0 then
     redis.call('HINCRBY', KEYS[k + 1], slot, arg(H, i, 1))
     redis.call('EXPIRE', KEYS[k + 1], 2 * W)
@@ -159,7 +171,7 @@ local admitted_slot = math.floor(admitted)
 local H = 5
 local reply = {}
 for i = 1, n do
-  local k = (i - 1) * 6
+  local k = (i - 1) * 7
   local tpm, par, blimit = arg(H, i, 4), arg(H, i, 5), arg(H, i, 6)
   if par >= 0 then redis.call('ZREM', KEYS[k + 3], lease) end
   if tpm >= 0 then

@@ -125,7 +125,23 @@ class MemoryBackend:
     async def close(self) -> None:
         return None
 
+    def _check_day(self, demand: Demand, now: float) -> None:
+        """A per-model requests-per-day limit counts like a budget of requests: its day is
+        seeded from the metered usage (after a restart too), then taken at admission."""
+        limit = demand.requests_per_day
+        if limit is None or demand.day is None:
+            return
+        day = self._budgets.get((demand.scope, demand.day))
+        if day is None:
+            raise BudgetUnseeded(demand.scope, demand.day)
+        if day.spent + demand.requests > limit:
+            retry = (demand.day_end - now) if demand.day_end is not None else 0.0
+            raise LimitExceeded(
+                scope=demand.scope, kind="requests_per_day", limit=limit, retry_after=max(retry, 0)
+            )
+
     def _check(self, demand: Demand, now: float) -> None:
+        self._check_day(demand, now)
         rate = demand.rate
         if rate is not None:
             for kind, counts, amount, limit in (
@@ -165,6 +181,8 @@ class MemoryBackend:
                 )
 
     def _take(self, demand: Demand, lease: str, now: float) -> None:
+        if demand.requests_per_day is not None and demand.day is not None:
+            self._budgets[(demand.scope, demand.day)].spent += demand.requests
         rate = demand.rate
         if rate is not None:
             if rate.requests_per_minute is not None:

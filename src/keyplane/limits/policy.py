@@ -122,11 +122,15 @@ def _micro_usd(value: Any, param: str) -> int:
 
 # --- per-model limits of a project (OpenAI's ``projects/{id}/rate_limits``) ---------------
 
-# OpenAI's fields, in its names. keyplane enforces the first two per model, atomically with the
-# key's and the project's own limits; the others are refused with a 400 until it can.
-ENFORCED_MODEL_LIMITS = ("max_requests_per_1_minute", "max_tokens_per_1_minute")
-UNSUPPORTED_MODEL_LIMITS = (
+# OpenAI's fields, in its names. keyplane enforces these per model, atomically with the key's
+# and the project's own limits. The others count images, audio and batch input, none of which
+# keyplane's gateway serves, so they are refused with a 400 rather than stored and ignored.
+ENFORCED_MODEL_LIMITS = (
+    "max_requests_per_1_minute",
+    "max_tokens_per_1_minute",
     "max_requests_per_1_day",
+)
+UNSUPPORTED_MODEL_LIMITS = (
     "max_images_per_1_minute",
     "max_audio_megabytes_per_1_minute",
     "batch_1_day_max_input_tokens",
@@ -139,12 +143,18 @@ class ModelLimits:
 
     max_requests_per_1_minute: int | None = None
     max_tokens_per_1_minute: int | None = None
+    max_requests_per_1_day: int | None = None  # per calendar day, UTC
 
     def to_json(self) -> dict[str, int | None]:
         return {
             "max_requests_per_1_minute": self.max_requests_per_1_minute,
             "max_tokens_per_1_minute": self.max_tokens_per_1_minute,
+            "max_requests_per_1_day": self.max_requests_per_1_day,
         }
+
+    @classmethod
+    def of_json(cls, fields: dict[str, Any]) -> ModelLimits:
+        return cls(**{name: fields.get(name) for name in ENFORCED_MODEL_LIMITS})
 
     def as_rate_limits(self) -> RateLimits:
         return RateLimits(
@@ -157,10 +167,7 @@ def model_limits_from_json(value: dict[str, Any] | None) -> dict[str, ModelLimit
     """A project's stored ``model_rate_limits``: model -> its limits, unlimited ones left out."""
     found = {}
     for model, fields in (value or {}).items():
-        limits = ModelLimits(
-            max_requests_per_1_minute=fields.get("max_requests_per_1_minute"),
-            max_tokens_per_1_minute=fields.get("max_tokens_per_1_minute"),
-        )
+        limits = ModelLimits.of_json(fields)
         if limits != ModelLimits():
             found[model] = limits
     return found
@@ -171,10 +178,7 @@ def limits_of_model(value: dict[str, Any] | None, model: str) -> ModelLimits | N
     fields = (value or {}).get(model) if value else None
     if not fields:
         return None
-    limits = ModelLimits(
-        max_requests_per_1_minute=fields.get("max_requests_per_1_minute"),
-        max_tokens_per_1_minute=fields.get("max_tokens_per_1_minute"),
-    )
+    limits = ModelLimits.of_json(fields)
     return None if limits == ModelLimits() else limits
 
 
@@ -186,8 +190,9 @@ def merge_model_limits(current: ModelLimits, changes: dict[str, Any]) -> ModelLi
     for name in UNSUPPORTED_MODEL_LIMITS:
         if changes.get(name) not in (None, 0):
             raise BadRequestError(
-                f"keyplane does not support {name}; it enforces "
-                f"{' and '.join(ENFORCED_MODEL_LIMITS)} per model.",
+                f"keyplane does not support {name}: its gateway serves no image, audio or "
+                f"batch calls, so there is nothing to count. It enforces "
+                f"{', '.join(ENFORCED_MODEL_LIMITS)} per model.",
                 param=name,
                 code="unsupported_parameter",
             )

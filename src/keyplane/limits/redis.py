@@ -9,6 +9,8 @@ instances can never both take the last unit of a limit. Keys per scope::
     <prefix>:bud:<scope>:<window>  hash  spent, reserved           (micro-USD)
     <prefix>:bres:<scope>:<window> hash  lease -> reserved amount
     <prefix>:bexp:<scope>:<window> zset  lease -> expiry
+    <prefix>:bud:<scope>:<day>     hash  spent: requests admitted that UTC day (a per-model
+                                         requests-per-day limit, seeded like a budget)
     <prefix>:recounted:<request>   set   instances that wrote their usage for a recount
 
 Seeding a budget from the store is exact only if the store holds every call settled so far,
@@ -52,7 +54,7 @@ from keyplane.limits.resp import Packed, ReplyError, RespClient, packed
 
 logger = logging.getLogger(__name__)
 
-KIND = {1: "requests", 2: "tokens", 3: "parallel", 4: "budget"}
+KIND = {1: "requests", 2: "tokens", 3: "parallel", 4: "budget", 5: "requests_per_day"}
 DAY = 86400
 RECOUNT_SECONDS = 5.0  # how long a seed waits for every instance to write its usage
 PEERS_REMEMBERED = 60.0  # seconds an instance counts towards the instances a recount awaits
@@ -68,7 +70,7 @@ class RedisBackend:
         self.redis = client
         self.fast = fast
         self.prefix = prefix
-        self._packed: dict[tuple[str, str | None], Packed] = {}
+        self._packed: dict[tuple[str, str | None, str | None], Packed] = {}
         self.instance = secrets.token_hex(8)
         self._recount: Recount | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -94,9 +96,9 @@ class RedisBackend:
             args += _demand_args(demand, now)
         reply = await self._call(ACQUIRE, self._keys(demands), args)
         code = int(reply[0])
-        if code == -1:
+        if code < 0:  # -1: a budget window, -2: a requests-per-day day
             demand = demands[int(reply[1])]
-            raise BudgetUnseeded(demand.scope, demand.window or "")
+            raise BudgetUnseeded(demand.scope, (demand.window if code == -1 else demand.day) or "")
         if code > 0:
             demand = demands[int(reply[1])]
             raise LimitExceeded(
@@ -263,12 +265,12 @@ class RedisBackend:
         """The keys of ``demands``, packed once per scope and window (they recur)."""
         parts = []
         for demand in demands:
-            part = self._packed.get((demand.scope, demand.window))
+            part = self._packed.get((demand.scope, demand.window, demand.day))
             if part is None:
                 if len(self._packed) >= 10_000:
                     self._packed.clear()
                 window = demand.window or "-"
-                part = self._packed[demand.scope, demand.window] = packed(
+                part = self._packed[demand.scope, demand.window, demand.day] = packed(
                     [
                         f"{self.prefix}:rq:{demand.scope}",
                         f"{self.prefix}:tk:{demand.scope}",
@@ -276,6 +278,7 @@ class RedisBackend:
                         f"{self.prefix}:bud:{demand.scope}:{window}",
                         f"{self.prefix}:bres:{demand.scope}:{window}",
                         f"{self.prefix}:bexp:{demand.scope}:{window}",
+                        f"{self.prefix}:bud:{demand.scope}:{demand.day or '-'}",
                     ]
                 )
             parts.append(part)
@@ -305,6 +308,8 @@ def _demand_args(demand: Demand, now: float) -> list[Any]:
         demand.cost,
         -1 if demand.window_end is None else int((demand.window_end - now) * 1000),
         window_ttl,
+        _or_minus(demand.requests_per_day if demand.day is not None else None),
+        -1 if demand.day_end is None else int((demand.day_end - now) * 1000),
     ]
 
 

@@ -25,7 +25,14 @@ from keyplane.limits.backend import (
 from keyplane.limits.explain import BudgetState, Reservation, budget_refusal
 from keyplane.limits.headers import duration, ratelimit_headers
 from keyplane.limits.organization import OrganizationBudgets
-from keyplane.limits.policy import Budget, RateLimits, limits_of_model, window_of
+from keyplane.limits.policy import (
+    Budget,
+    ModelLimits,
+    Period,
+    RateLimits,
+    limits_of_model,
+    window_of,
+)
 from keyplane.store.database import STORE_UNREACHABLE, Database
 from keyplane.store.models import ApiKey, Project
 from keyplane.usage.meter import Meter
@@ -210,6 +217,8 @@ class LimitService:
         self, missing: BudgetUnseeded, demands: Sequence[Demand], now: datetime
     ) -> None:
         demand = next(d for d in demands if d.scope == missing.scope)
+        if demand.day is not None and missing.window == demand.day:
+            return await self._seed_day(demand, now)
         assert demand.budget is not None
         window = window_of(demand.budget.period, now)
         scope_type, _, scope_id = demand.scope.partition(":")
@@ -228,6 +237,27 @@ class LimitService:
         except LimitsUnavailable:
             raise _unavailable() from None  # a budget always fails closed
 
+    async def _seed_day(self, demand: Demand, now: datetime) -> None:
+        """Start a model's requests-per-day count from the calls metered today (the same
+        fence as a budget seed, so calls other instances still hold are counted)."""
+        assert demand.day is not None
+        day = window_of(Period.DAY, now)
+        project_id, _, model = demand.scope.removeprefix("model:").partition(":")
+
+        async def admitted() -> int:
+            try:
+                return await self.meter.requests(
+                    since=day.start, project_id=project_id, model=model
+                )
+            except STORE_UNREACHABLE as exc:  # a count nobody can read refuses: 503
+                raise LimitsUnavailable(str(exc)) from exc
+
+        ttl = None if day.end is None else (day.end - now).total_seconds()
+        try:
+            await self.backend.seed_budget(demand.scope, demand.day, admitted, ttl=ttl)
+        except LimitsUnavailable:
+            raise _unavailable() from None
+
 
 def demands_for(
     key: ApiKey,
@@ -244,11 +274,10 @@ def demands_for(
     scopes: list[tuple[str, RateLimits | None, Budget | None]] = [
         (f"key:{key.id}", key.rate_limits, key.budget)
     ]
+    per_model = None
     if project is not None:
         scopes.append((f"project:{project.id}", project.rate_limits, project.budget))
         per_model = limits_of_model(project.model_rate_limits, model) if model else None
-        if per_model is not None:
-            scopes.append((f"model:{project.id}:{model}", per_model.as_rate_limits(), None))
     for scope, rate, budget in scopes:
         if rate is None and budget is None:
             continue
@@ -264,7 +293,22 @@ def demands_for(
                 cost=cost,
             )
         )
+    if per_model is not None and project is not None:
+        demands.append(_model_demand(f"model:{project.id}:{model}", per_model, tokens, now))
     return demands
+
+
+def _model_demand(scope: str, limits: ModelLimits, tokens: int, now: datetime) -> Demand:
+    rate = limits.as_rate_limits()
+    day = window_of(Period.DAY, now) if limits.max_requests_per_1_day is not None else None
+    return Demand(
+        scope=scope,
+        rate=None if rate == RateLimits() else rate,
+        tokens=tokens,
+        requests_per_day=limits.max_requests_per_1_day,
+        day=day.id if day else None,
+        day_end=day.end.timestamp() if day and day.end else None,
+    )
 
 
 def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> Demand:
@@ -308,11 +352,14 @@ def refusal(
         "requests": "requests per minute",
         "tokens": "tokens per minute",
         "parallel": "parallel requests",
+        "requests_per_day": "requests per day",
     }[exceeded.kind]
     message = (
         f"Rate limit reached for {what} on {owner}: limit {exceeded.limit}. "
         f"Please try again in {wait}."
     )
+    if exceeded.kind == "requests_per_day":
+        message += " The day resets at 00:00 UTC."
     return RateLimitedError(message, retry_after=retry_after, headers=headers)
 
 

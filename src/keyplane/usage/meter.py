@@ -266,10 +266,19 @@ class Meter:
         if len(given) != 1:
             raise ValueError("spent() counts one key, one project or one organisation")
         ((field, wanted),) = given.items()
-        column = getattr(UsageBucket, field)
+        return await self._total("cost_micro_usd", {field: wanted}, since)
+
+    async def requests(self, *, since: datetime, project_id: str, model: str) -> int:
+        """Calls of one project to one model (as the call named it) since ``since``: stored,
+        and still held here; seeds a per-model requests-per-day limit."""
+        return await self._total("requests", {"project_id": project_id, "model": model}, since)
+
+    async def _total(self, measure: str, where: dict[str, str], since: datetime) -> int:
+        """Sum of ``measure`` over the rows matching ``where`` since ``since``, counted once."""
         start = int(since.timestamp())
-        query = select(func.coalesce(func.sum(UsageBucket.cost_micro_usd), 0)).where(
-            column == wanted, UsageBucket.bucket_start >= since
+        query = select(func.coalesce(func.sum(getattr(UsageBucket, measure)), 0)).where(
+            UsageBucket.bucket_start >= since,
+            *(getattr(UsageBucket, name) == value for name, value in where.items()),
         )
         async with self._lock:
             ids = [batch.id for batch in self._unsent]
@@ -285,8 +294,10 @@ class Meter:
             sources = [self._pending, *(b.buckets for b in self._unsent if b.id not in applied)]
             for buckets in sources:
                 for key, totals in buckets.items():
-                    if getattr(key, field) == wanted and key.minute >= start:
-                        held += totals.cost_micro_usd
+                    if key.minute >= start and all(
+                        getattr(key, name) == value for name, value in where.items()
+                    ):
+                        held += getattr(totals, measure)
         return stored + held
 
     # --- lifecycle ---

@@ -3,7 +3,8 @@
 A rate limit's id is ``rl-<model>``. keyplane keeps a limit only for the models a project
 limits: updating ``rl-<any model>`` sets one, and ``0`` (or null) on a field means no limit
 on it, as an unlimited field reads ``0``. keyplane enforces the requests and tokens per
-minute; OpenAI's other fields are refused with a 400 while they are set.
+minute and the requests per (UTC) day; OpenAI's image, audio and batch fields are refused
+with a 400 while they are set (the gateway serves none of those calls).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from keyplane.api.deps import AdminPrincipal
 from keyplane.api.schemas import Strict
-from keyplane.limits.policy import ModelLimits
+from keyplane.limits.policy import ENFORCED_MODEL_LIMITS, ModelLimits
 from keyplane.runtime.deps import AdminResourcesDep
 from keyplane.services.model_access import model_of, rate_limit_id
 from keyplane.store.models import Project
@@ -39,6 +40,7 @@ class RateLimitOut(BaseModel):
     model: str
     max_requests_per_1_minute: int = Field(description="0: no limit")
     max_tokens_per_1_minute: int = Field(description="0: no limit")
+    max_requests_per_1_day: int = Field(description="0: no limit; a calendar day in UTC")
 
     @classmethod
     def of(cls, model: str, limits: ModelLimits) -> RateLimitOut:
@@ -47,6 +49,7 @@ class RateLimitOut(BaseModel):
             model=model,
             max_requests_per_1_minute=limits.max_requests_per_1_minute or 0,
             max_tokens_per_1_minute=limits.max_tokens_per_1_minute or 0,
+            max_requests_per_1_day=limits.max_requests_per_1_day or 0,
         )
 
 
@@ -130,7 +133,7 @@ async def delete_rate_limit(
         organization_id=principal.organization_id,
         project_id=project_id,
         model=model,
-        changes={"max_requests_per_1_minute": None, "max_tokens_per_1_minute": None},
+        changes=dict.fromkeys(ENFORCED_MODEL_LIMITS),
         actor=principal.actor,
     )
     return {"object": "project.rate_limit.deleted", "id": rate_limit_id, "deleted": True}
