@@ -196,14 +196,11 @@ def check_workers(settings: Settings) -> None:
 
 def _connection_options(settings: Settings) -> dict[str, Any]:
     """TLS and the connection deadlines and cap (see docs/deployment.md for the numbers)."""
-    from keyplane.http.connections import deadline_protocol
+    from keyplane.http.connections import IMPORT_PATH
 
-    protocol = deadline_protocol(
-        head_seconds=settings.http_head_timeout_seconds,
-        body_idle_seconds=settings.http_body_idle_timeout_seconds,
-    )
     options: dict[str, Any] = {
-        "http": protocol,
+        # By name: each worker imports it and reads the same settings (docs/deployment.md).
+        "http": IMPORT_PATH,
         "timeout_keep_alive": settings.http_keepalive_timeout_seconds,
         "limit_concurrency": settings.http_max_connections,
     }

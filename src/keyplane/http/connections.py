@@ -15,6 +15,7 @@ nearly all do, arms no timer at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -125,8 +126,33 @@ class _DeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class DeadlineProtocol(_DeadlineProtocol):
+    """The protocol ``serve`` runs, named by its import path: uvicorn's workers are spawned
+    processes that import it by name (a class made at run time cannot be sent to them).
+
+    Its deadlines are the settings' (``KEYPLANE_HTTP_HEAD_TIMEOUT_SECONDS``,
+    ``KEYPLANE_HTTP_BODY_IDLE_TIMEOUT_SECONDS``), read once per process from the environment
+    and ``.env`` that every worker shares.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.head_timeout, self.body_idle_timeout = _configured_deadlines()
+
+
+IMPORT_PATH = f"{__name__}:{DeadlineProtocol.__name__}"
+
+
+@functools.cache
+def _configured_deadlines() -> tuple[float, float]:
+    from keyplane.config import load_settings
+
+    settings = load_settings()
+    return settings.http_head_timeout_seconds, settings.http_body_idle_timeout_seconds
+
+
 def deadline_protocol(*, head_seconds: float, body_idle_seconds: float) -> type[asyncio.Protocol]:
-    """A protocol class for ``uvicorn.run(http=...)`` with these head and body deadlines."""
+    """A protocol class with these head and body deadlines, for a server run in process."""
     attributes: dict[str, Any] = {
         "head_timeout": head_seconds,
         "body_idle_timeout": body_idle_seconds,
