@@ -3,19 +3,18 @@ callers are checked before their bodies are read, and JSON is bounded in depth a
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from gateway.conftest import create_key, gateway_process
+from keyplane.keys.format import generate_key
 from keyplane.testing import UpstreamProcess
+from keyplane.values.kinds import KeyKind
+from support.raw_http import connect, post_head, read_answer, rss_bytes
 from support.server import ServerProcess
 
 ADMIN_LIMIT = 64 * 1024
@@ -38,40 +37,6 @@ def bounded(
     process.stop()
 
 
-def _connect(server: ServerProcess) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
-
-
-def _head(path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: keyplane.test"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def _answer(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """Read one answer with Content-Length: status, headers and the JSON body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before an answer: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        assert chunk
-        body += chunk
-    return int(lines[0].split()[1]), headers, json.loads(body)
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 @pytest.mark.parametrize(
     ("path", "auth"),
     [
@@ -88,9 +53,9 @@ def test_if_content_length_is_over_the_limit_then_413_before_the_body_is_sent(
     headers = {"Content-Type": "application/json", "Content-Length": str(500 * MIB)}
     if auth:
         headers["Authorization"] = f"Bearer {key}"
-    with _connect(bounded) as sock:
-        sock.sendall(_head(path, headers))
-        status, answer_headers, body = _answer(sock)
+    with connect(bounded) as sock:
+        sock.sendall(post_head(path, headers))
+        status, answer_headers, body = read_answer(sock)
     assert status == 413
     assert body["error"]["code"] == "request_too_large"
     assert answer_headers["connection"] == "close"
@@ -105,11 +70,11 @@ def test_if_caller_is_unauthenticated_then_401_before_the_body_is_sent(
     headers = {
         "Content-Type": "application/json",
         "Content-Length": str(ADMIN_LIMIT - 1),
-        "Authorization": "Bearer kp_proj_0000000000000000000000000000000000000000",
+        "Authorization": f"Bearer {generate_key(KeyKind.PROJECT)}",  # well formed, unknown
     }
-    with _connect(bounded) as sock:
-        sock.sendall(_head(path, headers))  # and never the body: the answer must not wait
-        status, _, body = _answer(sock)
+    with connect(bounded) as sock:
+        sock.sendall(post_head(path, headers))  # and never the body: the answer must not wait
+        status, _, body = read_answer(sock)
     assert status == 401
     assert body["error"]["type"] == "invalid_request_error"
 
@@ -123,8 +88,8 @@ def test_if_chunked_body_crosses_the_limit_then_413_as_it_crosses(bounded: Serve
     chunk = b" " * 16384
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     sent = 0
-    with _connect(bounded) as sock:
-        sock.sendall(_head("/v1/organization/projects", headers) + b'2\r\n{"\r\n')
+    with connect(bounded) as sock:
+        sock.sendall(post_head("/v1/organization/projects", headers) + b'2\r\n{"\r\n')
         sock.settimeout(0.05)
         answer = b""
         while not answer and sent < 50 * MIB:
@@ -142,8 +107,8 @@ def test_if_chunked_body_crosses_the_limit_then_413_as_it_crosses(bounded: Serve
 def _upload(server: ServerProcess, headers: dict[str, str], results: list[int]) -> None:
     frame = f"{65536:x}\r\n".encode() + b"x" * 65536 + b"\r\n"
     try:
-        with _connect(server) as sock:
-            sock.sendall(_head("/v1/chat/completions", headers))
+        with connect(server) as sock:
+            sock.sendall(post_head("/v1/chat/completions", headers))
             for _ in range(20 * MIB // 65536):
                 sock.sendall(frame)
     except OSError:
@@ -155,7 +120,7 @@ def _upload(server: ServerProcess, headers: dict[str, str], results: list[int]) 
 def test_if_20_uploads_are_oversize_then_memory_grows_at_most_50_mb(bounded: ServerProcess) -> None:
     assert bounded.process is not None
     key = create_key(bounded)
-    before = _rss_bytes(bounded.process.pid)
+    before = rss_bytes(bounded.process.pid)
     kinds = [
         {"Authorization": f"Bearer {key}", "Transfer-Encoding": "chunked"},
         {"Transfer-Encoding": "chunked"},  # no key at all
@@ -170,7 +135,7 @@ def test_if_20_uploads_are_oversize_then_memory_grows_at_most_50_mb(bounded: Ser
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
-        peak = max(peak, _rss_bytes(bounded.process.pid))
+        peak = max(peak, rss_bytes(bounded.process.pid))
         time.sleep(0.01)
     assert len(results) == 20
     assert peak - before <= 50 * MIB, f"RSS grew by {(peak - before) / MIB:.1f} MB"

@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from gateway.upstreams.conftest import Key, Upstreams, multi_env, new_key
+from keyplane.keys.format import generate_key
+from keyplane.values.kinds import KeyKind
 from support.raw_http import connect, post_head, read_answer, rss_bytes
 from support.server import ServerProcess
 
@@ -24,7 +26,7 @@ GATEWAY_LIMIT = 2 * 1024 * 1024
 MIB = 1024 * 1024
 MODEL = "claude-haiku-4-5-20251001"
 PATHS = ["/v1/messages", "/v1/messages/count_tokens"]
-UNKNOWN_KEY = "kp_proj_0000000000000000000000000000000000000000"
+UNKNOWN_KEY = generate_key(KeyKind.PROJECT)  # well formed, issued by no server
 
 
 @pytest.fixture(scope="module")
