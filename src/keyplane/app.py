@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.api.app import create_api
-from keyplane.auth.principal import bearer_token, principal_from
+from keyplane.auth.principal import GATED_PRINCIPAL, bearer_token, principal_from
 from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.errors import KeyplaneError, UnavailableError
@@ -107,9 +107,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> App:
 def _gate(app: FastAPI) -> Callable[[str, Scope], Awaitable[None]]:
     """Authenticates a keyed call before its body is read: gateway and admin keys alike.
 
-    The route checks the key again (scopes, models, IPs); this only keeps an unknown caller
-    from making keyplane take in its body. Gateway keys come from the key cache, so the
-    route's own check is a cache hit.
+    The gateway checks the key again (scopes, models, IPs); this only keeps an unknown caller
+    from making keyplane take in its body, and a gateway key comes from the key cache, so the
+    route's own check is a cache hit. An admin key is a store lookup: the principal is left
+    in the request's state for the admin API, which then does not look it up again.
     """
 
     async def gate(group: str, scope: Scope) -> None:
@@ -123,9 +124,10 @@ def _gate(app: FastAPI) -> Callable[[str, Scope], Awaitable[None]]:
             authorization = None if api_key is None else "Bearer " + api_key
         try:
             if group in _ADMIN_GROUPS:
-                await runtime.admin_auth.authenticate(
+                principal = await runtime.admin_auth.authenticate(
                     authorization, ip_address=None, user_agent=None
                 )
+                scope.setdefault("state", {})[GATED_PRINCIPAL] = principal
             else:
                 token = bearer_token(authorization)
                 principal_from(await runtime.key_cache.resolve(token, now=runtime.clock()))

@@ -71,6 +71,11 @@ async def authenticate_admin(
     return principal
 
 
+# Where the body-limit gate leaves the admin principal it authenticated, in the request's ASGI
+# ``state``: the admin API then takes it instead of looking the key up a second time.
+GATED_PRINCIPAL = "keyplane_admin_principal"
+
+
 class AdminAuthenticator:
     """The admin principal of a request's ``Authorization`` header, its use noted."""
 
@@ -92,5 +97,10 @@ class AdminAuthenticator:
                 session, authorization=authorization, brand=self.brand, now=now
             )
         self.last_used.touch(principal.key.id, now)
-        actor = principal.actor.at(ip_address=ip_address, user_agent=user_agent)
-        return Principal(organization_id=principal.organization_id, key=principal.key, actor=actor)
+        return seen_from(principal, ip_address=ip_address, user_agent=user_agent)
+
+
+def seen_from(principal: Principal, *, ip_address: str | None, user_agent: str | None) -> Principal:
+    """``principal`` with the address and agent of the request its audit events will name."""
+    actor = principal.actor.at(ip_address=ip_address, user_agent=user_agent)
+    return Principal(organization_id=principal.organization_id, key=principal.key, actor=actor)
