@@ -70,6 +70,9 @@ class Audit:
     checked: list[str] = field(default_factory=list)
 
     def page(self, page: Page, name: str) -> None:
+        # A click that navigates (sign out, a form) returns before the next document is
+        # there: checking then reads a page half swapped out.
+        page.wait_for_load_state("load")
         problems = []
         for size in (DESKTOP, PHONE):
             page.set_viewport_size(size)  # type: ignore[arg-type]

@@ -104,6 +104,7 @@ def test_setup_key_call_usage_rotate_revoke(
     page.get_by_role("button", name="Create owner account").click()
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")  # the sign-in page, not the one being left
     audit.page(page, "sign in")
     sign_in(page)
     audit.page(page, "projects")
