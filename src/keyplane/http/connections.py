@@ -15,8 +15,10 @@ nearly all do, arms no timer at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import socket
 from typing import Any
 
 import orjson
@@ -54,6 +56,7 @@ class _DeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _no_delay(transport)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -124,6 +127,19 @@ class _DeadlineProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             logger.debug("closing a connection whose request head did not arrive in time")
             self.transport.close()
+
+
+def _no_delay(transport: asyncio.BaseTransport) -> None:
+    """Send each write at once (``TCP_NODELAY``), as asyncio and uvloop do for TCP sockets.
+
+    They do it only when the listening socket says it is TCP, and uvicorn wraps the socket
+    ``serve`` hands it (``fd=``) as ``AF_UNIX``: without this, an answer's body waited for
+    the client to acknowledge its head, 40 ms of delayed ACK on every call.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # a real Unix socket has no Nagle to turn off
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class DeadlineProtocol(_DeadlineProtocol):
