@@ -63,15 +63,29 @@ def _choices(body: dict[str, Any]) -> int:
 
 
 def _text_size(value: Any) -> int:
-    """Characters of text in a message list, prompt or input, however nested."""
+    """Characters of text in a message list, prompt or input, however nested.
+
+    Strings inside lists and objects are counted in the loop, not by a call each: this runs
+    for every limited call, and a message list is mostly strings.
+    """
     if value is None:
         return 0
+    if type(value) is str:
+        return len(value)
+    if isinstance(value, list):
+        total = 0
+        for item in value:
+            total += len(item) if type(item) is str else _text_size(item)
+        return total
+    if isinstance(value, dict):
+        total = 16
+        for key, item in value.items():
+            if key == "image_url":  # an image is priced by upstream, not by its URL's length
+                continue
+            total += len(item) if type(item) is str else _text_size(item)
+        return total
     if isinstance(value, str):
         return len(value)
     if isinstance(value, int | float):
         return CHARS_PER_TOKEN  # a token id in a pre-tokenised prompt
-    if isinstance(value, list):
-        return sum(_text_size(item) for item in value)
-    if isinstance(value, dict):
-        return sum(_text_size(item) for key, item in value.items() if key != "image_url") + 16
     return 0

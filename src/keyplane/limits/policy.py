@@ -6,7 +6,7 @@ so the store can persist them; they are re-exported here, where the domain reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,11 +27,31 @@ class Window:
     id: str
     start: datetime
     end: datetime | None
+    end_timestamp: float | None = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        end = None if self.end is None else self.end.timestamp()
+        object.__setattr__(self, "end_timestamp", end)
+
+
+# Windows by period and UTC date: every limited call asks, and they change once a day.
+_WINDOWS: dict[tuple[Period, int, int, int], Window] = {}
 
 
 def window_of(period: Period, now: datetime) -> Window:
     """Calendar windows in UTC; they reset at the boundary without anyone touching the key."""
-    now = now.astimezone(UTC)
+    if now.tzinfo is not UTC:
+        now = now.astimezone(UTC)
+    day = (period, now.year, now.month, now.day)
+    window = _WINDOWS.get(day)
+    if window is None:
+        if len(_WINDOWS) >= 64:
+            _WINDOWS.clear()
+        window = _WINDOWS[day] = _window_of(period, now)
+    return window
+
+
+def _window_of(period: Period, now: datetime) -> Window:
     if period is Period.DAY:
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         end = datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=UTC)

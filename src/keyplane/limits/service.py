@@ -288,7 +288,7 @@ def demands_for(
                 rate=rate,
                 budget=budget,
                 window=window.id if window else None,
-                window_end=window.end.timestamp() if window and window.end else None,
+                window_end=window.end_timestamp if window else None,
                 tokens=tokens,
                 cost=cost,
             )
@@ -307,7 +307,7 @@ def _model_demand(scope: str, limits: ModelLimits, tokens: int, now: datetime) -
         tokens=tokens,
         requests_per_day=limits.max_requests_per_1_day,
         day=day.id if day else None,
-        day_end=day.end.timestamp() if day and day.end else None,
+        day_end=day.end_timestamp if day else None,
     )
 
 
@@ -317,7 +317,7 @@ def _budget_demand(scope: str, budget: Budget, *, cost: int, now: datetime) -> D
         scope=scope,
         budget=budget,
         window=window.id,
-        window_end=window.end.timestamp() if window.end else None,
+        window_end=window.end_timestamp,
         cost=cost,
     )
 
