@@ -7,6 +7,8 @@ import json
 import subprocess
 from typing import Any
 
+import pytest
+
 from support.server import ServerProcess
 
 
@@ -78,6 +80,53 @@ def test_model_limits_and_permissions_through_the_cli(shared_server: ServerProce
     assert (
         "every model" in ok(shared_server, "model-permissions", "show", "--project", project).stdout
     )
+
+
+def test_a_day_limit_is_set_shown_audited_and_cleared_through_the_cli(
+    shared_server: ServerProcess,
+) -> None:
+    project, model = shared_server.project_id, "gpt-4o-mini"
+    limit = ("model-limits", "set", "--project", project, model)
+    said = ok(shared_server, *limit, "--rpm", "60", "--rpd", "1000").stdout
+    assert "max_requests_per_1_day 1000" in said
+    listed = ok(shared_server, "model-limits", "list", "--project", project).stdout
+    assert "REQUESTS/DAY (UTC)" in listed.splitlines()[0]
+    assert [line.split() for line in listed.splitlines() if model in line] == [
+        [model, "60", "-", "1000"]
+    ]
+    events = run_json(shared_server, "audit", "--project", project, "--target", f"rl-{model}")
+    latest = events["data"][0]
+    assert latest["keyplane_type"] == "rate_limit.updated"
+    assert latest["data"]["changes_requested"]["max_requests_per_1_day"] == 1000
+
+    ok(shared_server, *limit, "--rpd", "none")
+    limits = run_json(shared_server, "model-limits", "list", "--project", project)
+    assert [
+        (r["model"], r["max_requests_per_1_minute"], r["max_requests_per_1_day"]) for r in limits
+    ] == [(model, 60, 0)]  # the minute limit stays
+    ok(shared_server, "model-limits", "clear", "--project", project, model)
+    assert run_json(shared_server, "model-limits", "list", "--project", project) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("0", ["--rpd", "would remove the day limit", "--rpd none"]),
+        ("-5", ["--rpd", "1 or more", "'-5'"]),
+        ("lots", ["--rpd", "whole number", "'lots'"]),
+        ("1000000000001", ["--rpd", "1000000000000"]),
+    ],
+)
+def test_a_bad_day_limit_is_refused_in_one_line_and_nothing_is_set(
+    shared_server: ServerProcess, value: str, words: list[str]
+) -> None:
+    project = shared_server.project_id
+    refused = shared_server.keyplane(
+        "model-limits", "set", "--project", project, "gpt-4o-mini", "--rpd", value
+    )
+    one_line_error(refused, *words)
+    assert refused.returncode == 2  # a usage error, as click gives
+    assert run_json(shared_server, "model-limits", "list", "--project", project) == []
 
 
 def test_spend_limits_and_alerts_through_the_cli(shared_server: ServerProcess) -> None:

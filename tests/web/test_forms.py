@@ -7,11 +7,15 @@ import re
 from collections.abc import Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from keyplane.keys.policy import MAX_LIST, MAX_NAME
+from keyplane.limits.policy import ModelLimits
 from keyplane.services.bootstrap import Bootstrap
 from web.conftest import WebClient
+
+DAY_PLAIN = "Enter a whole number of requests from 1, like 1000, or leave it empty for no limit."
 
 
 def summary(page: httpx.Response) -> list[tuple[str, str]]:
@@ -127,7 +131,8 @@ async def test_a_per_model_limit_shows_every_wrong_field_and_changes_nothing(
     controls = f"/projects/{project_id}/controls"
     await owner.get(controls)
     page = await owner.post(
-        controls, {"action": "model_limit", "model": " ", "rpm": "sixty", "tpm": "1.5"}
+        controls,
+        {"action": "model_limit", "model": " ", "rpm": "sixty", "tpm": "1.5", "rpd": "-1"},
     )
     assert page.status_code == 422
     says_once(
@@ -136,12 +141,33 @@ async def test_a_per_model_limit_shows_every_wrong_field_and_changes_nothing(
             "model": "Name one model, like gpt-4o-mini.",
             "rpm": "Enter a whole number of requests, like 60, or leave it empty for no limit.",
             "tpm": "Enter a whole number of tokens, like 40000, or leave it empty for no limit.",
+            "rpd": DAY_PLAIN,
         },
     )
     limits = await app.state.runtime.admin.model_access.rate_limits(
         organization_id=booted.organization_id, project_id=project_id
     )
     assert limits == {}
+
+
+@pytest.mark.parametrize("typed", ["0", "-5", "lots", "²", "1000000000001"])
+async def test_a_bad_day_limit_is_shown_beside_its_field_and_keeps_the_one_set(
+    app: FastAPI, owner: WebClient, booted: Bootstrap, project_id: str, typed: str
+) -> None:
+    controls = f"/projects/{project_id}/controls"
+    await owner.get(controls)
+    limit: dict[str, object] = {"action": "model_limit", "model": "gpt-4o", "rpm": "60", "tpm": ""}
+    assert (await owner.post(controls, limit | {"rpd": "100"})).status_code == 303
+    page = await owner.post(controls, limit | {"rpd": typed})
+    assert page.status_code == 422
+    says_once(page, {"rpd": DAY_PLAIN})
+    assert f'name="rpd" min="1" value="{typed}"' in page.text  # what was typed is kept
+    limits = await app.state.runtime.admin.model_access.rate_limits(
+        organization_id=booted.organization_id, project_id=project_id
+    )
+    assert limits == {
+        "gpt-4o": ModelLimits(max_requests_per_1_minute=60, max_requests_per_1_day=100)
+    }
 
 
 async def test_model_permissions_show_a_bad_list_kind_and_too_many_models_together(

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from keyplane.cli.errors import CliUsageError
 from keyplane.errors import ValidationFailedError
 from keyplane.keys import policy
+from keyplane.limits.policy import ModelLimits, merge_model_limits
 
 T = TypeVar("T")
 
@@ -24,6 +25,9 @@ FLAGS = {
     "rate_limits.requests_per_minute": "--limit-rpm",
     "rate_limits.tokens_per_minute": "--limit-tpm",
     "rate_limits.max_parallel_requests": "--limit-parallel",
+    "max_requests_per_1_minute": "--rpm",
+    "max_tokens_per_1_minute": "--tpm",
+    "max_requests_per_1_day": "--rpd",
     "budget.alert_thresholds": "--budget-alert",
     "permissions.scopes": "--scope",
     "permissions.mode": "--permissions",
@@ -104,6 +108,29 @@ def dollars(value: str) -> str:
             f"decimal places, such as 25 or 12.50; got {value[:40]!r}"
         )
     return text
+
+
+def requests_per_day(value: str) -> int:
+    """A ``--rpd`` count, checked by the server's rule; ``none`` is 0, the API's "no limit".
+
+    A typed 0 is refused: the API would read it as no limit, while a person may mean no calls.
+    """
+    text = value.strip().lower()
+    if text == "none":
+        return 0
+    if not (text.isascii() and text.isdigit()):
+        raise CliUsageError(
+            "--rpd takes a whole number of requests per UTC day, 1 or more, such as 1000, "
+            f"or none to remove the day limit; got {value[:40]!r}"
+        )
+    count = int(text)
+    if count == 0:
+        raise CliUsageError(
+            "--rpd 0 would remove the day limit, not block the model: give 1 or more, or "
+            "--rpd none to remove it (keyplane model-permissions deny blocks a model)"
+        )
+    checked(merge_model_limits, ModelLimits(), {"max_requests_per_1_day": count})
+    return count
 
 
 def refuse_secret(value: str, *, what: str, hint: str) -> None:

@@ -7,6 +7,7 @@ import click
 from keyplane.cli.client import AdminClient
 from keyplane.cli.context import admin_client, iter_pages, resolve_project
 from keyplane.cli.errors import CliError
+from keyplane.cli.flags import requests_per_day
 from keyplane.cli.output import emit_json, table
 
 PROJECT = click.option("--project", required=True, help="Project id or exact name.")
@@ -34,9 +35,14 @@ def list_model_limits(project: str, as_json: bool) -> None:
         emit_json(items)
         return
     table(
-        ["model", "requests/min", "tokens/min"],
+        ["model", "requests/min", "tokens/min", "requests/day (UTC)"],
         [
-            [r["model"], r["max_requests_per_1_minute"] or "-", r["max_tokens_per_1_minute"] or "-"]
+            [
+                r["model"],
+                r["max_requests_per_1_minute"] or "-",
+                r["max_tokens_per_1_minute"] or "-",
+                r["max_requests_per_1_day"] or "-",
+            ]
             for r in items
         ],
     )
@@ -47,15 +53,27 @@ def list_model_limits(project: str, as_json: bool) -> None:
 @click.argument("model")
 @click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute (0: none).")
 @click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute (0: none).")
-def set_model_limit(project: str, model: str, rpm: int | None, tpm: int | None) -> None:
+@click.option(
+    "--rpd",
+    metavar="INTEGER|none",
+    callback=lambda _ctx, _param, value: None if value is None else requests_per_day(value),
+    help="Requests per UTC calendar day, reset at 00:00 UTC (none: no day limit).",
+)
+def set_model_limit(
+    project: str, model: str, rpm: int | None, tpm: int | None, rpd: int | None
+) -> None:
     """Limit MODEL in the project; flags left out keep their value."""
     body = {
         name: value
-        for name, value in (("max_requests_per_1_minute", rpm), ("max_tokens_per_1_minute", tpm))
+        for name, value in (
+            ("max_requests_per_1_minute", rpm),
+            ("max_tokens_per_1_minute", tpm),
+            ("max_requests_per_1_day", rpd),
+        )
         if value is not None
     }
     if not body:
-        raise CliError("give --rpm and/or --tpm")
+        raise CliError("give --rpm, --tpm and/or --rpd")
     with admin_client() as client:
         limit = client.request(
             "POST", _project_path(client, project, f"rate_limits/rl-{model}"), json=body

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from keyplane.errors import ValidationFailedError
 from keyplane.keys.policy import MAX_LIST, MAX_NAME, clean_models, clean_name
+from keyplane.limits.policy import ModelLimits, merge_model_limits
 from keyplane.runtime.deps import AdminResourcesDep, ProjectsDep
 from keyplane.services.admin_resources import AdminResources
 from keyplane.services.sessions import SignedIn
@@ -84,15 +85,37 @@ def _count(form: Form, name: str) -> int:
     raw = form.text(name).strip()
     if not raw:
         return 0
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # isdigit() alone takes '²', int() does not
         raise ValidationFailedError("Give a whole number, or leave it empty.", param=name)
     return int(raw)
+
+
+# The per-model limit form's fields and the API fields they set.
+_LIMITS = {
+    "rpm": "max_requests_per_1_minute",
+    "tpm": "max_tokens_per_1_minute",
+    "rpd": "max_requests_per_1_day",
+}
+
+
+def _limit(form: Form, name: str) -> int:
+    """A limit field as the service takes it (empty: 0, no limit), checked by the API's rule.
+
+    A typed 0 on the day limit is refused: a person may mean no calls at all, which the API's
+    0 (no limit) is the opposite of.
+    """
+    count = _count(form, name)
+    if name == "rpd" and count == 0 and form.text(name).strip():
+        raise ValidationFailedError("0 requests per day is not a limit.", param=name)
+    merge_model_limits(ModelLimits(), {_LIMITS[name]: count})
+    return count
 
 
 _PLAIN = {
     "model": "Name one model, like gpt-4o-mini.",
     "rpm": "Enter a whole number of requests, like 60, or leave it empty for no limit.",
     "tpm": "Enter a whole number of tokens, like 40000, or leave it empty for no limit.",
+    "rpd": "Enter a whole number of requests from 1, like 1000, or leave it empty for no limit.",
     "mode": "Choose No list, Allow only or Deny.",
     "models": f"List at most {MAX_LIST} model names, separated by commas.",
 }
@@ -105,8 +128,8 @@ def _check(form: Form) -> None:
     action = form.text("action")
     if action == "model_limit":
         form.check("model", _PLAIN["model"], lambda: clean_models([form.text("model")]))
-        for name in ("rpm", "tpm"):
-            form.check(name, _PLAIN[name], partial(_count, form, name))
+        for name in _LIMITS:
+            form.check(name, _PLAIN[name], partial(_limit, form, name))
     elif action == "model_permissions":
         if form.text("mode") not in _MODES:
             form.errors["mode"] = _PLAIN["mode"]
@@ -128,10 +151,7 @@ async def _apply(form: Form, action: str, admin: AdminResources, base: dict[str,
         return await admin.model_access.set_rate_limit(
             **base,
             model=form.text("model").strip(),
-            changes={
-                "max_requests_per_1_minute": _count(form, "rpm"),
-                "max_tokens_per_1_minute": _count(form, "tpm"),
-            },
+            changes={field: _count(form, name) for name, field in _LIMITS.items()},
         )
     if action == "model_permissions":
         mode = form.text("mode") or None
