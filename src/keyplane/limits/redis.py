@@ -71,6 +71,8 @@ class RedisBackend:
         self.fast = fast
         self.prefix = prefix
         self._packed: dict[tuple[str, str | None, str | None], Packed] = {}
+        # Each admitted call's demand arguments, packed once: its release sends them again.
+        self._leased: dict[str, Packed] = {}
         self.instance = secrets.token_hex(8)
         self._recount: Recount | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -91,9 +93,8 @@ class RedisBackend:
     async def acquire(
         self, demands: Sequence[Demand], *, lease: str, now: float
     ) -> list[ScopeStatus]:
-        args: list[Any] = [now, lease, LEASE_SECONDS]
-        for demand in demands:
-            args += _demand_args(demand, now)
+        demanded = _demanded(demands, now)
+        args: list[Any] = [now, lease, LEASE_SECONDS, demanded]
         reply = await self._call(ACQUIRE, self._keys(demands), args)
         code = int(reply[0])
         if code < 0:  # -1: a budget window, -2: a requests-per-day day
@@ -107,6 +108,9 @@ class RedisBackend:
                 limit=int(reply[2]),
                 retry_after=int(reply[3]) / 1000,
             )
+        if len(self._leased) >= 100_000:  # releases that never came (a cancelled call)
+            self._leased.clear()
+        self._leased[lease] = demanded
         return _statuses(demands, reply[1:])
 
     async def release(
@@ -119,9 +123,10 @@ class RedisBackend:
         cost: int,
         now: float,
     ) -> list[BudgetChange]:
-        args: list[Any] = [now, lease, admitted_at, tokens, cost]
-        for demand in demands:
-            args += _demand_args(demand, now)
+        # The script reads only what did not change since the acquire (the limits and the
+        # tokens reserved), so the acquire's arguments serve again.
+        demanded = self._leased.pop(lease, None) or _demanded(demands, now)
+        args: list[Any] = [now, lease, admitted_at, tokens, cost, demanded]
         reply = await self._call(RELEASE, self._keys(demands), args)
         changes = []
         for index, demand in enumerate(demands):
@@ -133,9 +138,7 @@ class RedisBackend:
         return changes
 
     async def status(self, demands: Sequence[Demand], *, now: float) -> list[ScopeStatus]:
-        args: list[Any] = [now, "", LEASE_SECONDS]
-        for demand in demands:
-            args += _demand_args(demand, now)
+        args: list[Any] = [now, "", LEASE_SECONDS, _demanded(demands, now)]
         reply = await self._call(STATUS, self._keys(demands), args)
         return _statuses(demands, reply)
 
@@ -292,6 +295,13 @@ class RedisBackend:
         except (ReplyError, OSError) as exc:  # TimeoutError and ConnectionError are OSErrors
             raise LimitsUnavailable(str(exc) or type(exc).__name__) from exc
         return reply
+
+
+def _demanded(demands: Sequence[Demand], now: float) -> Packed:
+    args: list[Any] = []
+    for demand in demands:
+        args += _demand_args(demand, now)
+    return packed(args)
 
 
 def _demand_args(demand: Demand, now: float) -> list[Any]:

@@ -40,8 +40,12 @@ class Packed(NamedTuple):
 
 
 def packed(args: Iterable[Any]) -> Packed:
-    parts = [_bulk(arg) for arg in args]
-    return Packed(len(parts), "".join(parts))
+    """``args`` in RESP form, to splice into commands (see ``pack``)."""
+    return Packed(*_parts(args))
+
+
+# Integers as RESP bulk strings, kept as they recur: limits, -1 for "none", lease seconds.
+_INTS: dict[int, str] = {}
 
 
 def pack(args: Iterable[Any]) -> bytes:
@@ -49,13 +53,23 @@ def pack(args: Iterable[Any]) -> bytes:
 
     Built as one ``str`` and encoded once: twice as fast as formatting bytes per argument.
     """
+    count, data = _parts(args)
+    return f"*{count}\r\n{data}".encode("utf-8", "surrogateescape")
+
+
+def _parts(args: Iterable[Any]) -> tuple[int, str]:
     parts = []
     count = 0
     for arg in args:
         kind = type(arg)
         if kind is int:
-            text = str(arg)
-            parts.append(f"${len(text)}\r\n{text}\r\n")
+            part = _INTS.get(arg)
+            if part is None:
+                text = str(arg)
+                part = f"${len(text)}\r\n{text}\r\n"
+                if len(_INTS) < 4096:  # bounded: most integers of a call recur, some never
+                    _INTS[arg] = part
+            parts.append(part)
         elif kind is str and arg.isascii():
             parts.append(f"${len(arg)}\r\n{arg}\r\n")
         elif kind is Packed:
@@ -64,7 +78,7 @@ def pack(args: Iterable[Any]) -> bytes:
         else:
             parts.append(_bulk(arg))
         count += 1
-    return f"*{count}\r\n{''.join(parts)}".encode("utf-8", "surrogateescape")
+    return count, "".join(parts)
 
 
 def _bulk(arg: Any) -> str:
@@ -91,14 +105,7 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Reply, int]:
     if kind == 58:  # ':'
         return int(line), pos
     if kind == 42:  # '*'
-        count = int(line)
-        if count < 0:
-            return None, pos
-        items = []
-        for _ in range(count):
-            item, pos = parse(buf, pos)
-            items.append(item)
-        return items, pos
+        return _array(buf, pos, int(line))
     if kind == 36:  # '$'
         size = int(line)
         if size < 0:
@@ -111,6 +118,25 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Reply, int]:
     if kind == 45:  # '-'
         return ReplyError(bytes(line).decode(errors="replace")), pos
     raise ReplyError(f"unexpected reply type {chr(kind)!r}")
+
+
+def _array(buf: bytes | bytearray, pos: int, count: int) -> tuple[Reply, int]:
+    if count < 0:
+        return None, pos
+    items = []
+    for _ in range(count):
+        if pos >= len(buf):
+            raise Incomplete
+        if buf[pos] == 58:  # an integer, as the scripts answer: read in place
+            end = buf.find(_CRLF, pos)
+            if end < 0:
+                raise Incomplete
+            items.append(int(buf[pos + 1 : end]))
+            pos = end + 2
+            continue
+        item, pos = parse(buf, pos)
+        items.append(item)
+    return items, pos
 
 
 class _Protocol(asyncio.Protocol):
