@@ -24,27 +24,39 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+_NAMES = {
+    what: tuple(f"x-ratelimit-{name}-{what}".encode() for name in ("limit", "remaining", "reset"))
+    for what in ("requests", "tokens")
+}
+
+
 def ratelimit_headers(statuses: Sequence[ScopeStatus]) -> tuple[tuple[bytes, bytes], ...]:
     """The tightest of the scopes' request and token limits, as OpenAI reports them."""
-    headers: list[tuple[bytes, bytes]] = []
-    requests = [s for s in statuses if s.requests_limit is not None]
-    if requests:
-        tight = min(requests, key=lambda s: s.requests_remaining or 0)
-        headers += _three(
-            "requests", tight.requests_limit, tight.requests_remaining, tight.requests_reset
-        )
-    tokens = [s for s in statuses if s.tokens_limit is not None]
-    if tokens:
-        tight = min(tokens, key=lambda s: s.tokens_remaining or 0)
-        headers += _three("tokens", tight.tokens_limit, tight.tokens_remaining, tight.tokens_reset)
-    return tuple(headers)
+    req = tok = None  # the first scope with the fewest left, of each
+    for status in statuses:
+        if status.requests_limit is not None and (
+            req is None or (status.requests_remaining or 0) < (req.requests_remaining or 0)
+        ):
+            req = status
+        if status.tokens_limit is not None and (
+            tok is None or (status.tokens_remaining or 0) < (tok.tokens_remaining or 0)
+        ):
+            tok = status
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    if req is not None:
+        limit, remaining, reset = req.requests_limit, req.requests_remaining, req.requests_reset
+        headers += _three("requests", limit, remaining, reset)
+    if tok is not None:
+        headers += _three("tokens", tok.tokens_limit, tok.tokens_remaining, tok.tokens_reset)
+    return headers
 
 
 def _three(
     what: str, limit: int | None, remaining: int | None, reset: float
-) -> list[tuple[bytes, bytes]]:
-    return [
-        (f"x-ratelimit-limit-{what}".encode(), str(limit).encode()),
-        (f"x-ratelimit-remaining-{what}".encode(), str(remaining).encode()),
-        (f"x-ratelimit-reset-{what}".encode(), duration(reset).encode()),
-    ]
+) -> tuple[tuple[bytes, bytes], ...]:
+    limit_name, remaining_name, reset_name = _NAMES[what]
+    return (
+        (limit_name, str(limit).encode()),
+        (remaining_name, str(remaining).encode()),
+        (reset_name, duration(reset).encode()),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import secrets
@@ -74,6 +75,11 @@ class LimitService:
         self.fail_open = fail_open
         self.default_max_output = default_max_output
         self.organization_budgets = OrganizationBudgets(database)
+        self._lease_prefix = secrets.token_hex(6)  # leases are unique across instances
+        self._leases = itertools.count()
+
+    def _lease(self) -> str:
+        return f"{self._lease_prefix}{next(self._leases):x}"
 
     async def admit(self, call: Call) -> Admitted:
         organization_budget = await self.organization_budgets.of(call.key.organization_id)
@@ -109,7 +115,7 @@ class LimitService:
             cost=cost,
             output_field=estimate.output_limit_field(call.body),
         )
-        lease = secrets.token_hex(8)
+        lease = self._lease()
         statuses = await self.acquire(demands, lease=lease, now=now, reservation=reservation)
         if statuses is None:
             return _NOTHING
@@ -181,7 +187,7 @@ class LimitService:
         demands = [d for d in demands if d.rate is not None or d.budget is not None]
         if not demands:
             return []
-        return await self.acquire(demands, lease=secrets.token_hex(8), now=now) or []
+        return await self.acquire(demands, lease=self._lease(), now=now) or []
 
     async def _status_now(
         self, demands: Sequence[Demand], now: datetime
