@@ -3,12 +3,15 @@
     .venv/bin/python bench/workers.py [--duration 5] [--rounds 3]
 
 Both serve on SQLite with Redis limits (KEYPLANE_REDIS_URL, needed for several workers) in
-front of the stand-in upstream answering at once (``--upstream-workers`` processes); wrk sends
-non-streaming chat completions at 64 connections with an issued project key, metering on.
-The two servers take turns for ``--rounds`` rounds, so load that drifts hits both alike;
-prints each round's requests/s and the ratio of the medians. The stand-in and wrk share the
-machine's cores with keyplane: on two cores they take some of what a second worker could
-use, so the ratio is a floor of what two workers give on a machine of their own. Not a test.
+front of an upstream answering at once: by default the instant stand-in
+(``keyplane.testing.instant``, a bare protocol with one fixed answer, so that the upstream
+takes little of the two cores), or with ``--upstream full`` the ASGI stand-in the tests use
+(``--upstream-workers`` processes), which costs about as much CPU per call as keyplane. wrk
+sends non-streaming chat completions at 64 connections with an issued project key, metering
+on. The two servers take turns for ``--rounds`` rounds, so load that drifts hits both alike;
+prints each round's requests/s, keyplane's CPU per call, and the ratio of the medians. The
+upstream and wrk share the machine's cores with keyplane, so the ratio is a floor of what two
+workers give on a machine of their own. Not a test.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import UPSTREAM_KEY, Keyplane, warm, wrk
+from gateway_overhead import UPSTREAM_KEY, Keyplane, cpu_seconds, warm, wrk
 
 from keyplane.testing import start_upstream_process
 
@@ -44,17 +47,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--upstream-workers", type=int, default=1)
+    parser.add_argument("--upstream", choices=("instant", "full"), default="instant")
+    parser.add_argument("--upstream-workers", type=int, default=1, help="with --upstream full")
     args = parser.parse_args()
-    with start_upstream_process(api_key=UPSTREAM_KEY, workers=args.upstream_workers) as fast:
+    if args.upstream == "instant":
+        upstream = start_upstream_process(api_key=UPSTREAM_KEY, provider="instant")
+    else:
+        upstream = start_upstream_process(api_key=UPSTREAM_KEY, workers=args.upstream_workers)
+    with upstream as fast:
         servers = {n: Served(fast, n) for n in (1, 2)}
         for server in servers.values():
             server.start()
             warm(server)
         rates: dict[int, list[float]] = {1: [], 2: []}
+        cpu: dict[int, list[float]] = {1: [], 2: []}
         try:
             for _ in range(args.rounds):
                 for n, server in servers.items():
+                    before = cpu_seconds(server.pid)
                     result = wrk(
                         f"{server.url}/v1", "json", connections=64, duration=args.duration,
                         key=server.key,
@@ -62,13 +72,17 @@ def main() -> None:
                     if result.errors:
                         raise SystemExit(f"{result.errors} calls failed on --workers {n}")
                     rates[n].append(result.rps)
+                    cpu[n].append((cpu_seconds(server.pid) - before) / result.requests * 1e6)
                     time.sleep(0.5)
         finally:
             for server in servers.values():
                 server.stop()
     for n, values in rates.items():
         shown = ", ".join(f"{v:.0f}" for v in values)
-        print(f"--workers {n}: {shown} requests/s (median {statistics.median(values):.0f})")
+        print(
+            f"--workers {n}: {shown} requests/s (median {statistics.median(values):.0f}); "
+            f"keyplane CPU {statistics.median(cpu[n]):.0f} us per call"
+        )
     ratio = statistics.median(rates[2]) / statistics.median(rates[1])
     print(f"two workers give {ratio:.2f}x one worker's throughput (target >= 1.7x)")
 

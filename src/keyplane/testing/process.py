@@ -75,7 +75,8 @@ def start_upstream_process(
 
     The API key travels on the command line: only ever pass a test key. Use the result as a
     context manager; ``.base_url`` (ending in ``/v1``) is what an ``openai`` client needs.
-    ``provider`` picks the stand-in (``openai``, ``anthropic`` or ``azure``: for those two
+    ``provider`` picks the stand-in (``openai``, ``anthropic``, ``azure``, or ``instant`` for
+    throughput benchmarks, see ``keyplane.testing.instant``; for anthropic and azure
     ``.url`` is the base URL); ``fail_status`` makes every call fail with that status.
     """
     command = [sys.executable, "-m", "keyplane.testing.upstream", "--host", host]

@@ -9,19 +9,24 @@ to stdout, ``listening on http://HOST:PORT``, once it accepts connections. Serve
 with uvloop and httptools, access log off. With several workers each keeps its own request
 log. What the app answers is described in ``keyplane.testing`` (``--provider openai``),
 ``keyplane.testing.anthropic`` and ``keyplane.testing.azure``; ``--fail-status`` makes every
-authenticated call fail with that status, as a provider that is down would.
+authenticated call fail with that status, as a provider that is down would. ``--provider
+instant`` serves ``keyplane.testing.instant``: one fixed chat completion, for throughput
+benchmarks only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import socket
 import sys
 
 import uvicorn
+import uvloop
 from uvicorn.supervisors import Multiprocess
 
+from keyplane.testing import instant
 from keyplane.testing.anthropic import create_anthropic_upstream_app
 from keyplane.testing.app import create_upstream_app
 from keyplane.testing.azure import create_azure_upstream_app
@@ -45,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default="sk-test-upstream", help="the bearer token accepted")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="fixed delay of every answer")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--provider", choices=sorted(FACTORIES), default="openai")
+    parser.add_argument("--provider", choices=[*sorted(FACTORIES), "instant"], default="openai")
     parser.add_argument("--fail-status", type=int, default=None, help="answer every call so")
     return parser
 
@@ -86,6 +91,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: cannot listen on {args.host}:{args.port}: {error.strerror}")
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{sock.getsockname()[1]}"
+    if args.provider == "instant":  # throughput benchmarks only: see keyplane.testing.instant
+        if args.workers != 1 or args.delay_ms or args.fail_status is not None:
+            sys.exit("error: --provider instant takes no --workers, --delay-ms or --fail-status")
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(instant.serve(sock, args.api_key, f"listening on {url}"))
+        return
     # A factory, so that each worker process builds its own app.
     factory = functools.partial(
         FACTORIES[args.provider],

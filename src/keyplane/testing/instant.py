@@ -1,0 +1,86 @@
+"""An instant stand-in upstream for throughput benchmarks: one fixed chat completion, at once.
+
+    python -m keyplane.testing.upstream --provider instant --port 0 --api-key sk-test-...
+
+The ASGI stand-in (``keyplane.testing.app``) checks and answers every call in OpenAI's
+shapes, and costs about as much CPU per call as keyplane itself: on two cores, a benchmark
+of keyplane's throughput then measures the stand-in as much as keyplane. This one is an
+asyncio protocol with httptools and nothing else. Every request with the right bearer token
+gets the same ``chat.completion`` (model ``gpt-4o-mini``, usage 12 prompt + 16 completion
+tokens, as ``bench/wrk/chat.lua`` is billed by the full stand-in); anything else a 401 in
+OpenAI's envelope. It reads no body, so it never checks one: never use it to test behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import socket
+
+import httptools
+import orjson
+
+from keyplane.testing.payloads import Head, chat_completion, error_body
+from keyplane.testing.tokens import TokenCounts
+
+
+def _answer(status: bytes, body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+_COMPLETION = chat_completion(
+    Head("chatcmpl-instant", 1_700_000_000, "gpt-4o-mini"),
+    "keyplane instant stand-in answer",
+    TokenCounts(prompt=12, completion=16),
+)
+OK = _answer(b"200 OK", orjson.dumps(_COMPLETION))
+_REFUSED = error_body(
+    "Incorrect API key provided.", type_="invalid_request_error", code="invalid_api_key"
+)
+UNAUTHORIZED = _answer(b"401 Unauthorized", orjson.dumps(_REFUSED))
+
+
+class _Instant(asyncio.Protocol):
+    def __init__(self, expected: bytes) -> None:
+        self.expected = expected
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.authorized = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment] # uvloop's is no asyncio.Transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.close()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self.authorized = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"authorization":
+            self.authorized = hmac.compare_digest(value, self.expected)
+
+    def on_message_complete(self) -> None:
+        assert self.transport is not None
+        self.transport.write(OK if self.authorized else UNAUTHORIZED)
+
+
+async def serve(sock: socket.socket, api_key: str, announce: str) -> None:
+    """Answer on the listening ``sock`` until cancelled; print ``announce`` once listening."""
+    expected = b"Bearer " + api_key.encode()
+    server = await asyncio.get_running_loop().create_server(lambda: _Instant(expected), sock=sock)
+    print(announce, flush=True)
+    async with server:
+        await server.serve_forever()
