@@ -15,6 +15,7 @@ issued project key and metering on. Not a test: it gates nothing. See docs/bench
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +231,48 @@ def compare(
     )
     cpu_us = (cpu_seconds(keyplane.pid) - before) / max(proxied.requests, 1) * 1e6
     return direct, proxied, cpu_us
+
+
+@dataclass
+class Rounds:
+    """Requests/s and keyplane's CPU µs per call of each server, a value per round."""
+
+    rps: dict[str, list[float]]
+    cpu_us: dict[str, list[float]]
+
+
+def alternate(
+    servers: dict[str, Keyplane], *, rounds: int, duration: float, connections: int
+) -> Rounds:
+    """The same non-streaming wrk load on each server in turn, ``rounds`` times (so load that
+    drifts hits every server alike); a failed call stops the run."""
+    measured = Rounds({name: [] for name in servers}, {name: [] for name in servers})
+    for _ in range(rounds):
+        for name, server in servers.items():
+            before = cpu_seconds(server.pid)
+            result = wrk(
+                f"{server.url}/v1", "json", connections=connections, duration=duration,
+                key=server.key,
+            )  # fmt: skip
+            if result.errors:
+                raise SystemExit(f"{result.errors} calls failed on {name}")
+            measured.rps[name].append(result.rps)
+            measured.cpu_us[name].append((cpu_seconds(server.pid) - before) / result.requests * 1e6)
+            time.sleep(0.5)
+    return measured
+
+
+@contextlib.contextmanager
+def running(servers: dict[str, Keyplane]) -> Iterator[dict[str, Keyplane]]:
+    """Start and warm every server; stop them all however the block ends."""
+    try:
+        for server in servers.values():
+            server.start()
+            warm(server)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 def warm(keyplane: Keyplane) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import UPSTREAM_KEY, Keyplane, cpu_seconds, warm, wrk
+from gateway_overhead import UPSTREAM_KEY, Keyplane, alternate, running
 
 from keyplane.testing import start_upstream_process
 
@@ -64,29 +64,13 @@ def main() -> None:
         # The SDK's own sampling variables: one call in ten traced.
         sampled = {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
         servers["10%"].env |= sampled
-        cpu: dict[str, list[float]] = {name: [] for name in servers}
-        rps: dict[str, list[float]] = {name: [] for name in servers}
-        try:
-            for server in servers.values():
-                server.start()
-                warm(server)
-            for _ in range(args.rounds):
-                for name, server in servers.items():
-                    before = cpu_seconds(server.pid)
-                    result = wrk(
-                        f"{server.url}/v1", "json", connections=32, duration=args.duration,
-                        key=server.key,
-                    )  # fmt: skip
-                    if result.errors:
-                        raise SystemExit(f"{result.errors} calls failed with traces {name}")
-                    cpu[name].append((cpu_seconds(server.pid) - before) / result.requests * 1e6)
-                    rps[name].append(result.rps)
-                    time.sleep(0.5)
+        with running(servers):
+            measured = alternate(
+                servers, rounds=args.rounds, duration=args.duration, connections=32
+            )
             time.sleep(6)  # the batch processor exports every 5 s
-        finally:
-            for server in servers.values():
-                server.stop()
-            receiver.shutdown()
+        receiver.shutdown()
+    cpu, rps = measured.cpu_us, measured.rps
     for name in servers:
         print(
             f"traces {name:3}: CPU {statistics.median(cpu[name]):.0f} us per call "

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import UPSTREAM_KEY, Keyplane, cpu_seconds, warm, wrk
+from gateway_overhead import UPSTREAM_KEY, Keyplane, alternate, running
 
 from keyplane.testing import start_upstream_process
 
@@ -55,35 +54,19 @@ def main() -> None:
     else:
         upstream = start_upstream_process(api_key=UPSTREAM_KEY, workers=args.upstream_workers)
     with upstream as fast:
-        servers = {n: Served(fast, n) for n in (1, 2)}
-        for server in servers.values():
-            server.start()
-            warm(server)
-        rates: dict[int, list[float]] = {1: [], 2: []}
-        cpu: dict[int, list[float]] = {1: [], 2: []}
-        try:
-            for _ in range(args.rounds):
-                for n, server in servers.items():
-                    before = cpu_seconds(server.pid)
-                    result = wrk(
-                        f"{server.url}/v1", "json", connections=64, duration=args.duration,
-                        key=server.key,
-                    )  # fmt: skip
-                    if result.errors:
-                        raise SystemExit(f"{result.errors} calls failed on --workers {n}")
-                    rates[n].append(result.rps)
-                    cpu[n].append((cpu_seconds(server.pid) - before) / result.requests * 1e6)
-                    time.sleep(0.5)
-        finally:
-            for server in servers.values():
-                server.stop()
-    for n, values in rates.items():
+        servers = {f"--workers {n}": Served(fast, n) for n in (1, 2)}
+        with running(servers):
+            measured = alternate(
+                servers, rounds=args.rounds, duration=args.duration, connections=64
+            )
+    for name, values in measured.rps.items():
         shown = ", ".join(f"{v:.0f}" for v in values)
         print(
-            f"--workers {n}: {shown} requests/s (median {statistics.median(values):.0f}); "
-            f"keyplane CPU {statistics.median(cpu[n]):.0f} us per call"
+            f"{name}: {shown} requests/s (median {statistics.median(values):.0f}); "
+            f"keyplane CPU {statistics.median(measured.cpu_us[name]):.0f} us per call"
         )
-    ratio = statistics.median(rates[2]) / statistics.median(rates[1])
+    rates = list(measured.rps.values())
+    ratio = statistics.median(rates[1]) / statistics.median(rates[0])
     print(f"two workers give {ratio:.2f}x one worker's throughput (target >= 1.7x)")
 
 
