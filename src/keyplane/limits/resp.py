@@ -72,6 +72,9 @@ def _parts(args: Iterable[Any]) -> tuple[int, str]:
             parts.append(part)
         elif kind is str and arg.isascii():
             parts.append(f"${len(arg)}\r\n{arg}\r\n")
+        elif kind is float:  # a time: repr is exact and ASCII
+            text = repr(arg)
+            parts.append(f"${len(text)}\r\n{text}\r\n")
         elif kind is Packed:
             parts.append(arg.data)
             count += arg.arity - 1
