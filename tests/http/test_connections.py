@@ -106,17 +106,27 @@ def test_if_a_request_body_stalls_then_408_and_the_connection_closes(
     assert b"request_timeout" in answer
 
 
-def test_if_connections_are_over_the_cap_then_503_and_back_once_they_close(
+def test_if_connections_are_over_the_cap_then_503_in_each_routes_shape_and_back_once_closed(
     capped: ServerProcess,
 ) -> None:
     held = [_open(capped, b"GET /healthz HTTP/1.1\r\n") for _ in range(25)]
     try:
         time.sleep(0.2)  # let the server accept them all
-        assert httpx.get(f"{capped.url}/healthz", timeout=5).status_code == 503
+        models = httpx.get(f"{capped.url}/v1/models", timeout=5)
+        assert models.status_code == 503
+        assert models.headers["retry-after"] == "1"
+        assert models.json()["error"]["code"] == "server_busy"
+        assert "KEYPLANE_HTTP_MAX_CONNECTIONS" in models.json()["error"]["message"]
+        messages = httpx.post(f"{capped.url}/v1/messages", json={}, timeout=5)
+        assert messages.status_code == 503
+        assert messages.json()["type"] == "error"  # Anthropic's envelope on its route
+        # The process is alive: a liveness probe that restarted it would only make it worse.
+        assert httpx.get(f"{capped.url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{capped.url}/readyz", timeout=5).status_code == 503
     finally:
         for sock in held:
             sock.close()
     deadline = time.monotonic() + CLOSED_WITHIN
-    while httpx.get(f"{capped.url}/healthz", timeout=5).status_code != 200:
+    while httpx.get(f"{capped.url}/v1/models", timeout=5).status_code != 401:
         assert time.monotonic() < deadline, "still refused after the held connections closed"
         time.sleep(0.1)

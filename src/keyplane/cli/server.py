@@ -202,7 +202,8 @@ def _connection_options(settings: Settings) -> dict[str, Any]:
         # By name: each worker imports it and reads the same settings (docs/deployment.md).
         "http": IMPORT_PATH,
         "timeout_keep_alive": settings.http_keepalive_timeout_seconds,
-        "limit_concurrency": settings.http_max_connections,
+        # The cap (KEYPLANE_HTTP_MAX_CONNECTIONS) is the protocol's: a 503 in the route's
+        # own error shape, where uvicorn's limit_concurrency answers plain text.
     }
     if settings.tls_certfile is not None and settings.tls_keyfile is not None:
         for path in (settings.tls_certfile, settings.tls_keyfile):

@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.config import Settings
-from keyplane.errors import BadRequestError, KeyplaneError
+from keyplane.errors import BadRequestError, KeyplaneError, UnavailableError
+from keyplane.http.connections import OVER_CAPACITY
 from keyplane.http.envelope import error_envelope
 from keyplane.http.metrics import route_group
 
@@ -75,6 +76,15 @@ class RequestTooLargeError(KeyplaneError):
     type = "invalid_request_error"
 
 
+def _over_capacity() -> UnavailableError:
+    return UnavailableError(
+        "The server is at its limit of open connections (KEYPLANE_HTTP_MAX_CONNECTIONS); "
+        "try again shortly.",
+        code="server_busy",
+        headers={"retry-after": "1"},
+    )
+
+
 def _openai_shape(_group: str, error: KeyplaneError) -> JSONResponse:
     return error_envelope(error)
 
@@ -100,6 +110,9 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         group = route_group(scope["path"])
+        if scope.get(OVER_CAPACITY) and scope["path"] != "/healthz":
+            await self._refuse(group, _over_capacity(), scope, receive, send)
+            return
         limit = self.limits.for_group(group)
         length, chunked = _declared(scope)
         if length is not None and length > limit:

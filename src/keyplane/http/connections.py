@@ -10,6 +10,12 @@ arrived within the deadline of its first byte (or of the connection's opening), 
 These are the protocol's, not an ASGI layer's: a timer per request in ASGI cost the gateway
 about 3 µs a call (bench/stack_overhead.py); here a body that arrives with its head, as
 nearly all do, arms no timer at all.
+
+The cap on connections is the protocol's too, in place of uvicorn's ``limit_concurrency``
+(a plain-text 503 for every path): past ``max_connections`` connections, or as many requests
+in flight, a request is marked ``OVER_CAPACITY`` in its scope and the app refuses it with a
+503 in the route's own error shape and closes the connection (``keyplane.http.body_limits``);
+``/healthz`` still answers, since the process is alive and a restart would not help.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 logger = logging.getLogger(__name__)
+
+# The scope key of a request that came past the cap on connections (an ASGI extension key).
+OVER_CAPACITY = "keyplane.over_capacity"
 
 
 _STALLED = orjson.dumps(
@@ -49,6 +58,7 @@ class _DeadlineProtocol(HttpToolsProtocol):
 
     head_timeout: float = 5.0
     body_idle_timeout: float = 30.0
+    max_connections: int | None = None
     _head_timer: asyncio.TimerHandle | None = None
     _body_timer: asyncio.TimerHandle | None = None
     _in_body = False
@@ -75,6 +85,9 @@ class _DeadlineProtocol(HttpToolsProtocol):
             self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
+        cap = self.max_connections
+        if cap is not None and (len(self.connections) >= cap or len(self.tasks) >= cap):
+            self.scope[OVER_CAPACITY] = True  # type: ignore[literal-required]
         self._disarm_head_timer()
         self._in_body = True
         self._body_seen = self.loop.time()
@@ -146,31 +159,38 @@ class DeadlineProtocol(_DeadlineProtocol):
     """The protocol ``serve`` runs, named by its import path: uvicorn's workers are spawned
     processes that import it by name (a class made at run time cannot be sent to them).
 
-    Its deadlines are the settings' (``KEYPLANE_HTTP_HEAD_TIMEOUT_SECONDS``,
-    ``KEYPLANE_HTTP_BODY_IDLE_TIMEOUT_SECONDS``), read once per process from the environment
-    and ``.env`` that every worker shares.
+    Its deadlines and cap are the settings' (``KEYPLANE_HTTP_HEAD_TIMEOUT_SECONDS``,
+    ``KEYPLANE_HTTP_BODY_IDLE_TIMEOUT_SECONDS``, ``KEYPLANE_HTTP_MAX_CONNECTIONS``), read once
+    per process from the environment and ``.env`` that every worker shares.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_timeout, self.body_idle_timeout = _configured_deadlines()
+        self.head_timeout, self.body_idle_timeout, self.max_connections = _configured()
 
 
 IMPORT_PATH = f"{__name__}:{DeadlineProtocol.__name__}"
 
 
 @functools.cache
-def _configured_deadlines() -> tuple[float, float]:
+def _configured() -> tuple[float, float, int]:
     from keyplane.config import load_settings
 
     settings = load_settings()
-    return settings.http_head_timeout_seconds, settings.http_body_idle_timeout_seconds
+    return (
+        settings.http_head_timeout_seconds,
+        settings.http_body_idle_timeout_seconds,
+        settings.http_max_connections,
+    )
 
 
-def deadline_protocol(*, head_seconds: float, body_idle_seconds: float) -> type[asyncio.Protocol]:
+def deadline_protocol(
+    *, head_seconds: float, body_idle_seconds: float, max_connections: int | None = None
+) -> type[asyncio.Protocol]:
     """A protocol class with these head and body deadlines, for a server run in process."""
     attributes: dict[str, Any] = {
         "head_timeout": head_seconds,
         "body_idle_timeout": body_idle_seconds,
+        "max_connections": max_connections,
     }
     return type("DeadlineProtocol", (_DeadlineProtocol,), attributes)
