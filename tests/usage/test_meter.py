@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from keyplane.config import Settings
@@ -59,6 +59,32 @@ async def test_two_meters_add_into_the_same_bucket(settings: Settings) -> None:
         assert (row.requests, row.error_requests, row.unpriced_requests) == (3, 1, 1)
         assert (row.input_tokens, row.output_tokens, row.cached_tokens) == (30, 15, 6)
         assert (row.cost_micro_usd, row.latency_ms_total) == (21, 9)
+    finally:
+        await database.close()
+
+
+async def test_a_flush_of_many_rows_runs_one_prepared_statement_per_batch(
+    settings: Settings,
+) -> None:
+    """Rows are parameters of one cached statement, not literals of a new one: compiling a
+    2,000-row VALUES statement on the event loop stalled every call for 200 ms."""
+    database = Database(settings.resolved_database_url)
+    statements: list[tuple[str, bool]] = []
+
+    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, many: bool) -> None:
+        if "usage_buckets" in sql and sql.lstrip().upper().startswith("INSERT"):
+            statements.append((sql, many))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        meter = Meter(database)
+        for index in range(1_000):
+            meter.record(replace(record(), api_key_id=f"key_{index}"))
+        assert await meter.flush() == 1_000
+        assert len(statements) == 5  # 200 rows a batch
+        assert all(many for _, many in statements)
+        assert len({sql for sql, _ in statements}) == 1
+        assert len(await _rows(database)) == 1_000
     finally:
         await database.close()
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from keyplane.store.database import Database
 from keyplane.store.models import UsageTokenKind
-from keyplane.usage.buckets import BATCH_ROWS, BucketKey, bucket_of
+from keyplane.usage.buckets import BucketKey, bucket_of, execute_in_batches
 from keyplane.usage.records import UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -84,17 +87,9 @@ class TokenKinds:
             return len(pending)
 
     async def _write(self, pending: dict[tuple[BucketKey, str], int]) -> None:
-        dialect = self.db.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         rows = [_row(bucket, kind, tokens) for (bucket, kind), tokens in sorted(pending.items())]
         async with self.db.session() as session, session.begin():
-            for start in range(0, len(rows), BATCH_ROWS):
-                statement = insert(UsageTokenKind).values(rows[start : start + BATCH_ROWS])
-                statement = statement.on_conflict_do_update(
-                    index_elements=list(_CONFLICT),
-                    set_={"tokens": UsageTokenKind.tokens + statement.excluded.tokens},
-                )
-                await session.execute(statement)
+            await execute_in_batches(session, _upsert(self.db.engine.dialect.name), rows)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-token-kinds-flusher")
@@ -130,3 +125,14 @@ def _row(bucket: BucketKey, kind: str, tokens: int) -> dict[str, object]:
         "kind": kind,
         "tokens": tokens,
     }
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """One statement for every row, compiled once (see ``buckets.add_to_buckets``)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(cast(Table, UsageTokenKind.__table__))
+    return statement.on_conflict_do_update(
+        index_elements=list(_CONFLICT),
+        set_={"tokens": statement.table.c.tokens + statement.excluded.tokens},
+    )
