@@ -81,7 +81,7 @@ async def test_a_flush_of_many_rows_runs_one_prepared_statement_per_batch(
         for index in range(1_000):
             meter.record(replace(record(), api_key_id=f"key_{index}"))
         assert await meter.flush() == 1_000
-        assert len(statements) == 5  # 200 rows a batch
+        assert len(statements) == 5  # BATCH_ROWS (200) a batch
         assert all(many for _, many in statements)
         assert len({sql for sql, _ in statements}) == 1
         assert len(await _rows(database)) == 1_000

@@ -6,13 +6,26 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import Table, bindparam, or_, update
 
+from keyplane.store.batches import execute_in_batches
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey
 
 logger = logging.getLogger(__name__)
+
+_KEYS = cast(Table, ApiKey.__table__)
+# One statement over every key touched since the last flush (``keyplane.store.batches``).
+_TOUCH = (
+    update(_KEYS)
+    .where(
+        _KEYS.c.id == bindparam("key_id"),
+        or_(_KEYS.c.last_used_at.is_(None), _KEYS.c.last_used_at < bindparam("when")),
+    )
+    .values(last_used_at=bindparam("when"))
+)
 
 
 class LastUsedTracker:
@@ -33,16 +46,9 @@ class LastUsedTracker:
         if not pending:
             return 0
         try:
+            rows = [{"key_id": key_id, "when": when} for key_id, when in sorted(pending.items())]
             async with self.db.session() as session, session.begin():
-                for key_id, when in pending.items():
-                    await session.execute(
-                        update(ApiKey)
-                        .where(
-                            ApiKey.id == key_id,
-                            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < when),
-                        )
-                        .values(last_used_at=when)
-                    )
+                await execute_in_batches(session, _TOUCH, rows)
         except BaseException:
             for key_id, when in pending.items():
                 self.touch(key_id, when)

@@ -20,13 +20,11 @@ from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.store.batches import execute_in_batches
 from keyplane.store.models import UsageBatch, UsageBucket
 from keyplane.usage.counters import COUNTERS, UsageCounters
 from keyplane.usage.records import UsageRecord
 
-# Rows per executemany of a flush: each batch is prepared on the event loop (asyncpg's
-# encoding too), so a batch is a stall of every call in flight; 200 keeps it to a few ms.
-UPSERT_ROWS = 200
 _CONFLICT = (
     "bucket_start",
     "width",
@@ -159,22 +157,13 @@ async def add_to_buckets(
 ) -> None:
     """Add ``pending`` to the stored rows of ``width``; the caller owns the transaction.
 
-    One statement, compiled once and cached, run for every row (the driver's executemany, in
-    its thread for SQLite, pipelined for asyncpg), ``UPSERT_ROWS`` at a time. A statement with
-    the rows in its VALUES was compiled anew each flush, on the event loop: 200 ms of CPU for
-    500 rows, and a 211 ms stall of every call in flight for 2,000 (docs/benchmarks.md, "The
-    tail"). Rows go in key order, so concurrent flushes lock them in one order.
+    One upsert over the rows as parameters (``keyplane.store.batches``); a statement with the
+    rows in its VALUES cost 200 ms of the event loop for 500 rows. Rows go in key order, so
+    concurrent flushes lock them in one order.
     """
     ordered = sorted(pending, key=lambda item: item[0])
     rows = [_row(key, totals, width) for key, totals in ordered]
     await execute_in_batches(session, _upsert(dialect), rows)
-
-
-async def execute_in_batches(session: AsyncSession, statement: Any, rows: list[Any]) -> None:
-    """Run ``statement`` for each of ``rows``, ``UPSERT_ROWS`` at a time (the loop runs between
-    batches)."""
-    for start in range(0, len(rows), UPSERT_ROWS):
-        await session.execute(statement, rows[start : start + UPSERT_ROWS])
 
 
 @functools.cache

@@ -25,9 +25,10 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from keyplane.store.batches import execute_in_batches
 from keyplane.store.database import Database
 from keyplane.store.models import UsageTokenKind
-from keyplane.usage.buckets import BucketKey, bucket_of, execute_in_batches
+from keyplane.usage.buckets import BucketKey, bucket_of
 from keyplane.usage.records import UsageRecord
 
 logger = logging.getLogger(__name__)
