@@ -1,0 +1,191 @@
+"""Where keyplane's p99 comes from: event-loop stalls, collector pauses and periodic slow calls.
+
+    .venv/bin/python bench/tail_probe.py [--duration 5] [--rounds 2] [--delay-ms 20]
+
+Runs the load of ``bench/gateway_overhead.py --tail-rounds`` (non-streaming chat, 32
+connections, a stand-in upstream answering after ``--delay-ms``) straight to the upstream and
+through a ``keyplane serve`` that this script wraps (``--serve``, below) with three probes:
+
+- a loop tick every millisecond: a tick late by more than ``STALL_MS`` is a stall, and a
+  watchdog thread samples the main thread's stack while it lasts (what was running);
+- ``gc.callbacks``: every collection that took more than 2 ms, by generation;
+- the call log (``KEYPLANE_LOG_FORMAT=json``): each call's latency inside keyplane, so slow
+  calls can be grouped by the 100 ms they ended in (a periodic cause shows as a comb).
+
+Prints wrk's p50/p99 direct and through keyplane, keyplane's own percentiles, the windows
+holding most slow calls, the stalls with their stacks, and the collections. Not a test; the
+probes cost a little CPU, so read its figures beside ``gateway_overhead.py``'s, not for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+STALL_MS = 5.0
+HERE = Path(__file__).resolve().parent
+
+
+class Probes:
+    """The probes, inside the server process."""
+
+    def __init__(self) -> None:
+        self.main_thread = threading.get_ident()
+        self.tick = time.perf_counter()
+        self.stalls: list[float] = []
+        self.stacks: collections.Counter[str] = collections.Counter()
+        self.pauses: list[tuple[int, float]] = []
+        self.gc_started = 0.0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.gc_started = time.perf_counter()
+        elif (took := time.perf_counter() - self.gc_started) > 0.002:
+            self.pauses.append((info["generation"], round(took * 1000, 1)))
+
+    def ticker(self) -> None:
+        now = time.perf_counter()
+        if (late := (now - self.tick) * 1000) > STALL_MS:
+            self.stalls.append(round(late, 1))
+        self.tick = now
+        asyncio.get_running_loop().call_later(0.001, self.ticker)
+
+    def watchdog(self) -> None:
+        sampled = False
+        while True:
+            time.sleep(0.001)
+            late = (time.perf_counter() - self.tick) * 1000
+            if late > STALL_MS and not sampled:
+                sampled = True
+                frame = sys._current_frames().get(self.main_thread)
+                lines = traceback.extract_stack(frame)[-12:] if frame else []
+                self.stacks["\n".join(f"    {f.filename}:{f.lineno} {f.name}" for f in lines)] += 1
+            elif late < STALL_MS / 2:
+                sampled = False
+
+    def dump(self, *_: object) -> None:
+        report = {"stalls": self.stalls, "stacks": self.stacks.most_common(12), "gc": self.pauses}
+        Path(os.environ["TAIL_PROBE_OUT"]).write_text(json.dumps(report))
+
+
+def serve() -> None:
+    """``keyplane serve`` with the probes; SIGUSR1 writes them to ``$TAIL_PROBE_OUT``."""
+    import uvicorn.config
+    import uvloop
+
+    probes = Probes()
+
+    def loop_factory(_config: object) -> Any:
+        def make() -> asyncio.AbstractEventLoop:
+            loop = uvloop.new_event_loop()
+            loop.call_soon(probes.ticker)
+            return loop
+
+        return make
+
+    gc.callbacks.append(probes.on_gc)
+    threading.Thread(target=probes.watchdog, daemon=True).start()
+    signal.signal(signal.SIGUSR1, probes.dump)
+    uvicorn.config.Config.get_loop_factory = loop_factory  # type: ignore[method-assign]
+    from keyplane.cli.main import main
+
+    sys.argv = ["keyplane", "serve"]
+    main()
+
+
+def _latencies(log: Path) -> list[tuple[str, float]]:
+    calls = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if "latency_ms" in entry:
+            calls.append((entry["time"][11:23], float(entry["latency_ms"])))
+    return calls
+
+
+def drive(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(HERE))
+    from gateway_overhead import UPSTREAM_KEY, Keyplane, warm, wrk
+
+    from keyplane.testing import start_upstream_process
+
+    class Probed(Keyplane):
+        def _command(self) -> list[str]:
+            return [sys.executable, str(Path(__file__).resolve()), "--serve"]
+
+    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=args.delay_ms) as upstream:
+        server = Probed(upstream, "uvicorn")
+        out = server.workdir / "probe.json"
+        server.env |= {
+            "KEYPLANE_LOG_LEVEL": "info",
+            "KEYPLANE_LOG_FORMAT": "json",
+            "TAIL_PROBE_OUT": str(out),
+        }
+        server.start()
+        try:
+            warm(server)
+            for _ in range(args.rounds):
+                direct = wrk(upstream.base_url, "json", connections=32, duration=args.duration,
+                             key=UPSTREAM_KEY)  # fmt: skip
+                through = wrk(f"{server.url}/v1", "json", connections=32,
+                              duration=args.duration, key=server.key)  # fmt: skip
+                print(
+                    f"direct p50 {direct.p50_ms:.2f} p99 {direct.p99_ms:.2f} ms; keyplane p50 "
+                    f"{through.p50_ms:.2f} p99 {through.p99_ms:.2f} ms "
+                    f"(added p99 {through.p99_ms - direct.p99_ms:+.2f} ms)"
+                )
+            os.kill(server.pid, signal.SIGUSR1)
+            time.sleep(1)
+            report = json.loads(out.read_text())
+            calls = _latencies(server.workdir / "server.log")
+        finally:
+            server.stop()
+    _print(report, calls, args.delay_ms)
+
+
+def _print(report: dict[str, Any], calls: list[tuple[str, float]], delay_ms: float) -> None:
+    latencies = sorted(latency for _, latency in calls)
+    if latencies:
+        shown = ", ".join(
+            f"p{q:g} {latencies[int(len(latencies) * q / 100)]:.1f}" for q in (50, 90, 99, 99.9)
+        )
+        print(f"inside keyplane, {len(latencies)} calls: {shown} ms")
+    slow = collections.Counter(when[:10] for when, latency in calls if latency > delay_ms + 3)
+    print(f"calls over {delay_ms + 3:g} ms by the 100 ms they ended in (most first):")
+    for window, count in slow.most_common(8):
+        print(f"  {window}x: {count}")
+    stalls = report["stalls"]
+    print(f"loop stalls > {STALL_MS:g} ms: {len(stalls)}, longest {sorted(stalls)[-8:]}")
+    for stack, count in report["stacks"]:
+        print(f"  seen {count}x:\n{stack}")
+    print(f"collections > 2 ms (generation, ms): {report['gc']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--serve", action="store_true", help="(internal) the probed server")
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+    else:
+        drive(args)
+
+
+if __name__ == "__main__":
+    main()
