@@ -24,6 +24,7 @@ from keyplane.limits.backend import Demand
 from keyplane.limits.lua import ACQUIRE, RELEASE
 from keyplane.limits.policy import Budget, RateLimits
 from keyplane.limits.redis import RedisBackend
+from keyplane.limits.resp import Packed
 
 RATE = RateLimits(10**9, 10**12, 10_000)
 WINDOW = "month:2099-01"
@@ -40,7 +41,8 @@ class RedisPy:
 
     async def evalsha(self, script: str, keys: Any, args: list[Any]) -> Any:
         names = [k.decode() for k in _unpack(keys)]
-        return await self.scripts[script](keys=names, args=args)
+        flat = [v for arg in args for v in (_unpack(arg) if isinstance(arg, Packed) else [arg])]
+        return await self.scripts[script](keys=names, args=flat)
 
 
 def _unpack(keys: Any) -> list[bytes]:
