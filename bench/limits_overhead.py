@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/limits_overhead.py [--duration 5] [--rounds 3] [--redis URL]
 
-Two ``keyplane serve`` processes (SQLite) in front of the instant stand-in upstream: one
+Two ``keyplane serve`` processes (SQLite) in front of the instant stand-in upstream
+(``keyplane.testing.instant``, so the upstream takes little of the two cores): one
 with the in-process limits backend, one with the Redis backend. On each, the same wrk load
 (``bench/wrk/chat.lua``) runs with a key without limits and with a key that has every limit
 (requests and tokens per minute, parallel requests, a budget), set high enough never to
@@ -64,7 +65,7 @@ def measure(keyplane: Keyplane, key: str, duration: float) -> Measure:
 
 
 def run(duration: float, redis_url: str, rounds: int) -> None:
-    with start_upstream_process(api_key=UPSTREAM_KEY) as upstream:
+    with start_upstream_process(api_key=UPSTREAM_KEY, provider="instant") as upstream:
         servers = {
             "in-process": Keyplane(upstream, "uvicorn"),
             "redis": Keyplane(upstream, "uvicorn"),
