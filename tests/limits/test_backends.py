@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from typing import Any
 
 import pytest
 
 from keyplane.limits.backend import BudgetUnseeded, Demand, LimitBackend, LimitExceeded
 from keyplane.limits.policy import Budget, Period, RateLimits
+from keyplane.limits.redis import RedisBackend
+from limits.conftest import REDIS_URL
 
 T0 = 1_800_000_000.0
 
@@ -161,3 +165,27 @@ async def test_a_call_that_reserved_no_tokens_settles_under_a_token_limit(
     await backend.release([demand], lease="l0", admitted_at=T0, tokens=30, cost=0, now=T0 + 1)
     status = await backend.status([demand], now=T0 + 2)
     assert status[0].tokens_remaining == 70
+
+
+@pytest.mark.redis
+async def test_settling_only_requests_per_minute_sends_redis_nothing() -> None:
+    """A call counts against a requests-per-minute limit when it is admitted; its settle has
+    no slot to free and nothing to true up, so it costs no second round trip."""
+    backend = RedisBackend.from_url(REDIS_URL, prefix="kp:test:" + secrets.token_hex(4))
+    sent: list[str] = []
+    evalsha = backend.fast.evalsha
+
+    async def counted(script: str, keys: Any, args: list[Any]) -> Any:
+        sent.append(script)
+        return await evalsha(script, keys, args)
+
+    backend.fast.evalsha = counted  # type: ignore[method-assign]
+    try:
+        rpm, tpm = requests_demand(10), Demand(scope="key:b", rate=RateLimits(tokens_per_minute=99))
+        for demands in ([rpm], [rpm, tpm]):
+            await backend.acquire(demands, lease="a", now=T0)
+            sent.clear()
+            await backend.release(demands, lease="a", admitted_at=T0, tokens=1, cost=0, now=T0)
+            assert len(sent) == (0 if demands == [rpm] else 1)
+    finally:
+        await backend.close()

@@ -125,7 +125,10 @@ class RedisBackend:
     ) -> list[BudgetChange]:
         # The script reads only what did not change since the acquire (the limits and the
         # tokens reserved), so the acquire's arguments serve again.
-        demanded = self._leased.pop(lease, None) or _demanded(demands, now)
+        demanded = self._leased.pop(lease, None)
+        if not any(_held(demand) for demand in demands):
+            return []  # requests per minute or per day only: nothing to give back or true up
+        demanded = demanded or _demanded(demands, now)
         args: list[Any] = [now, lease, admitted_at, tokens, cost, demanded]
         reply = await self._call(RELEASE, self._keys(demands), args)
         changes = []
@@ -295,6 +298,17 @@ class RedisBackend:
         except (ReplyError, OSError) as exc:  # TimeoutError and ConnectionError are OSErrors
             raise LimitsUnavailable(str(exc) or type(exc).__name__) from exc
         return reply
+
+
+def _held(demand: Demand) -> bool:
+    """Whether settling ``demand`` changes anything: a parallel slot to free, reserved
+    tokens or spend to true up."""
+    rate = demand.rate
+    if demand.budget is not None and demand.window is not None:
+        return True
+    return rate is not None and (
+        rate.tokens_per_minute is not None or rate.max_parallel_requests is not None
+    )
 
 
 def _demanded(demands: Sequence[Demand], now: float) -> Packed:
