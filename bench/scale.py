@@ -320,7 +320,11 @@ async def _roll_up(connection: asyncpg.Connection, url: str, now: datetime) -> f
             f"DELETE FROM usage_buckets WHERE width = {fine} AND bucket_start < $1",  # noqa: S608
             cutoff,
         )
-    await connection.execute("VACUUM ANALYZE usage_buckets")
+    # Folding a year at once leaves the table's file at its 50M-row size, nine tenths dead
+    # space that a seq scan reads (579 MB for 580k rows at the small size); keyplane's roll-up,
+    # folding as minutes come due, keeps reusing that space instead. VACUUM FULL gives the
+    # table the size it has in that steady state.
+    await connection.execute("VACUUM FULL ANALYZE usage_buckets")
     return rate
 
 
@@ -346,7 +350,11 @@ async def _best_of(call: Callable[[], Awaitable[object]], times: int = 5) -> flo
 async def measure_in_process(loaded: Loaded) -> dict[str, float]:
     """Everything but the gateway, through the services of keyplane's composition root."""
     with tempfile.TemporaryDirectory(prefix="kp-scale-") as workdir:
-        settings = Settings(database_url=loaded.url, data_dir=Path(workdir))
+        # Reports are timed however long they take: at the default 2 s statement deadline a
+        # slow one would be a 503, not a figure.
+        settings = Settings(
+            database_url=loaded.url, data_dir=Path(workdir), store_statement_timeout_seconds=120
+        )
         runtime = Runtime.build(settings)
         try:
             return await _measure(runtime, loaded)
