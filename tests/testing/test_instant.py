@@ -38,7 +38,8 @@ def test_a_wrong_key_gets_openais_401(instant: UpstreamProcess) -> None:
 
 
 def test_it_refuses_options_it_cannot_honour() -> None:
-    with pytest.raises(RuntimeError), start_upstream_process(
-        api_key=API_KEY, provider="instant", delay_ms=20, timeout=5
+    with (
+        pytest.raises(RuntimeError),
+        start_upstream_process(api_key=API_KEY, provider="instant", delay_ms=20, timeout=5),
     ):
         pass
