@@ -2,6 +2,9 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# pytest-xdist workers: one more than the cores, as much of the suite's time is spent waiting
+# on the servers it starts. Each test file runs whole on one worker (--dist loadfile).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 .PHONY: serve demo test lint check clean
 
@@ -13,7 +16,7 @@ demo: $(VENV)/.server-installed  ## serve with the gateway in front of keyplane'
 
 test: $(VENV)/.test-installed  ## install test dependencies, start services, run the suite
 	scripts/services.sh
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.test-installed  ## ruff, mypy and the package layers, as CI runs them
 	$(BIN)/ruff check src tests bench scripts $(wildcard examples)

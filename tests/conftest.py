@@ -19,7 +19,7 @@ from keyplane.store.migrate import upgrade_to_head
 from support.clock import FakeClock
 from support.postgres import PostgresDatabases
 
-pytest_plugins = ["support.server"]
+pytest_plugins = ["support.server", "support.redis_server", "support.collector"]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
@@ -11,6 +13,7 @@ from fastapi import FastAPI
 
 from keyplane.app import app_from_environment, create_app
 from keyplane.cli.server import APP_FACTORY
+from keyplane.config import Settings
 from keyplane.services.bootstrap import Bootstrap
 
 Headers = dict[str, str]
@@ -113,3 +116,18 @@ async def test_paths_nobody_serves_answer_in_the_callers_language(
         assert response.json()["error"]["code"] in ("not_found", "method_not_allowed")
     else:
         assert "Page not found" in response.text and "<html" in response.text
+
+
+async def test_an_app_that_has_stopped_is_freed(settings: Settings) -> None:
+    # Tests build an app each; one kept alive (by a cache that holds a closure over it, say)
+    # stays in every full collection after, and the suite's run time grows with its length.
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://keyplane.test") as http:
+            assert (await http.get("/docs")).status_code == 200
+            assert (await http.get("/login")).status_code == 200
+    stopped = weakref.ref(application)
+    del application, transport, http
+    gc.collect()
+    assert stopped() is None

@@ -27,7 +27,8 @@ from gateway.conftest import (
 from keyplane.testing import UpstreamProcess
 from keyplane.usage.records import MAX_TOKENS
 from support.postgres import PostgresDatabases
-from support.server import ServerProcess, free_port
+from support.redis_server import redis_server
+from support.server import ServerProcess
 
 USAGE = "/v1/organization/usage/completions"
 CLIENTS = 8
@@ -136,23 +137,8 @@ async def test_kill_9_under_8_clients_loses_no_call_and_counts_none_twice(
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[str]:
     """A redis-server of this test's own, on a free port, which it may FLUSHALL."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout != (
-        b"PONG\n"
-    ):
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def flushall(url: str) -> None:

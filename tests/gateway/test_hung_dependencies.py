@@ -15,6 +15,7 @@ from gateway.conftest import UPSTREAM_KEY, create_key
 from keyplane.testing import UpstreamProcess
 from support.postgres import PostgresDatabases
 from support.proxy import PausableProxy, pausable_proxy
+from support.redis_server import redis_port
 from support.server import ServerProcess, server_env
 
 # The store's and Redis's deadlines are two seconds; this is the slack for a busy machine.
@@ -115,7 +116,7 @@ def test_if_postgres_hangs_then_503_within_seconds_and_recovery_by_itself(
 def test_if_redis_hangs_then_limited_calls_get_503_within_seconds_and_recover(
     tmp_path: Path, upstream: UpstreamProcess
 ) -> None:
-    with pausable_proxy("127.0.0.1", 6379) as proxy:
+    with pausable_proxy("127.0.0.1", redis_port()) as proxy:
         server = _serve(tmp_path, upstream, KEYPLANE_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
         try:
             key = create_key(server, rate_limits={"requests_per_minute": 1000})

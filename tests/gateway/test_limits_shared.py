@@ -22,11 +22,11 @@ from gateway.conftest import (
 )
 from keyplane.testing import UpstreamProcess
 from support.postgres import PostgresDatabases
+from support.redis_server import redis_url
 from support.server import ServerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 Pair = tuple[ServerProcess, ServerProcess]
 
 
@@ -39,7 +39,7 @@ async def pair(
     """Two servers on one database and one Redis, initialised once."""
     shared = {
         "KEYPLANE_DATABASE_URL": await postgres.fresh(),
-        "KEYPLANE_REDIS_URL": REDIS_URL,
+        "KEYPLANE_REDIS_URL": redis_url(),
         "KEYPLANE_SECRET_KEY": "shared-test-secret",
         "KEYPLANE_USAGE_FLUSH_SECONDS": "0.2",
         "KEYPLANE_UPSTREAM_READ_TIMEOUT_SECONDS": "5",

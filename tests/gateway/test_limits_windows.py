@@ -10,12 +10,12 @@ import pytest
 
 from gateway.conftest import exact_call, fire, local_gateway
 from keyplane.testing import UpstreamProcess
+from support import redis_server
 from support.clock import FakeClock
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BACKENDS = [
     pytest.param(None, id="memory"),
-    pytest.param(REDIS_URL, id="redis", marks=pytest.mark.redis),
+    pytest.param(redis_server.redis_url(), id="redis", marks=pytest.mark.redis),
 ]
 
 

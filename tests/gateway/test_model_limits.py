@@ -20,10 +20,11 @@ from keyplane.limits import estimate
 from keyplane.limits.memory import MemoryBackend
 from keyplane.testing import UpstreamProcess
 from support.clock import FakeClock
+from support.redis_server import redis_url
 
 BACKENDS = [
     pytest.param({}, id="memory"),
-    pytest.param({"redis_url": "redis://127.0.0.1:6379/0"}, id="redis", marks=pytest.mark.redis),
+    pytest.param({"redis_url": redis_url()}, id="redis", marks=pytest.mark.redis),
 ]
 OTHER_MODEL = "gpt-4o"
 

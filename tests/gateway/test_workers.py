@@ -16,11 +16,10 @@ import pytest
 
 from gateway.conftest import create_key, create_project, exact_call, fire, gateway_process
 from keyplane.testing import UpstreamProcess
+from support.redis_server import redis_url
 from support.server import ServerProcess, server_env
 
 pytestmark = pytest.mark.redis
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def workers_of(server: ServerProcess) -> list[int]:
@@ -34,7 +33,7 @@ def workers_of(server: ServerProcess) -> list[int]:
 @pytest.fixture
 def served(tmp_path: Path, upstream: UpstreamProcess) -> Iterator[ServerProcess]:
     server = gateway_process(
-        tmp_path, upstream, KEYPLANE_REDIS_URL=REDIS_URL, KEYPLANE_USAGE_FLUSH_SECONDS="0.2"
+        tmp_path, upstream, KEYPLANE_REDIS_URL=redis_url(), KEYPLANE_USAGE_FLUSH_SECONDS="0.2"
     )
     server.start("--workers", "2")
     yield server
@@ -70,7 +69,7 @@ async def test_two_workers_hold_one_budget_and_print_one_setup_link(served: Serv
 def unflushed(tmp_path: Path, upstream: UpstreamProcess) -> Iterator[ServerProcess]:
     """Two workers that write usage to the store only once a minute: the journal holds it."""
     server = gateway_process(
-        tmp_path, upstream, KEYPLANE_REDIS_URL=REDIS_URL, KEYPLANE_USAGE_FLUSH_SECONDS="60"
+        tmp_path, upstream, KEYPLANE_REDIS_URL=redis_url(), KEYPLANE_USAGE_FLUSH_SECONDS="60"
     )
     server.start("--workers", "2")
     yield server

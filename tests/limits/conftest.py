@@ -10,8 +10,7 @@ import pytest
 from keyplane.limits.backend import LimitBackend
 from keyplane.limits.memory import MemoryBackend
 from keyplane.limits.redis import RedisBackend
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from support.redis_server import redis_url
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -20,7 +19,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[LimitBackend]
         yield MemoryBackend()
         return
     prefix = "kp:test:" + secrets.token_hex(4)
-    redis_backend = RedisBackend.from_url(REDIS_URL, prefix=prefix)
+    redis_backend = RedisBackend.from_url(redis_url(), prefix=prefix)
     yield redis_backend
     keys = [key async for key in redis_backend.redis.scan_iter(match=f"{prefix}:*")]
     if keys:

@@ -11,8 +11,8 @@ import pytest
 
 from keyplane.limits import redis as redis_backend
 from keyplane.limits.backend import BudgetUnseeded, LimitExceeded, LimitsUnavailable
-from limits.conftest import REDIS_URL
 from limits.test_backends import T0, budget_demand, zero
+from support.redis_server import redis_url
 
 pytestmark = pytest.mark.redis
 WINDOW = "month:2027-01"
@@ -22,7 +22,7 @@ class Instance:
     """One keyplane instance's backend, with a meter stand-in: the spend it has not written."""
 
     def __init__(self, prefix: str, store: list[int], *, broken: bool = False) -> None:
-        self.backend = redis_backend.RedisBackend.from_url(REDIS_URL, prefix=prefix)
+        self.backend = redis_backend.RedisBackend.from_url(redis_url(), prefix=prefix)
         self.backend.recount_with(self.flush)
         self.store = store
         self.held = 0
@@ -41,7 +41,7 @@ class Instance:
 async def prefix() -> AsyncIterator[str]:
     prefix = "kp:test:" + secrets.token_hex(4)
     yield prefix
-    probe = redis_backend.RedisBackend.from_url(REDIS_URL, prefix=prefix)
+    probe = redis_backend.RedisBackend.from_url(redis_url(), prefix=prefix)
     keys = [key async for key in probe.redis.scan_iter(match=f"{prefix}:*")]
     if keys:
         await probe.redis.delete(*keys)
@@ -90,7 +90,7 @@ async def test_if_an_instance_cannot_write_its_usage_then_the_seed_refuses(
 
 
 async def test_a_call_settled_after_redis_lost_its_window_does_not_seed_it(prefix: str) -> None:
-    backend = redis_backend.RedisBackend.from_url(REDIS_URL, prefix=prefix)
+    backend = redis_backend.RedisBackend.from_url(redis_url(), prefix=prefix)
     await backend.seed_budget("key:a", WINDOW, zero, ttl=3600)
     demand = budget_demand(limit=100, cost=30)
     await backend.acquire([demand], lease="a", now=T0)

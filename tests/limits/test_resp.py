@@ -12,8 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from keyplane.limits.resp import Incomplete, ReplyError, RespClient, pack, packed, parse
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from support.redis_server import redis_url
 
 
 def test_every_reply_type_parses_even_when_it_arrives_one_byte_at_a_time() -> None:
@@ -39,7 +38,7 @@ def test_commands_are_packed_as_bulk_strings() -> None:
 
 @pytest.fixture
 async def client() -> AsyncIterator[RespClient]:
-    resp = RespClient(REDIS_URL, timeout=2)
+    resp = RespClient(redis_url(), timeout=2)
     yield resp
     await resp.close()
 
@@ -79,7 +78,7 @@ async def test_a_script_redis_does_not_know_yet_is_loaded_and_run(client: RespCl
 @pytest.mark.redis
 async def test_a_dropped_connection_is_remade_for_the_next_command(client: RespClient) -> None:
     own_id = await client.execute("CLIENT", "ID")
-    admin = Redis.from_url(REDIS_URL)
+    admin = Redis.from_url(redis_url())
     await admin.client_kill_filter(_id=own_id)
     await admin.aclose()
     with contextlib.suppress(OSError):
@@ -91,10 +90,10 @@ async def test_a_dropped_connection_is_remade_for_the_next_command(client: RespC
 @pytest.mark.redis
 async def test_the_database_in_the_url_is_selected() -> None:
     key = f"kp:test:resp:{secrets.token_hex(4)}"
-    resp = RespClient("redis://127.0.0.1:6379/3")
+    resp = RespClient(redis_url(3))
     await resp.execute("SET", key, "in three", "EX", 60)
     await resp.close()
-    three = Redis.from_url("redis://127.0.0.1:6379/3")
+    three = Redis.from_url(redis_url(3))
     assert await three.get(key) == b"in three"
     await three.delete(key)
     await three.aclose()

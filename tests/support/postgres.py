@@ -12,6 +12,7 @@ from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
 
 ADMIN_DSN = os.environ.get("KEYPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+DROPPERS = 8  # connections dropping databases at the end
 
 
 class PostgresDatabases:
@@ -53,13 +54,20 @@ class PostgresDatabases:
         return f"{base}/{name}"
 
     def drop_all(self) -> None:
-        async def _drop() -> None:
+        """Drop every database made, several at a time: each DROP waits for a checkpoint,
+        and checkpoints requested together are done once (~0.3 s a database one by one)."""
+        names = list(self.created)
+
+        async def _drop_some() -> None:
             connection = await asyncpg.connect(ADMIN_DSN)
             try:
-                for name in reversed(self.created):
-                    await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                while names:
+                    await connection.execute(f"DROP DATABASE IF EXISTS {names.pop()} WITH (FORCE)")
             finally:
                 await connection.close()
 
-        if self.created:
+        async def _drop() -> None:
+            await asyncio.gather(*(_drop_some() for _ in range(min(DROPPERS, len(names)))))
+
+        if names:
             asyncio.run(_drop())
