@@ -11,7 +11,7 @@ import pytest
 from keyplane.limits.backend import BudgetUnseeded, Demand, LimitBackend, LimitExceeded
 from keyplane.limits.policy import Budget, Period, RateLimits
 from keyplane.limits.redis import RedisBackend
-from limits.conftest import REDIS_URL
+from support.redis_server import redis_url
 
 T0 = 1_800_000_000.0
 
@@ -171,7 +171,7 @@ async def test_a_call_that_reserved_no_tokens_settles_under_a_token_limit(
 async def test_settling_only_requests_per_minute_sends_redis_nothing() -> None:
     """A call counts against a requests-per-minute limit when it is admitted; its settle has
     no slot to free and nothing to true up, so it costs no second round trip."""
-    backend = RedisBackend.from_url(REDIS_URL, prefix="kp:test:" + secrets.token_hex(4))
+    backend = RedisBackend.from_url(redis_url(), prefix="kp:test:" + secrets.token_hex(4))
     sent: list[str] = []
     evalsha = backend.fast.evalsha
 
