@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".keyplane")
     database_url: str | None = None
     redis_url: str | None = None
+    # Where this deployment's limits live in Redis, recount channel included: two deployments
+    # sharing one Redis need prefixes of their own, or they share limits and recount fences.
+    redis_prefix: str = Field(
+        default="kp:lim", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:.-]+$"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     # Processes ``serve`` runs, each on the same socket; more than one needs KEYPLANE_REDIS_URL.

@@ -7,7 +7,9 @@ import secrets
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from keyplane.config import Settings
 from keyplane.limits.backend import BudgetUnseeded, Demand, LimitBackend, LimitExceeded
 from keyplane.limits.policy import Budget, Period, RateLimits
 from keyplane.limits.redis import RedisBackend
@@ -189,3 +191,26 @@ async def test_settling_only_requests_per_minute_sends_redis_nothing() -> None:
             assert len(sent) == (0 if demands == [rpm] else 1)
     finally:
         await backend.close()
+
+
+@pytest.mark.redis
+async def test_deployments_with_their_own_prefix_share_a_redis_but_no_limit() -> None:
+    demand = requests_demand(1)
+    first, second = (
+        RedisBackend.from_url(redis_url(), prefix=f"kp:test:{secrets.token_hex(4)}:{name}")
+        for name in ("blue", "green")
+    )
+    try:
+        await first.acquire([demand], lease="a", now=T0)
+        await second.acquire([demand], lease="b", now=T0)  # its own count: not refused
+        with pytest.raises(LimitExceeded):
+            await first.acquire([demand], lease="c", now=T0)
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("prefix", ["", "two words", "kp:lim\n", "x" * 65, "préfixe"])
+def test_a_redis_prefix_redis_cannot_take_safely_is_refused(prefix: str) -> None:
+    with pytest.raises(ValidationError, match="redis_prefix"):
+        Settings(_env_file=None, redis_prefix=prefix)

@@ -28,7 +28,7 @@ def build_limits(
         # Imported only when used: a single instance never loads the Redis client.
         from keyplane.limits.redis import RedisBackend
 
-        backend = RedisBackend.from_url(settings.redis_url)
+        backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
         # Before a budget is seeded from the store, every instance writes what it holds.
         backend.recount_with(meter.flush)
     return LimitService(
