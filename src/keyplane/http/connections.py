@@ -3,7 +3,7 @@
 uvicorn times out idle keep-alive connections (``timeout_keep_alive``) and caps concurrent
 ones with 503s (``limit_concurrency``), but it waits for a request head or body forever: a
 client that opens a connection and sends half a head keeps it, and thousands of such clients
-take every file descriptor. ``deadline_protocol`` closes a connection whose head has not
+take every file descriptor. ``DeadlineProtocol`` closes a connection whose head has not
 arrived within the deadline of its first byte (or of the connection's opening), and answers
 408 and closes one whose body sent nothing for the body's idle deadline.
 
@@ -182,15 +182,3 @@ def _configured() -> tuple[float, float, int]:
         settings.http_body_idle_timeout_seconds,
         settings.http_max_connections,
     )
-
-
-def deadline_protocol(
-    *, head_seconds: float, body_idle_seconds: float, max_connections: int | None = None
-) -> type[asyncio.Protocol]:
-    """A protocol class with these head and body deadlines, for a server run in process."""
-    attributes: dict[str, Any] = {
-        "head_timeout": head_seconds,
-        "body_idle_timeout": body_idle_seconds,
-        "max_connections": max_connections,
-    }
-    return type("DeadlineProtocol", (_DeadlineProtocol,), attributes)

@@ -22,6 +22,7 @@ from keyplane.limits.backend import (
     LimitExceeded,
     LimitsUnavailable,
     ScopeStatus,
+    Seed,
 )
 from keyplane.limits.explain import BudgetState, Reservation, budget_refusal
 from keyplane.limits.headers import duration, ratelimit_headers
@@ -31,6 +32,7 @@ from keyplane.limits.policy import (
     ModelLimits,
     Period,
     RateLimits,
+    Window,
     limits_of_model,
     window_of,
 )
@@ -230,18 +232,13 @@ class LimitService:
         scope_type, _, scope_id = demand.scope.partition(":")
         field = {"key": "api_key_id", "org": "organization_id"}.get(scope_type, "project_id")
         owner = {field: scope_id}
-
-        async def spent() -> int:
-            try:
-                return await self.meter.spent(since=window.start, **owner)
-            except STORE_UNREACHABLE as exc:  # a budget nobody can count refuses: 503
-                raise LimitsUnavailable(str(exc)) from exc
-
-        ttl = None if window.end is None else (window.end - now).total_seconds()
-        try:
-            await self.backend.seed_budget(demand.scope, missing.window, spent, ttl=ttl)
-        except LimitsUnavailable:
-            raise _unavailable() from None  # a budget always fails closed
+        return await self._seed_from(
+            demand.scope,
+            missing.window,
+            window,
+            now,
+            lambda: self.meter.spent(since=window.start, **owner),
+        )
 
     async def _seed_day(self, demand: Demand, now: datetime) -> None:
         """Start a model's requests-per-day count from the calls metered today (the same
@@ -249,18 +246,29 @@ class LimitService:
         assert demand.day is not None
         day = window_of(Period.DAY, now)
         project_id, _, model = demand.scope.removeprefix("model:").partition(":")
+        return await self._seed_from(
+            demand.scope,
+            demand.day,
+            day,
+            now,
+            lambda: self.meter.requests(since=day.start, project_id=project_id, model=model),
+        )
 
-        async def admitted() -> int:
+    async def _seed_from(
+        self, scope: str, window_id: str, window: Window, now: datetime, count: Seed
+    ) -> None:
+        """Seed ``scope``'s count for ``window`` with what the meter counted; a count nobody
+        can read, or a backend that cannot take it, refuses with 503 (fail closed)."""
+
+        async def counted() -> int:
             try:
-                return await self.meter.requests(
-                    since=day.start, project_id=project_id, model=model
-                )
-            except STORE_UNREACHABLE as exc:  # a count nobody can read refuses: 503
+                return await count()
+            except STORE_UNREACHABLE as exc:
                 raise LimitsUnavailable(str(exc)) from exc
 
-        ttl = None if day.end is None else (day.end - now).total_seconds()
+        ttl = None if window.end is None else (window.end - now).total_seconds()
         try:
-            await self.backend.seed_budget(demand.scope, demand.day, admitted, ttl=ttl)
+            await self.backend.seed_budget(scope, window_id, counted, ttl=ttl)
         except LimitsUnavailable:
             raise _unavailable() from None
 

@@ -9,7 +9,6 @@ lines: a JSON array of the format version, the key's fields and the counters.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.store.batches import execute_in_batches
+from keyplane.store.batches import adding_upsert, execute_in_batches
 from keyplane.store.models import UsageBatch, UsageBucket
 from keyplane.usage.counters import COUNTERS, UsageCounters
 from keyplane.usage.records import UsageRecord
@@ -166,12 +165,5 @@ async def add_to_buckets(
     await execute_in_batches(session, _upsert(dialect), rows)
 
 
-@functools.cache
 def _upsert(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(cast(Table, UsageBucket.__table__))
-    table = statement.table.c
-    return statement.on_conflict_do_update(
-        index_elements=list(_CONFLICT),
-        set_={name: table[name] + statement.excluded[name] for name in COUNTERS},
-    )
+    return adding_upsert(cast(Table, UsageBucket.__table__), _CONFLICT, COUNTERS, dialect)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections import defaultdict
 from dataclasses import replace
@@ -23,9 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 
-from keyplane.store.batches import execute_in_batches
+from keyplane.store.batches import adding_upsert, execute_in_batches
 from keyplane.store.database import Database
 from keyplane.store.models import UsageTokenKind
 from keyplane.usage.buckets import BucketKey, bucket_of
@@ -128,12 +126,5 @@ def _row(bucket: BucketKey, kind: str, tokens: int) -> dict[str, object]:
     }
 
 
-@functools.cache
 def _upsert(dialect: str) -> Any:
-    """One statement for every row, compiled once (see ``buckets.add_to_buckets``)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(cast(Table, UsageTokenKind.__table__))
-    return statement.on_conflict_do_update(
-        index_elements=list(_CONFLICT),
-        set_={"tokens": statement.table.c.tokens + statement.excluded.tokens},
-    )
+    return adding_upsert(cast(Table, UsageTokenKind.__table__), _CONFLICT, ("tokens",), dialect)
