@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
 from keyplane.store.database import Database
 from keyplane.store.migrate import head_revision, upgrade_to_head
-from keyplane.store.models import Base
+from keyplane.store.models import Base, UsageDay
 from support.postgres import PostgresDatabases
 
 
@@ -153,4 +154,37 @@ async def test_usage_written_before_0003_is_kept_and_marked_as_the_one_upstreams
     assert [tuple(row) for row in rows] == [
         ("chat.completions", "openai", "", 3, 100, 40, 2500, 0, 60),
         ("verify", "", "", 3, 100, 40, 2500, 0, 60),
+    ]
+
+
+async def test_usage_written_before_0006_is_summed_into_its_days(empty_url: str) -> None:
+    from sqlalchemy import insert
+
+    from keyplane.store.models import UsageBucket
+    from usage.report_rows import row
+
+    nov_29 = int(datetime(2026, 11, 29, tzinfo=UTC).timestamp())
+    rows = [  # minutes, an hour and a day of one project and model, two keys, two days
+        row(nov_29, organization_id="org_1", requests=5, cost_micro_usd=1000) | {"width": 86400},
+        row(nov_29 + 86400, organization_id="org_1", requests=2, cost_micro_usd=20)
+        | {"width": 3600},
+        row(nov_29 + 2 * 86400 - 60, organization_id="org_1", api_key_id="key_2", cost_micro_usd=3)
+        | {"width": 60},
+        row(nov_29 + 86400 + 36000, organization_id="org_1", requests=4, cost_micro_usd=400)
+        | {"width": 60},
+    ]
+    database = Database(empty_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_upgrade_to("0005"))
+            await connection.execute(insert(UsageBucket), rows)
+        await upgrade_to_head(database)
+        query = select(UsageDay.day, UsageDay.requests, UsageDay.cost_micro_usd)
+        async with database.session() as session:
+            days = (await session.execute(query.order_by(UsageDay.day))).all()
+    finally:
+        await database.close()
+    assert [(day.isoformat(), requests, cost) for day, requests, cost in days] == [
+        ("2026-11-29T00:00:00+00:00", 5, 1000),
+        ("2026-11-30T00:00:00+00:00", 7, 423),
     ]

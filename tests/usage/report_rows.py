@@ -1,4 +1,5 @@
-"""Write ``usage_buckets`` rows straight into a store, as the meter would have."""
+"""Write ``usage_buckets`` rows straight into a store, as the meter would have: with their
+day sums in ``usage_days``, in the same transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket
+from keyplane.usage.buckets import BucketKey, add_to_days, day_rows, day_upsert
+from keyplane.usage.counters import COUNTERS, UsageCounters
 
 DAY = 86400
 # A Monday at midnight UTC: every width's buckets start here.
@@ -26,6 +29,7 @@ def row(
     api_key_id: str = "key_a",
     model: str = "gpt-4o-mini",
     endpoint: str = "chat.completions",
+    provider: str = "",
     **counts: int,
 ) -> dict[str, Any]:
     """One minute row at Unix second ``at`` (floored to the minute); unnamed counts are 0."""
@@ -47,13 +51,34 @@ def row(
         "api_key_id": api_key_id,
         "model": model,
         "endpoint": endpoint,
+        "provider": provider,
         **values,
     }
+
+
+def _pending(rows: Sequence[dict[str, Any]]) -> list[tuple[BucketKey, UsageCounters]]:
+    return [
+        (
+            BucketKey(
+                int(r["bucket_start"].timestamp()),
+                r["api_key_id"],
+                r["model"],
+                r["endpoint"],
+                r.get("provider", ""),
+                r.get("service_tier", ""),
+                r["organization_id"],
+                r["project_id"],
+            ),
+            UsageCounters(**{name: r.get(name, 0) for name in COUNTERS}),
+        )
+        for r in rows
+    ]
 
 
 async def insert_rows(database: Database, rows: Sequence[dict[str, Any]]) -> None:
     async with database.session() as session, session.begin():
         await session.execute(insert(UsageBucket), list(rows))
+        await add_to_days(session, _pending(rows), dialect=database.engine.dialect.name)
 
 
 def insert_rows_into_file(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -62,6 +87,7 @@ def insert_rows_into_file(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     try:
         with Session(engine) as session, session.begin():
             session.execute(insert(UsageBucket), list(rows))
+            session.execute(day_upsert("sqlite"), day_rows(_pending(rows)))
     finally:
         engine.dispose()
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from keyplane.config import Settings
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
-from keyplane.store.models import AuditEvent, UsageBucket
+from keyplane.store.models import AuditEvent, UsageBucket, UsageDay
 from keyplane.usage.counters import COUNTERS
 from keyplane.usage.reports import ReportRequest, UsageReports
 from keyplane.usage.rollup import DAY, HOUR, Retention, RollUp
@@ -227,10 +227,11 @@ async def test_day_rows_past_their_retention_are_dropped(
         minutes=timedelta(days=2), hours=timedelta(days=30), days=timedelta(days=100)
     )
     await RollUp(database, retention=keep_100_days, clock=clock).run_once()
-    query = select(func.min(UsageBucket.bucket_start))
     async with database.session() as session:
-        oldest = (await session.execute(query)).scalar_one()
-    assert oldest >= clock() - timedelta(days=100)
+        oldest = await session.scalar(select(func.min(UsageBucket.bucket_start)))
+        oldest_sum = await session.scalar(select(func.min(UsageDay.day)))
+    assert oldest is not None and oldest >= clock() - timedelta(days=100)
+    assert oldest_sum == oldest  # reports of projects and of keys end at the same day
 
 
 async def test_housekeeping_prunes_audit_events_past_their_retention(

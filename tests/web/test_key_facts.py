@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.services.bootstrap import Bootstrap
-from keyplane.store.models import UsageBucket
 from support.clock import FakeClock
+from usage.report_rows import insert_rows, row
 from web.conftest import WebClient
 from web.test_keys import create_key
 
@@ -22,21 +22,22 @@ def clock() -> FakeClock:
 
 
 async def spend(app: FastAPI, booted: Bootstrap, key_id: str, at: datetime, micro: int) -> None:
-    async with app.state.runtime.database.session() as session, session.begin():
-        session.add(
-            UsageBucket(
-                bucket_start=at.replace(second=0, microsecond=0),
+    assert booted.project_id is not None
+    await insert_rows(
+        app.state.runtime.database,
+        [
+            row(
+                int(at.timestamp()),
                 organization_id=booted.organization_id,
                 project_id=booted.project_id,
                 api_key_id=key_id,
-                model="gpt-4o-mini",
-                endpoint="chat.completions",
                 requests=2,
                 input_tokens=10,
                 output_tokens=10,
                 cost_micro_usd=micro,
             )
-        )
+        ],
+    )
 
 
 async def test_spend_counts_this_budget_period_only_and_shows_the_share(

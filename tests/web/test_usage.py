@@ -10,9 +10,9 @@ from fastapi import FastAPI
 
 from keyplane.audit.actor import SYSTEM
 from keyplane.services.api_keys import KeySpec
-from keyplane.store.models import UsageBucket
 from keyplane.web.routes.usage import pick_range
 from support.clock import FakeClock
+from usage.report_rows import insert_rows, row
 from web.conftest import Invite, WebClient
 
 
@@ -24,22 +24,24 @@ async def add_usage(
         ("gpt-4o", "chat.completions", now - timedelta(hours=1), 1, 100, 50, 750_000),
         ("text-embedding-3-small", "embeddings", now - timedelta(minutes=5), 2, 40, 0, 8),
     ]
-    async with app.state.runtime.database.session() as session, session.begin():
-        for model, endpoint, start, requests, tokens_in, tokens_out, cost in rows:
-            session.add(
-                UsageBucket(
-                    bucket_start=start.replace(second=0, microsecond=0),
-                    organization_id=organization_id,
-                    project_id=project_id,
-                    api_key_id=key_id,
-                    model=model,
-                    endpoint=endpoint,
-                    requests=requests,
-                    input_tokens=tokens_in,
-                    output_tokens=tokens_out,
-                    cost_micro_usd=cost,
-                )
+    await insert_rows(
+        app.state.runtime.database,
+        [
+            row(
+                int(start.timestamp()),
+                organization_id=organization_id,
+                project_id=project_id,
+                api_key_id=key_id,
+                model=model,
+                endpoint=endpoint,
+                requests=requests,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+                cost_micro_usd=cost,
             )
+            for model, endpoint, start, requests, tokens_in, tokens_out, cost in rows
+        ],
+    )
 
 
 async def test_usage_page_totals_and_charts(

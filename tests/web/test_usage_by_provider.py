@@ -9,8 +9,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from keyplane.services.bootstrap import current_instance
-from keyplane.store.models import UsageBucket
 from support.clock import FakeClock
+from usage.report_rows import insert_rows, row
 from web.conftest import WebClient
 
 
@@ -23,20 +23,23 @@ async def test_usage_can_be_grouped_by_provider(
         ("claude-haiku-4-5", "messages", "claude", 2),
         ("gpt-4o", "chat.completions", "openai", 3),
     ]
-    async with app.state.runtime.database.session() as session, session.begin():
-        for model, endpoint, provider, requests in rows:
-            session.add(
-                UsageBucket(
-                    bucket_start=(clock() - timedelta(hours=1)).replace(second=0, microsecond=0),
-                    organization_id=instance.organization_id,
-                    project_id=project_id,
-                    api_key_id="key_x",
-                    model=model,
-                    endpoint=endpoint,
-                    provider=provider,
-                    requests=requests,
-                )
+    at = int((clock() - timedelta(hours=1)).timestamp())
+    await insert_rows(
+        app.state.runtime.database,
+        [
+            row(
+                at,
+                organization_id=instance.organization_id,
+                project_id=project_id,
+                api_key_id="key_x",
+                model=model,
+                endpoint=endpoint,
+                provider=provider,
+                requests=requests,
             )
+            for model, endpoint, provider, requests in rows
+        ],
+    )
     page = await owner.get("/usage?range=7d&group=provider")
     assert page.status_code == 200 and "claude" in page.text and "openai" in page.text
     exported = await owner.get("/usage.csv?group=provider")

@@ -7,9 +7,10 @@ import io
 
 from fastapi import FastAPI
 
-from keyplane.store.models import Project, UsageBucket
+from keyplane.store.models import Project
 from keyplane.usage.spreadsheet import safe_cell
 from support.clock import FakeClock
+from usage.report_rows import insert_rows, row
 from web.conftest import WebClient
 
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "@SUM(1+1)", "+1", "-1", "\tx", "\rx"]
@@ -19,22 +20,22 @@ async def test_if_model_names_start_like_formulas_then_the_csv_quotes_them(
     app: FastAPI, owner: WebClient, project_id: str, clock: FakeClock
 ) -> None:
     organization_id = await _organization_id(app, project_id)
-    async with app.state.runtime.database.session() as session, session.begin():
-        for model in [*FORMULAS, "gpt-4o"]:
-            session.add(
-                UsageBucket(
-                    bucket_start=clock().replace(second=0, microsecond=0),
-                    organization_id=organization_id,
-                    project_id=project_id,
-                    api_key_id="key_x",
-                    model=model,
-                    endpoint="chat.completions",
-                    requests=1,
-                    input_tokens=1,
-                    output_tokens=1,
-                    cost_micro_usd=1,
-                )
+    await insert_rows(
+        app.state.runtime.database,
+        [
+            row(
+                int(clock().timestamp()),
+                organization_id=organization_id,
+                project_id=project_id,
+                api_key_id="key_x",
+                model=model,
+                input_tokens=1,
+                output_tokens=1,
+                cost_micro_usd=1,
             )
+            for model in [*FORMULAS, "gpt-4o"]
+        ],
+    )
     response = await owner.get("/usage.csv?group=model")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     cells = {row["model"] for row in rows} | {row["label"] for row in rows}

@@ -273,6 +273,52 @@ class UsageBucket(Base):
     estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class UsageDay(Base):
+    """One UTC day of one project's calls to one model on one endpoint, through one upstream
+    at one service tier: the sums of ``usage_buckets`` without the key.
+
+    The meter adds to it in the transaction that adds the minute rows, so it always equals
+    the sum of ``usage_buckets`` over its day, whatever the roll-up has folded. Reports that
+    are neither grouped nor filtered by key or user read it for their whole days: a 30-day
+    report over a million keys reads a row per project, model and day, not one per key.
+    """
+
+    __tablename__ = "usage_days"
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "organization_id",
+            "project_id",
+            "model",
+            "endpoint",
+            "provider",
+            "service_tier",
+            name="uq_usage_days_row",
+        ),
+        Index("ix_usage_days_org_day", "organization_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[datetime]
+    organization_id: Mapped[str] = mapped_column(String(40))
+    project_id: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(64), default="")
+    service_tier: Mapped[str] = mapped_column(String(32), default="")
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class UsageTokenKind(Base):
     """Tokens of a kind that ``usage_buckets`` has no column for (``kind`` as upstream named
     it: ``completion_tokens_details.audio_tokens``, ``..accepted_prediction_tokens``...), per

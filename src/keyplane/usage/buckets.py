@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.store.batches import adding_upsert, execute_in_batches
-from keyplane.store.models import UsageBatch, UsageBucket
+from keyplane.store.models import UsageBatch, UsageBucket, UsageDay
 from keyplane.usage.counters import COUNTERS, UsageCounters
 from keyplane.usage.records import UsageRecord
 
@@ -34,6 +34,16 @@ _CONFLICT = (
     "service_tier",
 )
 MINUTE = 60  # the width of the rows the meter writes
+DAY = 86400  # the span of a row of ``usage_days``
+_DAY_CONFLICT = (
+    "day",
+    "organization_id",
+    "project_id",
+    "model",
+    "endpoint",
+    "provider",
+    "service_tier",
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -163,6 +173,47 @@ async def add_to_buckets(
     ordered = sorted(pending, key=lambda item: item[0])
     rows = [_row(key, totals, width) for key, totals in ordered]
     await execute_in_batches(session, _upsert(dialect), rows)
+
+
+async def add_to_days(
+    session: AsyncSession,
+    pending: Sequence[tuple[BucketKey, UsageCounters]],
+    *,
+    dialect: str,
+) -> None:
+    """Add totals to the day sums of ``usage_days``, in the transaction that adds them to
+    ``usage_buckets``, so that both always hold the same usage."""
+    await execute_in_batches(session, day_upsert(dialect), day_rows(pending))
+
+
+def day_rows(pending: Sequence[tuple[BucketKey, UsageCounters]]) -> list[dict[str, Any]]:
+    """``pending`` summed by UTC day, project, model, endpoint, upstream and tier, as rows of
+    ``usage_days`` in key order (concurrent flushes lock them in one order)."""
+    days: dict[tuple[int, str, str, str, str, str, str], UsageCounters] = {}
+    for key, totals in pending:
+        day = (
+            key.minute - key.minute % DAY,
+            key.organization_id,
+            key.project_id,
+            key.model,
+            key.endpoint,
+            key.provider,
+            key.service_tier,
+        )
+        summed = days.get(day)
+        if summed is None:
+            summed = days[day] = UsageCounters()
+        summed.add(totals)
+    return [
+        dict(zip(_DAY_CONFLICT, (datetime.fromtimestamp(day[0], UTC), *day[1:]), strict=True))
+        | {name: getattr(totals, name) for name in COUNTERS}
+        for day, totals in sorted(days.items())
+    ]
+
+
+def day_upsert(dialect: str) -> Any:
+    """The adding upsert of one ``usage_days`` row."""
+    return adding_upsert(cast(Table, UsageDay.__table__), _DAY_CONFLICT, COUNTERS, dialect)
 
 
 def _upsert(dialect: str) -> Any:

@@ -29,6 +29,7 @@ from keyplane.store.models import UsageBatch, UsageBucket
 from keyplane.usage.buckets import (
     BucketKey,
     add_to_buckets,
+    add_to_days,
     bucket_line,
     bucket_of,
     claim_batch,
@@ -228,7 +229,9 @@ class Meter:
             if not await claim_batch(session, batch.id, dialect=dialect):
                 logger.info("usage batch %s is in the store already; not added twice", batch.id)
                 return 0
-            await add_to_buckets(session, list(batch.buckets.items()), dialect=dialect)
+            pending = list(batch.buckets.items())
+            await add_to_buckets(session, pending, dialect=dialect)
+            await add_to_days(session, pending, dialect=dialect)
         return len(batch.buckets)
 
     def _done(self, batch: _Batch) -> None:

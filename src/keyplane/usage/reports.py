@@ -7,22 +7,25 @@ derived from each row's timestamp, so a report never loads the minute rows thems
 
 A report of a bucket width reads the rows of that width and finer ones (minutes, and hours
 or days that the roll-up made of older minutes); each lies inside one bucket, so sums are
-exact. A page whose range holds rolled-up rows coarser than its width is refused with a 400
-that names the setting and the widths that can answer it: a silent zero would read as no
-usage. A row counts where it starts: a range that starts inside a rolled-up hour or day
-leaves that hour or day out.
+exact. A daily report neither grouped nor filtered by key or user reads its whole days from
+``usage_days`` (the same sums without the key, kept by the meter) and only the part days at
+the edges of its range from ``usage_buckets``: over a million keys, a 30-day report by
+project reads a row per project, model and day. A page whose range holds rolled-up rows
+coarser than its width is refused with a 400 that names the setting and the widths that can
+answer it: a silent zero would read as no usage. A row counts where it starts: a range that
+starts inside a rolled-up hour or day leaves that hour or day out.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, case, false, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, case, false, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -30,7 +33,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
-from keyplane.store.models import ApiKey, UsageBucket
+from keyplane.store.models import ApiKey, UsageBucket, UsageDay
 from keyplane.usage.counters import UsageCounters
 from keyplane.values.kinds import OwnerType
 
@@ -62,27 +65,39 @@ _USER = func.coalesce(
     "",
 )
 _NOT_BATCH = literal("false")
-USAGE_GROUPS: Mapping[str, Any] = {
-    "project_id": UsageBucket.project_id,
-    "api_key_id": UsageBucket.api_key_id,
-    "model": UsageBucket.model,
-    "provider": UsageBucket.provider,  # the upstream's name
-    "user_id": _USER,
-    "service_tier": UsageBucket.service_tier,
-    "batch": _NOT_BATCH,
-}
-# keyplane's cost line item is the model and the upstream that served it, "gpt-4o (openai)":
-# prices are per model, bills per provider. Rows of no upstream (verifications) name the model.
-_LINE_ITEM = case(
-    (UsageBucket.provider == "", UsageBucket.model),
-    else_=UsageBucket.model + " (" + UsageBucket.provider + ")",
-)
-COST_GROUPS: Mapping[str, Any] = {
-    "project_id": UsageBucket.project_id,
-    "line_item": _LINE_ITEM,
-    "provider": UsageBucket.provider,
-    "api_key_id": UsageBucket.api_key_id,
-}
+# What a report reads: the minute (and rolled-up) rows, or the day sums without the key.
+Source = type[UsageBucket] | type[UsageDay]
+Filters = Callable[[Source], list[ColumnElement[bool]]]
+_BY_KEY = ("api_key_id", "user_id")  # groups only ``usage_buckets`` can answer
+
+
+def _usage_columns(source: Source) -> dict[str, Any]:
+    columns: dict[str, Any] = {"project_id": source.project_id}
+    if source is UsageBucket:
+        columns["api_key_id"] = UsageBucket.api_key_id
+    columns |= {"model": source.model, "provider": source.provider}  # provider: the upstream
+    if source is UsageBucket:
+        columns["user_id"] = _USER
+    return columns | {"service_tier": source.service_tier, "batch": _NOT_BATCH}
+
+
+def _cost_columns(source: Source) -> dict[str, Any]:
+    # keyplane's cost line item is the model and the upstream that served it, "gpt-4o
+    # (openai)": prices are per model, bills per provider. Rows of no upstream
+    # (verifications) name the model.
+    line_item = case(
+        (source.provider == "", source.model),
+        else_=source.model + " (" + source.provider + ")",
+    )
+    columns = {"project_id": source.project_id, "line_item": line_item, "provider": source.provider}
+    if source is UsageBucket:
+        columns["api_key_id"] = UsageBucket.api_key_id
+    return columns
+
+
+ColumnsOf = Callable[[Source], Mapping[str, Any]]
+USAGE_GROUPS: Mapping[str, Any] = _usage_columns(UsageBucket)
+COST_GROUPS: Mapping[str, Any] = _cost_columns(UsageBucket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,22 +199,34 @@ class UsageReports:
         """Completions or embeddings usage, grouped by project, key, model and/or provider."""
         page = plan_page(request, USAGE_WIDTHS, now=self._now())
         groups = _groups(request.group_by, USAGE_GROUPS)
-        filters: list[ColumnElement[bool]] = [UsageBucket.endpoint.in_(ENDPOINTS[kind])]
-        filters += _in(UsageBucket.project_id, request.project_ids)
-        filters += _in(UsageBucket.api_key_id, request.api_key_ids)
-        filters += _in(UsageBucket.model, request.models)
-        filters += _by_users(request.user_ids)
-        if request.batch:
-            filters.append(false())
-        return await self._report(organization_id, page, groups, USAGE_GROUPS, filters)
+
+        def filters(source: Source) -> list[ColumnElement[bool]]:
+            found: list[ColumnElement[bool]] = [source.endpoint.in_(ENDPOINTS[kind])]
+            found += _in(source.project_id, request.project_ids)
+            found += _in(source.model, request.models)
+            if source is UsageBucket:
+                found += _in(UsageBucket.api_key_id, request.api_key_ids)
+                found += _by_users(request.user_ids)
+            if request.batch:
+                found.append(false())
+            return found
+
+        by_key = bool(request.api_key_ids or request.user_ids)
+        return await self._report(organization_id, page, groups, _usage_columns, filters, by_key)
 
     async def costs(self, *, organization_id: str, request: ReportRequest) -> Report:
         """Daily cost of every endpoint, grouped by project and/or line item (model)."""
         page = plan_page(request, COST_WIDTHS, now=self._now())
         groups = _groups(request.group_by, COST_GROUPS)
-        filters = _in(UsageBucket.project_id, request.project_ids)
-        filters += _in(UsageBucket.api_key_id, request.api_key_ids)
-        return await self._report(organization_id, page, groups, COST_GROUPS, filters)
+
+        def filters(source: Source) -> list[ColumnElement[bool]]:
+            found = _in(source.project_id, request.project_ids)
+            if source is UsageBucket:
+                found += _in(UsageBucket.api_key_id, request.api_key_ids)
+            return found
+
+        by_key = bool(request.api_key_ids)
+        return await self._report(organization_id, page, groups, _cost_columns, filters, by_key)
 
     def _now(self) -> int:
         return int(self.clock().timestamp())
@@ -209,12 +236,14 @@ class UsageReports:
         organization_id: str,
         page: BucketPage,
         groups: list[str],
-        columns: Mapping[str, Any],
-        filters: list[ColumnElement[bool]],
+        columns: ColumnsOf,
+        filters: Filters,
+        by_key: bool,
     ) -> Report:
         await self._refuse_rolled_up(organization_id, page)
-        filters = [*filters, UsageBucket.width <= page.width]
-        results = await self._aggregate(organization_id, page, groups, columns, filters)
+        by_key = by_key or any(g in _BY_KEY for g in groups)
+        parts = _parts(page, now=self._now(), day_sums=not by_key)
+        results = await self._aggregate(organization_id, page, parts, groups, columns, filters)
         buckets = [
             Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
             for i, start in enumerate(page.bucket_starts)
@@ -251,29 +280,35 @@ class UsageReports:
         self,
         organization_id: str,
         page: BucketPage,
+        parts: list[tuple[Source, int, int]],
         groups: list[str],
-        columns: Mapping[str, Any],
-        filters: list[ColumnElement[bool]],
+        columns: ColumnsOf,
+        filters: Filters,
     ) -> dict[int, list[Result]]:
-        """Sums per bucket index and group, computed by the database."""
-        low, high = page.data_range
-        if page.count == 0 or low >= high:
+        """Sums per bucket index and group over ``parts``, computed by the database."""
+        if page.count == 0 or not parts:
             return {}
-        index = (EpochSeconds(UsageBucket.bucket_start) - page.first) // page.width
-        rows = (
-            select(
-                index.label("bucket"),
-                *(columns[g].label(g) for g in groups),
-                *(getattr(UsageBucket, m).label(m) for m in METRICS),
+        selects = []
+        for source, low, high in parts:
+            start = UsageBucket.bucket_start if source is UsageBucket else UsageDay.day
+            of = columns(source)
+            where = filters(source)
+            if source is UsageBucket:
+                where.append(UsageBucket.width <= page.width)
+            index = (EpochSeconds(start) - page.first) // page.width
+            selects.append(
+                select(
+                    index.label("bucket"),
+                    *(of[g].label(g) for g in groups),
+                    *(getattr(source, m).label(m) for m in METRICS),
+                ).where(
+                    source.organization_id == organization_id,
+                    start >= _moment(low),
+                    start < _moment(high),
+                    *where,
+                )
             )
-            .where(
-                UsageBucket.organization_id == organization_id,
-                UsageBucket.bucket_start >= _moment(low),
-                UsageBucket.bucket_start < _moment(high),
-                *filters,
-            )
-            .subquery()
-        )
+        rows = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
         # Grouping over a subquery's column keeps one expression: PostgreSQL would not match
         # the same arithmetic with separately bound parameters in SELECT and GROUP BY.
         keys = [rows.c.bucket, *(rows.c[g] for g in groups)]
@@ -288,6 +323,31 @@ class UsageReports:
                 totals = UsageCounters(**dict(zip(METRICS, sums, strict=True)))
                 found.setdefault(int(row[0]), []).append(Result(group, totals))
         return found
+
+
+def _parts(page: BucketPage, *, now: int, day_sums: bool) -> list[tuple[Source, int, int]]:
+    """Where the rows of ``page`` are read: (source, from, until), in Unix seconds.
+
+    With ``day_sums``, a daily page reads its whole days from ``usage_days`` and the part
+    days at either end of its range (a ``start_time`` or ``end_time`` inside a day) from
+    ``usage_buckets``. A range that reaches the present takes today whole: nothing has been
+    used after now.
+    """
+    low, high = page.data_range
+    if low >= high:
+        return []
+    if not day_sums or page.width != DAY:
+        return [(UsageBucket, low, high)]
+    first = -(-low // DAY) * DAY
+    last = -(-high // DAY) * DAY if high >= now else high - high % DAY
+    if first >= last:
+        return [(UsageBucket, low, high)]
+    parts: list[tuple[Source, int, int]] = [
+        (UsageBucket, low, first),
+        (UsageDay, first, last),
+        (UsageBucket, last, high),
+    ]
+    return [(source, a, b) for source, a, b in parts if a < b]
 
 
 class EpochSeconds(FunctionElement[int]):
@@ -312,7 +372,8 @@ def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
-_WIDTH_NAMES = {60: "1m", 3600: "1h", 86400: "1d"}
+DAY = 86400
+_WIDTH_NAMES = {60: "1m", 3600: "1h", DAY: "1d"}
 _ROLLED_AFTER = {
     3600: "KEYPLANE_USAGE_MINUTE_RETENTION_DAYS",
     86400: "KEYPLANE_USAGE_HOUR_RETENTION_DAYS",

@@ -2,7 +2,8 @@
 
 The meter writes minute rows. Past ``Retention.minutes``, the minute rows of each complete
 UTC hour are folded into one hour row per key, model, endpoint, upstream and tier; past
-``Retention.hours``, hours into days; past ``Retention.days`` (when set), day rows are dropped.
+``Retention.hours``, hours into days; past ``Retention.days`` (when set), day rows are dropped,
+with the day sums of ``usage_days``.
 A fold is one short transaction: it deletes up to ``batch_rows`` rows of the finer width and
 adds their sums to the coarser rows with the same atomic upsert the meter uses, so a total
 over any aligned range is the same before and after. Minute rows that arrive late (a journal
@@ -24,7 +25,7 @@ from sqlalchemy import delete, select
 
 from keyplane.clock import Clock, system_clock
 from keyplane.store.database import Database
-from keyplane.store.models import UsageBucket
+from keyplane.store.models import UsageBucket, UsageDay
 from keyplane.usage.buckets import MINUTE, BucketKey, add_to_buckets
 from keyplane.usage.counters import COUNTERS, UsageCounters
 
@@ -116,18 +117,23 @@ class RollUp:
         return len(rows)
 
     async def drop_days(self, *, before: datetime) -> int:
+        """Drop up to ``batch_rows`` day rows that start before ``before``: those of
+        ``usage_buckets`` first, then the day sums of ``usage_days``, which reports read for
+        the same days."""
         chosen = (
             select(UsageBucket.id)
             .where(UsageBucket.width == DAY, UsageBucket.bucket_start < before)
             .limit(self.batch_rows)
         )
+        summed = select(UsageDay.id).where(UsageDay.day < before).limit(self.batch_rows)
         async with self.db.session() as session, session.begin():
-            result = await session.execute(
-                delete(UsageBucket)
-                .where(UsageBucket.id.in_(chosen.scalar_subquery()))
-                .returning(UsageBucket.id)
-            )
-            return len(result.all())
+            for table, rows in ((UsageBucket, chosen), (UsageDay, summed)):
+                result = await session.execute(
+                    delete(table).where(table.id.in_(rows.scalar_subquery())).returning(table.id)
+                )
+                if dropped := len(result.all()):
+                    return dropped
+        return 0
 
 
 def _sums(rows: Sequence[Any], width: int) -> dict[BucketKey, UsageCounters]:
