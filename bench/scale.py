@@ -26,9 +26,10 @@ Usage rows are spread evenly over the 365 days of minutes before now: four in fi
 busy keys (1 % of the keys, at least 100) on two models, the fifth walking through every key
 on a third; then rolled up as keyplane's defaults keep them (minutes for 2 days, hours for 14,
 days beyond), keyplane's own ``RollUp`` timed on the first 100,000 minutes. Not a test: it
-gates nothing. The databases are dropped at the end unless ``--keep``. A large run needs about
-25 GB of disk and takes 10-20 minutes on two quiet cores; ``--large-keys 100000 --large-rows
-5000000`` is a quick one.
+gates nothing. The databases are dropped at the end unless ``--keep``; ``--reuse`` measures
+the databases such a run kept (migrating them first, timed) without loading them again. A
+large run needs about 25 GB of disk and takes about 40 minutes on two cores;
+``--large-keys 100000 --large-rows 5000000`` is a quick one.
 """
 
 from __future__ import annotations
@@ -276,6 +277,7 @@ _COUNTER_SUMS = ", ".join(
     f"SUM({name})" for name in USAGE_COLUMNS[USAGE_COLUMNS.index("requests") :]
 )
 _GROUPED = "organization_id, project_id, api_key_id, model, endpoint, provider, service_tier"
+_DAY_GROUPED = "organization_id, project_id, model, endpoint, provider, service_tier"
 
 
 async def _roll_up(connection: asyncpg.Connection, url: str, now: datetime) -> float:
@@ -320,12 +322,49 @@ async def _roll_up(connection: asyncpg.Connection, url: str, now: datetime) -> f
             f"DELETE FROM usage_buckets WHERE width = {fine} AND bucket_start < $1",  # noqa: S608
             cutoff,
         )
+    # The day sums the meter keeps beside the rows (usage_days), summed from them in one
+    # statement as a bulk load would, as migration 0006 does for usage written before it.
+    day_columns = ", ".join(USAGE_COLUMNS[USAGE_COLUMNS.index("requests") :])
+    await connection.execute(
+        f"INSERT INTO usage_days (day, {_DAY_GROUPED}, {day_columns}) "  # noqa: S608
+        f"SELECT date_trunc('day', bucket_start), {_DAY_GROUPED}, {_COUNTER_SUMS} "
+        f"FROM usage_buckets GROUP BY date_trunc('day', bucket_start), {_DAY_GROUPED}; "
+        "ANALYZE usage_days"
+    )
     # Folding a year at once leaves the table's file at its 50M-row size, nine tenths dead
     # space that a seq scan reads (579 MB for 580k rows at the small size); keyplane's roll-up,
     # folding as minutes come due, keeps reusing that space instead. VACUUM FULL gives the
     # table the size it has in that steady state.
     await connection.execute("VACUUM FULL ANALYZE usage_buckets")
     return rate
+
+
+async def reuse(size: Size) -> Loaded:
+    """A database a run with ``--keep`` loaded: migrated to this revision (timed), with new
+    secrets for the sample keys (a kept database holds only their hashes)."""
+    url = _dsn_of(size.database).replace("postgresql://", "postgresql+asyncpg://", 1)
+    database = Database(url)
+    started = time.perf_counter()
+    try:
+        await upgrade_to_head(database)
+    finally:
+        await database.close()
+    migrated = time.perf_counter() - started
+    connection = await asyncpg.connect(_dsn_of(size.database))
+    try:
+        organization_id = await connection.fetchval("SELECT id FROM organizations LIMIT 1")
+        every = max(1, BIG_PROJECT_KEYS // SAMPLE_KEYS)
+        samples = [generate_key(KeyKind.PROJECT) for _ in range(0, BIG_PROJECT_KEYS, every)]
+        await connection.executemany(
+            "UPDATE api_key_secrets SET hash = $1, redacted_value = $2 WHERE api_key_id = $3",
+            [
+                (hash_key(plaintext), redact(plaintext), f"key_scale{index:010d}")
+                for index, plaintext in zip(range(0, BIG_PROJECT_KEYS, every), samples, strict=True)
+            ],
+        )
+    finally:
+        await connection.close()
+    return Loaded(url, organization_id, "proj_scale0000", samples, migrated)
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -497,6 +536,9 @@ def main() -> None:
     parser.add_argument("--large-rows", type=int, default=50_000_000)
     parser.add_argument("--seconds", type=float, default=5.0, help="wrk run per size")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the databases a run with --keep left"
+    )
     args = parser.parse_args()
     sizes = [
         Size("small", args.small_keys, args.small_rows),
@@ -508,21 +550,25 @@ def main() -> None:
     figures: dict[str, dict[str, float]] = {}
     try:
         for size in sizes:
-            print(
-                f"loading {size.label}: {size.keys:,} keys, {size.rows:,} usage rows ...",
-                flush=True,
-            )
-            loaded = asyncio.run(load(size))
-            print(
-                f"  loaded and rolled up in {loaded.load_seconds:.0f} s; keyplane's RollUp folds "
-                f"{loaded.fold_rows_per_second:,.0f} minute rows/s",
-                flush=True,
-            )
+            if args.reuse:
+                loaded = asyncio.run(reuse(size))
+                print(f"{size.label}: migrated in {loaded.load_seconds:.1f} s", flush=True)
+            else:
+                print(
+                    f"loading {size.label}: {size.keys:,} keys, {size.rows:,} usage rows ...",
+                    flush=True,
+                )
+                loaded = asyncio.run(load(size))
+                print(
+                    f"  loaded and rolled up in {loaded.load_seconds:.0f} s; keyplane's RollUp "
+                    f"folds {loaded.fold_rows_per_second:,.0f} minute rows/s",
+                    flush=True,
+                )
             figures[size.label] = asyncio.run(measure_in_process(loaded))
             figures[size.label]["gateway_cpu_us"] = gateway_cpu_us(loaded, args.seconds)
         report(sizes[0], sizes[1], figures)
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             for size in sizes:
                 asyncio.run(_drop_database(size.database))
 
