@@ -199,3 +199,59 @@ async def test_each_flush_adds_to_the_day_sums_in_its_transaction(settings: Sett
             assert await session.scalar(select(func.count()).select_from(UsageDay)) == 4
     finally:
         await database.close()
+
+
+async def test_budgets_of_projects_and_organisations_count_from_the_day_sums(
+    settings: Settings,
+) -> None:
+    """A budget's window starts at midnight: a project's or organisation's spend in it is read
+    from the day sums (a month of a million keys' rows would outlast the store's deadline),
+    and is what its keys spent, stored or still held by the meter."""
+    database = Database(settings.resolved_database_url)
+    midnight = datetime.fromtimestamp(1_800_000_000 // DAY * DAY, UTC)
+    statements: list[str] = []
+
+    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, _many: bool) -> None:
+        if "sum(" in sql.lower():
+            statements.append(sql)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        meter = Meter(database)
+        for i, minute in enumerate((-3600, 60, 7200, 9000)):  # one the day before
+            meter.record(
+                UsageRecord(
+                    minute=int(midnight.timestamp()) + minute,
+                    organization_id="org_1",
+                    project_id="proj_1",
+                    api_key_id=f"key_{i % 2}",
+                    model="gpt-4o",
+                    endpoint="chat.completions",
+                    tokens=Tokens(input=1, output=1),
+                    cost_micro_usd=10**i,
+                    priced=True,
+                    status=200,
+                    latency_ms=1,
+                )
+            )
+            if i == 2:
+                await meter.flush()  # the last call is still held
+        spent = {
+            "project": await meter.spent(since=midnight, project_id="proj_1"),
+            "organisation": await meter.spent(since=midnight, organization_id="org_1"),
+            "key_0": await meter.spent(since=midnight, api_key_id="key_0"),
+            "key_1": await meter.spent(since=midnight, api_key_id="key_1"),
+            "requests": await meter.requests(since=midnight, project_id="proj_1", model="gpt-4o"),
+        }
+        assert spent == {
+            "project": 1110,
+            "organisation": 1110,
+            "key_0": 100,
+            "key_1": 1010,
+            "requests": 3,
+        }
+        read = ["usage_days" if "usage_days" in sql else "usage_buckets" for sql in statements]
+        assert read == ["usage_days", "usage_days", "usage_buckets", "usage_buckets", "usage_days"]
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+        await database.close()
