@@ -212,7 +212,24 @@ class Instance(Base):
     setup_token_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class UsageBucket(Base):
+class UsageCounterColumns:
+    """The counters of ``keyplane.usage.counters.UsageCounters``, as columns of the tables
+    that sum usage. Money in micro-USD."""
+
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageBucket(UsageCounterColumns, Base):
     """One minute of one key's calls to one model on one endpoint, through one upstream at one
     service tier. Money in micro-USD.
 
@@ -260,20 +277,21 @@ class UsageBucket(Base):
     endpoint: Mapped[str] = mapped_column(String(40))
     provider: Mapped[str] = mapped_column(String(64), default="")
     service_tier: Mapped[str] = mapped_column(String(32), default="")
-    requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
-    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
-    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class UsageDay(Base):
+# What makes a row of ``usage_days``: every column of a usage row but the key's and the width.
+USAGE_DAY_ROW = (
+    "day",
+    "organization_id",
+    "project_id",
+    "model",
+    "endpoint",
+    "provider",
+    "service_tier",
+)
+
+
+class UsageDay(UsageCounterColumns, Base):
     """One UTC day of one project's calls to one model on one endpoint, through one upstream
     at one service tier: the sums of ``usage_buckets`` without the key.
 
@@ -285,16 +303,7 @@ class UsageDay(Base):
 
     __tablename__ = "usage_days"
     __table_args__ = (
-        UniqueConstraint(
-            "day",
-            "organization_id",
-            "project_id",
-            "model",
-            "endpoint",
-            "provider",
-            "service_tier",
-            name="uq_usage_days_row",
-        ),
+        UniqueConstraint(*USAGE_DAY_ROW, name="uq_usage_days_row"),
         Index("ix_usage_days_org_day", "organization_id", "day"),
     )
 
@@ -306,17 +315,6 @@ class UsageDay(Base):
     endpoint: Mapped[str] = mapped_column(String(40))
     provider: Mapped[str] = mapped_column(String(64), default="")
     service_tier: Mapped[str] = mapped_column(String(32), default="")
-    requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    error_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
-    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    latency_ms_total: Mapped[int] = mapped_column(BigInteger, default=0)
-    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    estimated_requests: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class UsageTokenKind(Base):

@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.store.batches import adding_upsert, execute_in_batches
-from keyplane.store.models import UsageBatch, UsageBucket, UsageDay
-from keyplane.usage.counters import COUNTERS, UsageCounters
+from keyplane.store.models import USAGE_DAY_ROW, UsageBatch, UsageBucket, UsageDay
+from keyplane.usage.counters import COUNTERS, UsageCounters, summed
 from keyplane.usage.records import UsageRecord
 
 _CONFLICT = (
@@ -35,15 +35,6 @@ _CONFLICT = (
 )
 MINUTE = 60  # the width of the rows the meter writes
 DAY = 86400  # the span of a row of ``usage_days``
-_DAY_CONFLICT = (
-    "day",
-    "organization_id",
-    "project_id",
-    "model",
-    "endpoint",
-    "provider",
-    "service_tier",
-)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -189,23 +180,23 @@ async def add_to_days(
 def day_rows(pending: Sequence[tuple[BucketKey, UsageCounters]]) -> list[dict[str, Any]]:
     """``pending`` summed by UTC day, project, model, endpoint, upstream and tier, as rows of
     ``usage_days`` in key order (concurrent flushes lock them in one order)."""
-    days: dict[tuple[int, str, str, str, str, str, str], UsageCounters] = {}
-    for key, totals in pending:
-        day = (
-            key.minute - key.minute % DAY,
-            key.organization_id,
-            key.project_id,
-            key.model,
-            key.endpoint,
-            key.provider,
-            key.service_tier,
+    days = summed(
+        (
+            (
+                key.minute - key.minute % DAY,
+                key.organization_id,
+                key.project_id,
+                key.model,
+                key.endpoint,
+                key.provider,
+                key.service_tier,
+            ),
+            totals,
         )
-        summed = days.get(day)
-        if summed is None:
-            summed = days[day] = UsageCounters()
-        summed.add(totals)
+        for key, totals in pending
+    )
     return [
-        dict(zip(_DAY_CONFLICT, (datetime.fromtimestamp(day[0], UTC), *day[1:]), strict=True))
+        dict(zip(USAGE_DAY_ROW, (datetime.fromtimestamp(day[0], UTC), *day[1:]), strict=True))
         | {name: getattr(totals, name) for name in COUNTERS}
         for day, totals in sorted(days.items())
     ]
@@ -213,7 +204,7 @@ def day_rows(pending: Sequence[tuple[BucketKey, UsageCounters]]) -> list[dict[st
 
 def day_upsert(dialect: str) -> Any:
     """The adding upsert of one ``usage_days`` row."""
-    return adding_upsert(cast(Table, UsageDay.__table__), _DAY_CONFLICT, COUNTERS, dialect)
+    return adding_upsert(cast(Table, UsageDay.__table__), USAGE_DAY_ROW, COUNTERS, dialect)
 
 
 def _upsert(dialect: str) -> Any:

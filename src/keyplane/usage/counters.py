@@ -6,7 +6,9 @@ of the dashboard's Usage page, a row of ``keyplane usage``.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, fields
+from typing import TypeVar
 
 
 @dataclass(slots=True)
@@ -37,3 +39,17 @@ class UsageCounters:
 
 
 COUNTERS = tuple(field.name for field in fields(UsageCounters))
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def summed(items: Iterable[tuple[K, UsageCounters]]) -> dict[K, UsageCounters]:
+    """The counters of ``items`` added up by their keys (new counters: none is changed)."""
+    sums: dict[K, UsageCounters] = {}
+    for key, counters in items:
+        total = sums.get(key)
+        if total is None:
+            total = sums[key] = UsageCounters()
+        total.add(counters)
+    return sums

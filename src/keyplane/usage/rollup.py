@@ -27,7 +27,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket, UsageDay
 from keyplane.usage.buckets import MINUTE, BucketKey, add_to_buckets
-from keyplane.usage.counters import COUNTERS, UsageCounters
+from keyplane.usage.counters import COUNTERS, UsageCounters, summed
 
 HOUR = 3600
 DAY = 86400
@@ -137,21 +137,22 @@ class RollUp:
 
 
 def _sums(rows: Sequence[Any], width: int) -> dict[BucketKey, UsageCounters]:
-    sums: dict[BucketKey, UsageCounters] = {}
-    for row in rows:
-        start = int(row.bucket_start.timestamp())
-        key = BucketKey(
-            start - start % width,
-            row.api_key_id,
-            row.model,
-            row.endpoint,
-            row.provider,
-            row.service_tier,
-            row.organization_id,
-            row.project_id,
-        )
-        totals = sums.get(key)
-        if totals is None:
-            totals = sums[key] = UsageCounters()
-        totals.add(UsageCounters(**{name: getattr(row, name) for name in COUNTERS}))
-    return sums
+    return summed((_aligned_key(row, width), _counters(row)) for row in rows)
+
+
+def _aligned_key(row: Any, width: int) -> BucketKey:
+    start = int(row.bucket_start.timestamp())
+    return BucketKey(
+        start - start % width,
+        row.api_key_id,
+        row.model,
+        row.endpoint,
+        row.provider,
+        row.service_tier,
+        row.organization_id,
+        row.project_id,
+    )
+
+
+def _counters(row: Any) -> UsageCounters:
+    return UsageCounters(**{name: getattr(row, name) for name in COUNTERS})
