@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,3 +211,38 @@ def test_largest_limits_are_accepted_per_width() -> None:
     assert len(plan(bucket_width="1m", limit=1440)[0]) == 1440
     assert len(plan(bucket_width="1h", limit=168)[0]) == 168
     assert len(plan(bucket_width="1d", limit=31)[0]) == 30
+
+
+async def test_a_page_with_too_many_groups_ends_early_and_the_next_page_goes_on(
+    app: FastAPI, clock: FakeClock
+) -> None:
+    """A page by key over a million keys would be a million results built in memory."""
+    database = app.state.runtime.database
+    await insert_rows(
+        database,
+        [
+            row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}", requests=k + 1)
+            for day in range(3)
+            for k in range(2)
+        ],
+    )
+    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
+    capped = UsageReports(database, clock=clock, max_results=3)
+    request = ReportRequest(
+        start_time=T0, end_time=T0 + 3 * DAY, bucket_width="1d", group_by=["api_key_id"]
+    )
+    pages, page = [], None
+    while True:
+        report = await capped.usage(
+            organization_id=ORG, kind="completions", request=replace(request, page=page)
+        )
+        pages.append([(b.start_time, len(b.results)) for b in report.buckets])
+        if not report.has_more:
+            break
+        page = report.next_page
+    assert pages == [[(T0, 2)], [(T0 + DAY, 2)], [(T0 + 2 * DAY, 2)]]
+
+    one_bucket = UsageReports(database, clock=clock, max_results=1)
+    with pytest.raises(ValidationFailedError, match="narrow it with project_ids") as refused:
+        await one_bucket.usage(organization_id=ORG, kind="completions", request=request)
+    assert refused.value.param == "group_by"

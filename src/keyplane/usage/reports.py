@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -181,6 +182,13 @@ class BucketPage:
         return encode_page(self.first + self.count * self.width) if self.has_more else None
 
 
+# The most groups a page holds, over all its buckets: a page by key over a million keys would
+# be a million results (hundreds of MB of JSON, built in memory). A page that would hold more
+# ends at the last bucket that fits (``has_more``; ``next_page`` goes on from there), as a
+# page's ``limit`` is the most buckets it holds, not a promise.
+MAX_RESULTS = 100_000
+
+
 class UsageReports:
     """Reads ``usage_buckets`` into OpenAI-shaped usage and cost reports."""
 
@@ -189,9 +197,11 @@ class UsageReports:
         database: Database,
         *,
         clock: Clock = system_clock,
+        max_results: int = MAX_RESULTS,
     ) -> None:
         self.db = database
         self.clock = clock
+        self.max_results = max_results
 
     async def usage(
         self, *, organization_id: str, kind: UsageKind, request: ReportRequest
@@ -244,11 +254,24 @@ class UsageReports:
         by_key = by_key or any(g in _BY_KEY for g in groups)
         parts = _parts(page, now=self._now(), day_sums=not by_key)
         results = await self._aggregate(organization_id, page, parts, groups, columns, filters)
+        if sum(map(len, results.values())) > self.max_results:
+            page = self._cut(page, results)
         buckets = [
             Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
             for i, start in enumerate(page.bucket_starts)
         ]
         return Report(buckets=buckets, has_more=page.has_more, next_page=page.next_page)
+
+    def _cut(self, page: BucketPage, results: dict[int, list[Result]]) -> BucketPage:
+        """``page`` ended before the bucket its results were cut in (see ``MAX_RESULTS``)."""
+        last = max(results)  # the bucket the LIMIT cut, or the one past the most
+        if last == 0:
+            raise ValidationFailedError(
+                f"One bucket of this report holds more than {self.max_results:,} groups; "
+                "narrow it with project_ids or api_key_ids, or group by fewer fields.",
+                param="group_by",
+            )
+        return dataclasses.replace(page, count=last, has_more=True)
 
     async def _refuse_rolled_up(self, organization_id: str, page: BucketPage) -> None:
         """A 400 when rows coarser than the page's width start in its range.
@@ -312,8 +335,12 @@ class UsageReports:
         # Grouping over a subquery's column keeps one expression: PostgreSQL would not match
         # the same arithmetic with separately bound parameters in SELECT and GROUP BY.
         keys = [rows.c.bucket, *(rows.c[g] for g in groups)]
+        # One more than fits tells the caller to cut the page (``_cut``).
         query = (
-            select(*keys, *(func.sum(rows.c[m]) for m in METRICS)).group_by(*keys).order_by(*keys)
+            select(*keys, *(func.sum(rows.c[m]) for m in METRICS))
+            .group_by(*keys)
+            .order_by(*keys)
+            .limit(self.max_results + 1)
         )
         found: dict[int, list[Result]] = {}
         async with self.db.session() as session:
