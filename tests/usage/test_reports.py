@@ -246,3 +246,45 @@ async def test_a_page_with_too_many_groups_ends_early_and_the_next_page_goes_on(
     with pytest.raises(ValidationFailedError, match="narrow it with project_ids") as refused:
         await one_bucket.usage(organization_id=ORG, kind="completions", request=request)
     assert refused.value.param == "group_by"
+
+
+async def test_a_report_by_key_reads_a_bucket_then_two_then_four_until_its_page_is_full(
+    app: FastAPI, clock: FakeClock
+) -> None:
+    """Over a million keys, a page by key holds a few days: it reads those, not the range."""
+    from sqlalchemy import event
+
+    database = app.state.runtime.database
+    await insert_rows(
+        database,
+        [
+            row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}")
+            for day in range(7)
+            for k in range(2)
+        ],
+    )
+    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
+    request = ReportRequest(
+        start_time=T0, end_time=T0 + 7 * DAY, bucket_width="1d", group_by=["api_key_id"]
+    )
+    selects: list[str] = []
+
+    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, _many: bool) -> None:
+        if "usage_buckets" in sql and "GROUP BY" in sql:
+            selects.append(sql)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        whole = await UsageReports(database, clock=clock).usage(
+            organization_id=ORG, kind="completions", request=request
+        )
+        assert len(selects) == 3  # 1 + 2 + 4 buckets
+        selects.clear()
+        capped = await UsageReports(database, clock=clock, max_results=5).usage(
+            organization_id=ORG, kind="completions", request=request
+        )
+        assert len(selects) == 2  # 1 + 2 buckets hold 6 groups: the page is full
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    assert [len(b.results) for b in whole.buckets] == [2] * 7
+    assert [len(b.results) for b in capped.buckets] == [2, 2] and capped.has_more

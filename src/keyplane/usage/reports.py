@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -251,11 +251,26 @@ class UsageReports:
         by_key: bool,
     ) -> Report:
         await self._refuse_rolled_up(organization_id, page)
-        by_key = by_key or any(g in _BY_KEY for g in groups)
-        parts = _parts(page, now=self._now(), day_sums=not by_key)
-        results = await self._aggregate(organization_id, page, parts, groups, columns, filters)
-        if sum(map(len, results.values())) > self.max_results:
-            page = self._cut(page, results)
+        now = self._now()
+        grouped_by_key = any(g in _BY_KEY for g in groups)
+        day_sums = not (by_key or grouped_by_key)
+        results: dict[int, list[Result]] = {}
+        held = 0
+        # A report grouped by key has a group per key and bucket: it reads one bucket, then
+        # two, four..., until the page is full, so that a page over a million keys reads the
+        # days it can hold, not the whole range.
+        for chunk in _chunks(page, grow=grouped_by_key):
+            parts = _parts(chunk, now=now, day_sums=day_sums)
+            room = self.max_results - held
+            found = await self._aggregate(
+                organization_id, chunk, parts, groups, columns, filters, limit=room + 1
+            )
+            offset = (chunk.first - page.first) // page.width
+            results.update({offset + index: each for index, each in found.items()})
+            held += sum(map(len, found.values()))
+            if held > self.max_results:
+                page = self._cut(page, results)
+                break
         buckets = [
             Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
             for i, start in enumerate(page.bucket_starts)
@@ -307,8 +322,11 @@ class UsageReports:
         groups: list[str],
         columns: ColumnsOf,
         filters: Filters,
+        *,
+        limit: int,
     ) -> dict[int, list[Result]]:
-        """Sums per bucket index and group over ``parts``, computed by the database."""
+        """Sums per bucket index and group over ``parts``, computed by the database; the
+        first ``limit`` of them in bucket and group order."""
         if page.count == 0 or not parts:
             return {}
         selects = []
@@ -335,12 +353,11 @@ class UsageReports:
         # Grouping over a subquery's column keeps one expression: PostgreSQL would not match
         # the same arithmetic with separately bound parameters in SELECT and GROUP BY.
         keys = [rows.c.bucket, *(rows.c[g] for g in groups)]
-        # One more than fits tells the caller to cut the page (``_cut``).
         query = (
             select(*keys, *(func.sum(rows.c[m]) for m in METRICS))
             .group_by(*keys)
             .order_by(*keys)
-            .limit(self.max_results + 1)
+            .limit(limit)
         )
         found: dict[int, list[Result]] = {}
         async with self.db.session() as session:
@@ -350,6 +367,18 @@ class UsageReports:
                 totals = UsageCounters(**dict(zip(METRICS, sums, strict=True)))
                 found.setdefault(int(row[0]), []).append(Result(group, totals))
         return found
+
+
+def _chunks(page: BucketPage, *, grow: bool) -> Iterator[BucketPage]:
+    """``page`` whole, or (``grow``) its first bucket, the next two, four..., in order."""
+    if not grow:
+        yield page
+        return
+    start, size = 0, 1
+    while start < page.count:
+        count = min(size, page.count - start)
+        yield dataclasses.replace(page, first=page.first + start * page.width, count=count)
+        start, size = start + count, size * 2
 
 
 def _parts(page: BucketPage, *, now: int, day_sums: bool) -> list[tuple[Source, int, int]]:
