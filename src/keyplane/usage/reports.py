@@ -35,7 +35,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, UsageBucket, UsageDay
-from keyplane.usage.counters import UsageCounters
+from keyplane.usage.counters import COUNTERS, UsageCounters
 from keyplane.values.kinds import OwnerType
 
 UsageKind = Literal["completions", "embeddings"]
@@ -57,6 +57,10 @@ METRICS = (
     "cache_write_tokens",
     "estimated_requests",
 )
+# METRICS are UsageCounters' fields but the latency: a report's counters are built from them
+# positionally, the latency 0.
+_LATENCY = COUNTERS.index("latency_ms_total")
+assert COUNTERS[:_LATENCY] + COUNTERS[_LATENCY + 1 :] == METRICS
 # A call's user is the person who owns its key ("" for keys no person owns); the gateway
 # makes no batch calls, so ``batch`` is always false.
 _USER = func.coalesce(
@@ -353,19 +357,22 @@ class UsageReports:
         # Grouping over a subquery's column keeps one expression: PostgreSQL would not match
         # the same arithmetic with separately bound parameters in SELECT and GROUP BY.
         keys = [rows.c.bucket, *(rows.c[g] for g in groups)]
+        # Sums as BIGINT: PostgreSQL's SUM of a BIGINT is a NUMERIC, which the driver reads
+        # as a Decimal, a third of the time of a 100,000-group page.
         query = (
-            select(*keys, *(func.sum(rows.c[m]) for m in METRICS))
+            select(*keys, *(func.sum(rows.c[m]).cast(BigInteger) for m in METRICS))
             .group_by(*keys)
             .order_by(*keys)
             .limit(limit)
         )
         found: dict[int, list[Result]] = {}
-        async with self.db.session() as session:
-            for row in await session.execute(query):
-                group = {name: str(row[1 + i]) for i, name in enumerate(groups)}
-                sums = [int(v or 0) for v in row[1 + len(groups) :]]
-                totals = UsageCounters(**dict(zip(METRICS, sums, strict=True)))
-                found.setdefault(int(row[0]), []).append(Result(group, totals))
+        named = len(groups) + 1
+        async with self.db.engine.connect() as connection:  # rows as tuples, not ORM results
+            for row in await connection.execute(query):
+                sums: tuple[int, ...] = tuple(row[named:])
+                totals = UsageCounters(*(sums[:_LATENCY] + (0,) + sums[_LATENCY:]))
+                group = dict(zip(groups, row[1:named], strict=True))
+                found.setdefault(row[0], []).append(Result(group, totals))
         return found
 
 
