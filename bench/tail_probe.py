@@ -1,6 +1,6 @@
 """Where keyplane's p99 comes from: event-loop stalls, collector pauses and periodic slow calls.
 
-    .venv/bin/python bench/tail_probe.py [--duration 5] [--rounds 2] [--delay-ms 20]
+    .venv/bin/python bench/tail_probe.py [--duration 5] [--rounds 2] [--delay-ms 20] [--no-gc]
 
 Runs the load of ``bench/gateway_overhead.py --tail-rounds`` (non-streaming chat, 32
 connections, a stand-in upstream answering after ``--delay-ms``) straight to the upstream and
@@ -12,7 +12,8 @@ through a ``keyplane serve`` that this script wraps (``--serve``, below) with th
 - the call log (``KEYPLANE_LOG_FORMAT=json``): each call's latency inside keyplane, so slow
   calls can be grouped by the 100 ms they ended in (a periodic cause shows as a comb).
 
-Prints wrk's p50/p99 direct and through keyplane, keyplane's own percentiles, the windows
+Prints wrk's p50/p99 direct and through keyplane (with the server's CPU by thread and how
+often it was preempted), keyplane's own percentiles, the windows
 holding most slow calls, the stalls with their stacks, and the collections. Not a test; the
 probes cost a little CPU, so read its figures beside ``gateway_overhead.py``'s, not for them.
 """
@@ -47,12 +48,18 @@ class Probes:
         self.stacks: collections.Counter[str] = collections.Counter()
         self.pauses: list[tuple[int, float]] = []
         self.gc_started = 0.0
+        self.collected = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}  # generation: count, ms
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self.gc_started = time.perf_counter()
-        elif (took := time.perf_counter() - self.gc_started) > 0.002:
-            self.pauses.append((info["generation"], round(took * 1000, 1)))
+        else:
+            took = time.perf_counter() - self.gc_started
+            every = self.collected[info["generation"]]
+            every[0] += 1
+            every[1] += took * 1000
+            if took > 0.002:
+                self.pauses.append((info["generation"], round(took * 1000, 1)))
 
     def ticker(self) -> None:
         now = time.perf_counter()
@@ -75,7 +82,12 @@ class Probes:
                 sampled = False
 
     def dump(self, *_: object) -> None:
-        report = {"stalls": self.stalls, "stacks": self.stacks.most_common(12), "gc": self.pauses}
+        report = {
+            "stalls": self.stalls,
+            "stacks": self.stacks.most_common(12),
+            "gc": self.pauses,
+            "collected": self.collected,
+        }
         Path(os.environ["TAIL_PROBE_OUT"]).write_text(json.dumps(report))
 
 
@@ -95,6 +107,8 @@ def serve() -> None:
         return make
 
     gc.callbacks.append(probes.on_gc)
+    if os.environ.get("TAIL_PROBE_NO_GC"):
+        gc.disable()  # the app's own collect-and-freeze at start still runs
     threading.Thread(target=probes.watchdog, daemon=True).start()
     signal.signal(signal.SIGUSR1, probes.dump)
     uvicorn.config.Config.get_loop_factory = loop_factory  # type: ignore[method-assign]
@@ -102,6 +116,30 @@ def serve() -> None:
 
     sys.argv = ["keyplane", "serve"]
     main()
+
+
+def _threads(pid: int) -> dict[str, tuple[int, int]]:
+    """CPU ticks and involuntary context switches of each thread of ``pid``."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        status = (task / "status").read_text()
+        switches = int(status.split("nonvoluntary_ctxt_switches:")[1].split()[0])
+        found[task.name] = (int(fields[11]) + int(fields[12]), switches)
+    return found
+
+
+def _threads_line(pid: int, before: dict[str, tuple[int, int]], seconds: float) -> str:
+    after = _threads(pid)
+    ticks = os.sysconf("SC_CLK_TCK")
+    main = str(pid)
+    busy = {t: (after[t][0] - before.get(t, (0, 0))[0]) / ticks / seconds for t in after}
+    preempted = sum(after[t][1] - before.get(t, (0, 0))[1] for t in after) / seconds
+    others = sum(v for t, v in busy.items() if t != main)
+    return (
+        f"  server: event-loop thread {busy[main]:.0%} of a core, other threads {others:.0%}; "
+        f"{preempted:.0f} involuntary context switches/s"
+    )
 
 
 def _latencies(log: Path) -> list[tuple[str, float]]:
@@ -134,12 +172,15 @@ def drive(args: argparse.Namespace) -> None:
             "KEYPLANE_LOG_FORMAT": "json",
             "TAIL_PROBE_OUT": str(out),
         }
+        if args.no_gc:
+            server.env["TAIL_PROBE_NO_GC"] = "1"
         server.start()
         try:
             warm(server)
             for _ in range(args.rounds):
                 direct = wrk(upstream.base_url, "json", connections=32, duration=args.duration,
                              key=UPSTREAM_KEY)  # fmt: skip
+                before = _threads(server.pid)
                 through = wrk(f"{server.url}/v1", "json", connections=32,
                               duration=args.duration, key=server.key)  # fmt: skip
                 print(
@@ -147,6 +188,7 @@ def drive(args: argparse.Namespace) -> None:
                     f"{through.p50_ms:.2f} p99 {through.p99_ms:.2f} ms "
                     f"(added p99 {through.p99_ms - direct.p99_ms:+.2f} ms)"
                 )
+                print(_threads_line(server.pid, before, args.duration))
             os.kill(server.pid, signal.SIGUSR1)
             time.sleep(1)
             report = json.loads(out.read_text())
@@ -172,6 +214,8 @@ def _print(report: dict[str, Any], calls: list[tuple[str, float]], delay_ms: flo
     for stack, count in report["stacks"]:
         print(f"  seen {count}x:\n{stack}")
     print(f"collections > 2 ms (generation, ms): {report['gc']}")
+    for generation, (count, ms) in sorted(report["collected"].items()):
+        print(f"  generation {generation}: {count} collections, {ms:.0f} ms in all")
 
 
 def main() -> None:
@@ -180,6 +224,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--no-gc", action="store_true", help="the server with gc.disable()")
     args = parser.parse_args()
     if args.serve:
         serve()
