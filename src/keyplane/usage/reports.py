@@ -369,8 +369,9 @@ class UsageReports:
         named = len(groups) + 1
         async with self.db.engine.connect() as connection:  # rows as tuples, not ORM results
             for row in await connection.execute(query):
-                sums: tuple[int, ...] = tuple(row[named:])
-                totals = UsageCounters(*(sums[:_LATENCY] + (0,) + sums[_LATENCY:]))
+                counts: list[int] = list(row[named:])
+                counts.insert(_LATENCY, 0)
+                totals = UsageCounters(*counts)
                 group = dict(zip(groups, row[1:named], strict=True))
                 found.setdefault(row[0], []).append(Result(group, totals))
         return found
