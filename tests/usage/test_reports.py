@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.errors import ValidationFailedError
+from keyplane.store.database import Database
 from keyplane.usage.reports import (
     USAGE_WIDTHS,
     ReportRequest,
@@ -213,19 +214,22 @@ def test_largest_limits_are_accepted_per_width() -> None:
     assert len(plan(bucket_width="1d", limit=31)[0]) == 30
 
 
+async def two_keys_a_day(database: Database, *, days: int) -> None:
+    """A call of each of two keys on each of ``days`` days from T0."""
+    calls = [
+        row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}")
+        for day in range(days)
+        for k in range(2)
+    ]
+    await insert_rows(database, calls)
+
+
 async def test_a_page_with_too_many_groups_ends_early_and_the_next_page_goes_on(
     app: FastAPI, clock: FakeClock
 ) -> None:
     """A page by key over a million keys would be a million results built in memory."""
     database = app.state.runtime.database
-    await insert_rows(
-        database,
-        [
-            row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}", requests=k + 1)
-            for day in range(3)
-            for k in range(2)
-        ],
-    )
+    await two_keys_a_day(database, days=3)
     clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
     capped = UsageReports(database, clock=clock, max_results=3)
     request = ReportRequest(
@@ -255,14 +259,7 @@ async def test_a_report_by_key_reads_a_bucket_then_two_then_four_until_its_page_
     from sqlalchemy import event
 
     database = app.state.runtime.database
-    await insert_rows(
-        database,
-        [
-            row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}")
-            for day in range(7)
-            for k in range(2)
-        ],
-    )
+    await two_keys_a_day(database, days=7)
     clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
     request = ReportRequest(
         start_time=T0, end_time=T0 + 7 * DAY, bucket_width="1d", group_by=["api_key_id"]
