@@ -9,11 +9,10 @@ import asyncio
 import socket
 
 import httpx
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from keyplane.cli.listen import listen
 from keyplane.http.connections import DeadlineProtocol
+from support.served import served_by_fd
 
 
 async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
@@ -29,21 +28,8 @@ async def test_connections_accepted_on_the_socket_serve_passes_by_fd_have_nagle_
             super().connection_made(transport)
             seen.append(transport)
 
-    listener = listen("127.0.0.1", 0)
-    port = listener.getsockname()[1]
-    # As `serve` runs it: the socket by file descriptor, keyplane's protocol.
-    config = uvicorn.Config(
-        _hello, fd=listener.fileno(), http=Recording, lifespan="off", log_config=None
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:  # the socket already listens: the call queues until uvicorn accepts it
-        async with httpx.AsyncClient() as client:
-            answer = await client.get(f"http://127.0.0.1:{port}/")
-            assert answer.text == "hello"
-            sock = seen[0].get_extra_info("socket")
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-    finally:
-        server.should_exit = True
-        await serving
-        listener.close()
+    async with served_by_fd(_hello, Recording) as port, httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/")
+        assert answer.text == "hello"
+        sock = seen[0].get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

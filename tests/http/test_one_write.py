@@ -7,11 +7,10 @@ import asyncio
 from typing import Any, cast
 
 import httpx
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from keyplane.cli.listen import listen
 from keyplane.http.connections import DeadlineProtocol, OneWritePerTurn
+from support.served import served_by_fd
 
 
 class Recording:
@@ -119,22 +118,10 @@ async def test_an_answer_through_the_servers_protocol_is_one_write() -> None:
             counted.append(counting)
             super().connection_made(cast(asyncio.Transport, counting))
 
-    listener = listen("127.0.0.1", 0)
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        _hello, fd=listener.fileno(), http=Protocol, lifespan="off", log_config=None
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(3):  # on one kept-alive connection
-                answer = await client.get(f"http://127.0.0.1:{port}/")
-                assert answer.text == "hello"
-    finally:
-        server.should_exit = True
-        await serving
-        listener.close()
+    async with served_by_fd(_hello, Protocol) as port, httpx.AsyncClient() as client:
+        for _ in range(3):  # on one kept-alive connection
+            answer = await client.get(f"http://127.0.0.1:{port}/")
+            assert answer.text == "hello"
     [connection] = counted
     assert len(connection.writes) == 3
     assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") for w in connection.writes)
