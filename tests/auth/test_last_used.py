@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from keyplane.auth.last_used import LastUsedTracker
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey
 from support.clock import FakeClock
+from support.statements import recorded
 
 
 async def _last_used(database: Database, key_id: str) -> Any:
@@ -59,19 +60,11 @@ async def test_many_keys_are_written_by_one_statement_over_their_rows(
             headers=admin_headers,
         )
         ids.append(created.json()["id"])
-    updates: list[bool] = []
-
-    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, many: bool) -> None:
-        if sql.lstrip().upper().startswith("UPDATE API_KEYS"):
-            updates.append(many)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with recorded(database) as statements:
         tracker = LastUsedTracker(database)
         for key_id in ids:
             tracker.touch(key_id, clock())
         assert await tracker.flush() == 3
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    updates = [s.many for s in statements if s.sql.lstrip().upper().startswith("UPDATE API_KEYS")]
     assert updates == [True]
     assert all([await _last_used(database, key_id) for key_id in ids])

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from keyplane.config import Settings
 from keyplane.store.database import Database
@@ -24,6 +24,7 @@ from keyplane.usage.records import Tokens, UsageRecord
 from keyplane.usage.reports import Report, ReportRequest, UsageReports
 from keyplane.usage.rollup import DAY, Retention, RollUp
 from support.clock import FakeClock
+from support.statements import recorded
 from usage.report_rows import T0, insert_rows, row
 
 ORG = "org_days"
@@ -119,29 +120,20 @@ async def test_only_reports_by_key_or_user_read_every_row(
     """A report over a million keys reads a row per project, model and day, not per key."""
     database: Database = app.state.runtime.database
     await insert_rows(database, usage_rows())
-    tables: list[set[str]] = []
-
-    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, _many: bool) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
-            tables.append({t for t in ("usage_days", "usage_buckets") if t in sql})
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        month = ReportRequest(start_time=NOW - 30 * DAY, bucket_width="1d", limit=31)
-        asked = {
-            "by project": replace(month, group_by=["project_id"]),
-            "one project by model": replace(month, group_by=["model"], project_ids=["proj_1"]),
-            "by key": replace(month, group_by=["api_key_id"]),
-            "one key": replace(month, api_key_ids=["key_1"]),
-            "one person": replace(month, user_ids=["user_1"]),
-        }
-        read = {}
-        for name, request in asked.items():
-            tables.clear()
+    month = ReportRequest(start_time=NOW - 30 * DAY, bucket_width="1d", limit=31)
+    asked = {
+        "by project": replace(month, group_by=["project_id"]),
+        "one project by model": replace(month, group_by=["model"], project_ids=["proj_1"]),
+        "by key": replace(month, group_by=["api_key_id"]),
+        "one key": replace(month, api_key_ids=["key_1"]),
+        "one person": replace(month, user_ids=["user_1"]),
+    }
+    read = {}
+    for name, request in asked.items():
+        with recorded(database) as statements:
             await reports.usage(organization_id=ORG, kind="completions", request=request)
-            read[name] = set().union(*tables)
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+        selects = [s.sql for s in statements if s.sql.lstrip().upper().startswith("SELECT")]
+        read[name] = {t for t in ("usage_days", "usage_buckets") for sql in selects if t in sql}
     assert read == {
         "by project": {"usage_days", "usage_buckets"},  # the part day the range starts in
         "one project by model": {"usage_days", "usage_buckets"},
@@ -209,13 +201,6 @@ async def test_budgets_of_projects_and_organisations_count_from_the_day_sums(
     and is what its keys spent, stored or still held by the meter."""
     database = Database(settings.resolved_database_url)
     midnight = datetime.fromtimestamp(1_800_000_000 // DAY * DAY, UTC)
-    statements: list[str] = []
-
-    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, _many: bool) -> None:
-        if "sum(" in sql.lower():
-            statements.append(sql)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
     try:
         meter = Meter(database)
         for i, minute in enumerate((-3600, 60, 7200, 9000)):  # one the day before
@@ -236,13 +221,17 @@ async def test_budgets_of_projects_and_organisations_count_from_the_day_sums(
             )
             if i == 2:
                 await meter.flush()  # the last call is still held
-        spent = {
-            "project": await meter.spent(since=midnight, project_id="proj_1"),
-            "organisation": await meter.spent(since=midnight, organization_id="org_1"),
-            "key_0": await meter.spent(since=midnight, api_key_id="key_0"),
-            "key_1": await meter.spent(since=midnight, api_key_id="key_1"),
-            "requests": await meter.requests(since=midnight, project_id="proj_1", model="gpt-4o"),
-        }
+        with recorded(database) as seen:
+            spent = {
+                "project": await meter.spent(since=midnight, project_id="proj_1"),
+                "organisation": await meter.spent(since=midnight, organization_id="org_1"),
+                "key_0": await meter.spent(since=midnight, api_key_id="key_0"),
+                "key_1": await meter.spent(since=midnight, api_key_id="key_1"),
+                "requests": await meter.requests(
+                    since=midnight, project_id="proj_1", model="gpt-4o"
+                ),
+            }
+        statements = [s.sql for s in seen if "sum(" in s.sql.lower()]
         assert spent == {
             "project": 1110,
             "organisation": 1110,
@@ -253,5 +242,4 @@ async def test_budgets_of_projects_and_organisations_count_from_the_day_sums(
         read = ["usage_days" if "usage_days" in sql else "usage_buckets" for sql in statements]
         assert read == ["usage_days", "usage_days", "usage_buckets", "usage_buckets", "usage_days"]
     finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
         await database.close()

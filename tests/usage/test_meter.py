@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from keyplane.config import Settings
@@ -20,6 +20,7 @@ from keyplane.usage.records import (
     tokens_from_body,
     tokens_from_usage,
 )
+from support.statements import recorded
 
 MINUTE = 1_800_000_000 // 60 * 60
 
@@ -69,18 +70,17 @@ async def test_a_flush_of_many_rows_runs_one_prepared_statement_per_batch(
     """Rows are parameters of one cached statement, not literals of a new one: compiling a
     2,000-row VALUES statement on the event loop stalled every call for 200 ms."""
     database = Database(settings.resolved_database_url)
-    statements: list[tuple[str, bool]] = []
-
-    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, many: bool) -> None:
-        if "usage_buckets" in sql and sql.lstrip().upper().startswith("INSERT"):
-            statements.append((sql, many))
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
     try:
         meter = Meter(database)
         for index in range(1_000):
             meter.record(replace(record(), api_key_id=f"key_{index}"))
-        assert await meter.flush() == 1_000
+        with recorded(database) as seen:
+            assert await meter.flush() == 1_000
+        statements = [
+            (sql, many)
+            for sql, many in seen
+            if "usage_buckets" in sql and sql.lstrip().upper().startswith("INSERT")
+        ]
         assert len(statements) == 5  # BATCH_ROWS (200) a batch
         assert all(many for _, many in statements)
         assert len({sql for sql, _ in statements}) == 1

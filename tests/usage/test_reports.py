@@ -20,6 +20,7 @@ from keyplane.usage.reports import (
     plan_page,
 )
 from support.clock import FakeClock
+from support.statements import Statement, recorded
 from usage.report_rows import DAY, T0, insert_rows, row
 
 ORG = "org_reports"
@@ -256,32 +257,25 @@ async def test_a_report_by_key_reads_a_bucket_then_two_then_four_until_its_page_
     app: FastAPI, clock: FakeClock
 ) -> None:
     """Over a million keys, a page by key holds a few days: it reads those, not the range."""
-    from sqlalchemy import event
-
     database = app.state.runtime.database
     await two_keys_a_day(database, days=7)
     clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
     request = ReportRequest(
         start_time=T0, end_time=T0 + 7 * DAY, bucket_width="1d", group_by=["api_key_id"]
     )
-    selects: list[str] = []
 
-    def seen(_c: object, _cur: object, sql: str, _p: object, _ctx: object, _many: bool) -> None:
-        if "usage_buckets" in sql and "GROUP BY" in sql:
-            selects.append(sql)
+    def grouping(statements: list[Statement]) -> list[str]:
+        return [s.sql for s in statements if "usage_buckets" in s.sql and "GROUP BY" in s.sql]
 
-    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with recorded(database) as statements:
         whole = await UsageReports(database, clock=clock).usage(
             organization_id=ORG, kind="completions", request=request
         )
-        assert len(selects) == 3  # 1 + 2 + 4 buckets
-        selects.clear()
+    assert len(grouping(statements)) == 3  # 1 + 2 + 4 buckets
+    with recorded(database) as statements:
         capped = await UsageReports(database, clock=clock, max_results=5).usage(
             organization_id=ORG, kind="completions", request=request
         )
-        assert len(selects) == 2  # 1 + 2 buckets hold 6 groups: the page is full
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(grouping(statements)) == 2  # 1 + 2 buckets hold 6 groups: the page is full
     assert [len(b.results) for b in whole.buckets] == [2] * 7
     assert [len(b.results) for b in capped.buckets] == [2, 2] and capped.has_more
