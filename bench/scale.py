@@ -62,8 +62,9 @@ from keyplane.runtime.runtime import Runtime
 from keyplane.services.bootstrap import bootstrap
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
+from keyplane.usage.buckets import DAY
 from keyplane.usage.reports import Report, ReportRequest
-from keyplane.usage.rollup import DAY, HOUR, Retention, RollUp, aligned
+from keyplane.usage.rollup import HOUR, Retention, RollUp, aligned
 from keyplane.values.kinds import KeyKind
 
 HERE = Path(__file__).resolve().parent

@@ -18,11 +18,12 @@ from sqlalchemy import func, select
 from keyplane.config import Settings
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket, UsageDay
+from keyplane.usage.buckets import DAY
 from keyplane.usage.counters import COUNTERS
 from keyplane.usage.meter import Meter
 from keyplane.usage.records import Tokens, UsageRecord
 from keyplane.usage.reports import Report, ReportRequest, UsageReports
-from keyplane.usage.rollup import DAY, Retention, RollUp
+from keyplane.usage.rollup import Retention, RollUp
 from support.clock import FakeClock
 from support.statements import recorded
 from usage.report_rows import T0, insert_rows, row

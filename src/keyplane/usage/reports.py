@@ -35,6 +35,7 @@ from keyplane.clock import Clock, system_clock
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
 from keyplane.store.models import ApiKey, UsageBucket, UsageDay
+from keyplane.usage.buckets import DAY
 from keyplane.usage.counters import COUNTERS, UsageCounters
 from keyplane.values.kinds import OwnerType
 
@@ -436,7 +437,6 @@ def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
-DAY = 86400
 _WIDTH_NAMES = {60: "1m", 3600: "1h", DAY: "1d"}
 _ROLLED_AFTER = {
     3600: "KEYPLANE_USAGE_MINUTE_RETENTION_DAYS",

@@ -26,11 +26,10 @@ from sqlalchemy import delete, select
 from keyplane.clock import Clock, system_clock
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBucket, UsageDay
-from keyplane.usage.buckets import MINUTE, BucketKey, add_to_buckets
+from keyplane.usage.buckets import DAY, MINUTE, BucketKey, add_to_buckets
 from keyplane.usage.counters import COUNTERS, UsageCounters, summed
 
 HOUR = 3600
-DAY = 86400
 _KEY_COLUMNS = ("api_key_id", "model", "endpoint", "provider", "service_tier")
 
 
@@ -125,9 +124,9 @@ class RollUp:
             .where(UsageBucket.width == DAY, UsageBucket.bucket_start < before)
             .limit(self.batch_rows)
         )
-        summed = select(UsageDay.id).where(UsageDay.day < before).limit(self.batch_rows)
+        day_sums = select(UsageDay.id).where(UsageDay.day < before).limit(self.batch_rows)
         async with self.db.session() as session, session.begin():
-            for table, rows in ((UsageBucket, chosen), (UsageDay, summed)):
+            for table, rows in ((UsageBucket, chosen), (UsageDay, day_sums)):
                 result = await session.execute(
                     delete(table).where(table.id.in_(rows.scalar_subquery())).returning(table.id)
                 )
