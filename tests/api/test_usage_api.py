@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.services.bootstrap import Bootstrap
-from usage.report_rows import DAY, T0, insert_rows, sample_rows
+from usage.report_rows import DAY, T0, insert_rows, row, sample_rows
 
 Headers = dict[str, str]
 COMPLETIONS = "/v1/organization/usage/completions"
@@ -148,6 +148,51 @@ async def test_pages_follow_next_page_to_the_end_without_gaps(
     assert pages == 3
     assert [b["start_time"] for b in buckets] == [T0 + h * 3600 for h in range(49)]
     assert sum(r["input_tokens"] for b in buckets for r in b["results"]) == 700
+
+
+@pytest.mark.parametrize("path", [COMPLETIONS, EMBEDDINGS, COSTS])
+async def test_pages_of_one_group_each_hold_the_same_results_as_one_page(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: Headers, booted: Bootstrap, path: str
+) -> None:
+    """A bucket with more groups than a page holds goes on on the next page, in order."""
+    calls = [
+        row(
+            T0 + day * DAY + 60,
+            organization_id=booted.organization_id,
+            project_id=f"proj_{k % 2}",
+            api_key_id=f"key_{k}",
+            endpoint=endpoint,
+            input_tokens=10 * k + day,
+            cost_micro_usd=k + 1,
+        )
+        for day in range(2)
+        for k in range(3)
+        for endpoint in ("chat.completions", "embeddings")
+    ]
+    await insert_rows(app.state.runtime.database, calls)
+    params: dict[str, Any] = {**WEEK, "group_by": ["api_key_id", "project_id"]}
+    whole = await get(client, path, admin_headers, **params)
+    assert whole["has_more"] is False
+    app.state.runtime.reports.max_results = 1
+    split: list[dict[str, Any]] = []
+    while True:
+        page = await get(client, path, admin_headers, **params)
+        assert len(results(page)) <= 1
+        split += page["data"]
+        if not page["has_more"]:
+            break
+        params["page"] = page["next_page"]
+
+    def by_bucket(buckets: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+        joined: dict[int, list[dict[str, Any]]] = {}
+        for bucket in buckets:
+            joined.setdefault(bucket["start_time"], []).extend(bucket["results"])
+        return {start: found for start, found in joined.items() if found}
+
+    assert [len(b["results"]) for b in whole["data"]] == [3, 3, 0, 0, 0, 0, 0]
+    # a page per group, each bucket split in three, then the five empty days
+    assert [len(b["results"]) for b in split] == [1] * 6 + [0] * 5
+    assert by_bucket(split) == by_bucket(whole["data"])
 
 
 @pytest.mark.usefixtures("usage_rows")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -174,7 +175,7 @@ def test_default_limit_is_7_days_and_the_cursor_names_the_next_bucket() -> None:
     assert starts == [T0 + i * DAY for i in range(7)]
     assert has_more is True
     assert page is not None
-    assert decode_page(page) == T0 + 7 * DAY
+    assert decode_page(page) == (T0 + 7 * DAY, ())
 
 
 def test_last_page_is_cut_at_end_time_and_has_no_cursor() -> None:
@@ -215,50 +216,107 @@ def test_largest_limits_are_accepted_per_width() -> None:
     assert len(plan(bucket_width="1d", limit=31)[0]) == 30
 
 
-async def two_keys_a_day(database: Database, *, days: int) -> None:
-    """A call of each of two keys on each of ``days`` days from T0."""
+async def keys_a_day(database: Database, *, days: int, keys: int = 2) -> None:
+    """A call of each of ``keys`` keys, with two models, on each of ``days`` days from T0."""
     calls = [
-        row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}")
+        row(T0 + day * DAY + 60, organization_id=ORG, api_key_id=f"key_{k}", model=model)
         for day in range(days)
-        for k in range(2)
+        for k in range(keys)
+        for model in ("gpt-4o", "gpt-4o-mini")
     ]
     await insert_rows(database, calls)
 
 
-async def test_a_page_with_too_many_groups_ends_early_and_the_next_page_goes_on(
+async def every_page(reports: UsageReports, request: ReportRequest) -> list[list[tuple[Any, ...]]]:
+    """Each page's (bucket start, groups) of ``request``, following ``next_page``."""
+    pages, page = [], None
+    for _ in range(50):
+        report = await reports.usage(
+            organization_id=ORG, kind="completions", request=replace(request, page=page)
+        )
+        pages.append([(b.start_time, [dict(r.group) for r in b.results]) for b in report.buckets])
+        if not report.has_more:
+            return pages
+        page = report.next_page
+    raise AssertionError("the pages do not end")
+
+
+async def test_a_page_with_too_many_groups_ends_at_a_whole_bucket_and_the_next_goes_on(
     app: FastAPI, clock: FakeClock
 ) -> None:
     """A page by key over a million keys would be a million results built in memory."""
     database = app.state.runtime.database
-    await two_keys_a_day(database, days=3)
+    await keys_a_day(database, days=3)
     clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
-    capped = UsageReports(database, clock=clock, max_results=3)
     request = ReportRequest(
         start_time=T0, end_time=T0 + 3 * DAY, bucket_width="1d", group_by=["api_key_id"]
     )
-    pages, page = [], None
-    while True:
-        report = await capped.usage(
-            organization_id=ORG, kind="completions", request=replace(request, page=page)
-        )
-        pages.append([(b.start_time, len(b.results)) for b in report.buckets])
-        if not report.has_more:
-            break
-        page = report.next_page
-    assert pages == [[(T0, 2)], [(T0 + DAY, 2)], [(T0 + 2 * DAY, 2)]]
-
-    one_bucket = UsageReports(database, clock=clock, max_results=1)
-    with pytest.raises(ValidationFailedError, match="narrow it with project_ids") as refused:
-        await one_bucket.usage(organization_id=ORG, kind="completions", request=request)
-    assert refused.value.param == "group_by"
+    pages = await every_page(UsageReports(database, clock=clock, max_results=3), request)
+    assert [[(start, len(groups)) for start, groups in page] for page in pages] == [
+        [(T0, 2)],
+        [(T0 + DAY, 2)],
+        [(T0 + 2 * DAY, 2)],
+    ]
 
 
-async def test_a_report_by_key_reads_a_bucket_then_two_then_four_until_its_page_is_full(
+@pytest.mark.parametrize("group_by", [["api_key_id"], ["api_key_id", "model"]])
+async def test_a_bucket_with_more_groups_than_a_page_goes_on_in_group_order_on_the_next(
+    app: FastAPI, clock: FakeClock, group_by: list[str]
+) -> None:
+    """Every group of a split bucket is on exactly one page, in the order of the groups."""
+    database = app.state.runtime.database
+    await keys_a_day(database, days=2, keys=5)
+    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
+    request = ReportRequest(
+        start_time=T0, end_time=T0 + 2 * DAY, bucket_width="1d", group_by=group_by
+    )
+    whole = await every_page(UsageReports(database, clock=clock), request)
+    split = await every_page(UsageReports(database, clock=clock, max_results=3), request)
+
+    per_bucket = len(whole[0][0][1])
+    assert per_bucket == (5 if group_by == ["api_key_id"] else 10)
+    assert len(whole) == 1 and len(split) == 2 * -(-per_bucket // 3)
+    assert all(len(page) == 1 for page in split)  # a bucket at a time, as none fits whole
+    joined: dict[int, list[dict[str, str]]] = {}
+    for page in split:
+        for start, groups in page:
+            joined.setdefault(start, []).extend(groups)
+    assert joined == dict(whole[0])
+
+
+async def test_a_cursor_of_a_split_bucket_belongs_to_its_group_by(
+    app: FastAPI, clock: FakeClock
+) -> None:
+    database = app.state.runtime.database
+    await keys_a_day(database, days=1, keys=5)
+    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
+    reports = UsageReports(database, clock=clock, max_results=2)
+    request = ReportRequest(start_time=T0, end_time=T0 + DAY, group_by=["api_key_id"])
+    first = await reports.usage(organization_id=ORG, kind="completions", request=request)
+    assert first.next_page is not None
+    assert decode_page(first.next_page) == (T0, ("key_1",))
+
+    other = replace(request, group_by=["api_key_id", "model"], page=first.next_page)
+    with pytest.raises(ValidationFailedError, match="same start_time") as refused:
+        await reports.usage(organization_id=ORG, kind="completions", request=other)
+    assert refused.value.param == "page"
+
+
+@pytest.mark.parametrize(
+    "text", ["bucket:1767225600:[1]", "bucket:1767225600:{}", "bucket:1767225600:[", "bucket:x"]
+)
+def test_a_cursor_keyplane_did_not_issue_is_refused(text: str) -> None:
+    page = base64.urlsafe_b64encode(text.encode()).decode()
+    with pytest.raises(ValidationFailedError, match="not a cursor keyplane issued"):
+        decode_page(page)
+
+
+async def test_a_report_by_key_reads_a_bucket_then_as_many_as_its_page_has_room_for(
     app: FastAPI, clock: FakeClock
 ) -> None:
     """Over a million keys, a page by key holds a few days: it reads those, not the range."""
     database = app.state.runtime.database
-    await two_keys_a_day(database, days=7)
+    await keys_a_day(database, days=7)
     clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
     request = ReportRequest(
         start_time=T0, end_time=T0 + 7 * DAY, bucket_width="1d", group_by=["api_key_id"]
@@ -276,6 +334,8 @@ async def test_a_report_by_key_reads_a_bucket_then_two_then_four_until_its_page_
         capped = await UsageReports(database, clock=clock, max_results=5).usage(
             organization_id=ORG, kind="completions", request=request
         )
-    assert len(grouping(statements)) == 2  # 1 + 2 buckets hold 6 groups: the page is full
+    # 2 groups in the first bucket, room for 3 more: it reads one more bucket, not two, and
+    # stops there, as a third is not expected to fit.
+    assert len(grouping(statements)) == 2
     assert [len(b.results) for b in whole.buckets] == [2] * 7
     assert [len(b.results) for b in capped.buckets] == [2, 2] and capped.has_more

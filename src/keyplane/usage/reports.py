@@ -21,12 +21,24 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, case, false, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -75,6 +87,7 @@ _NOT_BATCH = literal("false")
 Source = type[UsageBucket] | type[UsageDay]
 Filters = Callable[[Source], list[ColumnElement[bool]]]
 _BY_KEY = ("api_key_id", "user_id")  # groups only ``usage_buckets`` can answer
+Row = Sequence[Any]  # a group: its grouped values, then its counters (see ``Bucket``)
 
 
 def _usage_columns(source: Source) -> dict[str, Any]:
@@ -150,9 +163,25 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
+    """A bucket's groups as the database summed them: per group its grouped values (in the
+    order of ``groups``), then its counters in ``COUNTERS`` order.
+
+    Rows, not ``Result`` objects: a page by key holds tens of thousands of groups, and an
+    object per group cost more than the database's sums (docs/benchmarks.md, "Scale").
+    """
+
     start_time: int
     end_time: int
-    results: list[Result] = field(default_factory=list)
+    groups: Sequence[str] = ()
+    rows: Sequence[Row] = ()
+
+    @property
+    def results(self) -> list[Result]:
+        named = len(self.groups)
+        return [
+            Result(dict(zip(self.groups, row[:named], strict=True)), UsageCounters(*row[named:]))
+            for row in self.rows
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +201,10 @@ class BucketPage:
     start: int
     end: int
     has_more: bool
+    # The groups of the first bucket up to and with this one were on the page before.
+    after: tuple[str, ...] = ()
+    # The last bucket goes on, after this group, on the next page.
+    split: tuple[str, ...] = ()
 
     @property
     def bucket_starts(self) -> list[int]:
@@ -184,14 +217,20 @@ class BucketPage:
 
     @property
     def next_page(self) -> str | None:
-        return encode_page(self.first + self.count * self.width) if self.has_more else None
+        if not self.has_more:
+            return None
+        if self.split:
+            return encode_page(self.first + (self.count - 1) * self.width, self.split)
+        return encode_page(self.first + self.count * self.width)
 
 
 # The most groups a page holds, over all its buckets: a page by key over a million keys would
 # be a million results (hundreds of MB of JSON, built in memory). A page that would hold more
 # ends at the last bucket that fits (``has_more``; ``next_page`` goes on from there), as a
-# page's ``limit`` is the most buckets it holds, not a promise.
-MAX_RESULTS = 100_000
+# page's ``limit`` is the most buckets it holds, not a promise. A bucket with more groups
+# than that is split, in group order: the next page starts with the rest of it. At about
+# 6 µs a group, database and JSON, a full page takes ~150 ms (docs/benchmarks.md, "Scale").
+MAX_RESULTS = 25_000
 
 
 class UsageReports:
@@ -255,43 +294,47 @@ class UsageReports:
         filters: Filters,
         by_key: bool,
     ) -> Report:
+        if page.after and len(page.after) != len(groups):
+            raise _foreign_page()
         await self._refuse_rolled_up(organization_id, page)
         now = self._now()
         grouped_by_key = any(g in _BY_KEY for g in groups)
         day_sums = not (by_key or grouped_by_key)
-        results: dict[int, list[Result]] = {}
+        rows: dict[int, list[Row]] = {}
         held = 0
         # A report grouped by key has a group per key and bucket: it reads one bucket, then
-        # two, four..., until the page is full, so that a page over a million keys reads the
-        # days it can hold, not the whole range.
-        for chunk in _chunks(page, grow=grouped_by_key):
+        # as many more as the room left is expected to hold (at most twice as many), so that
+        # a page over a million keys reads the days it can hold, not the whole range.
+        read, size = 0, 1 if grouped_by_key else page.count
+        while read < page.count:
+            count = min(size, page.count - read)
+            chunk = dataclasses.replace(
+                page,
+                first=page.first + read * page.width,
+                count=count,
+                after=page.after if read == 0 else (),
+            )
             parts = _parts(chunk, now=now, day_sums=day_sums)
             room = self.max_results - held
             found = await self._aggregate(
                 organization_id, chunk, parts, groups, columns, filters, limit=room + 1
             )
-            offset = (chunk.first - page.first) // page.width
-            results.update({offset + index: each for index, each in found.items()})
+            rows.update({read + index: each for index, each in found.items()})
             held += sum(map(len, found.values()))
             if held > self.max_results:
-                page = self._cut(page, results)
+                page = _cut(page, rows, self.max_results, len(groups))
                 break
+            read += count
+            fits = (self.max_results - held) * read // held if held else 2 * size
+            if fits < 1 and read < page.count:  # the next bucket is not expected to fit
+                page = dataclasses.replace(page, count=read, has_more=True)
+                break
+            size = min(2 * size, fits)
         buckets = [
-            Bucket(start_time=start, end_time=start + page.width, results=results.get(i, []))
+            Bucket(start, start + page.width, groups, rows.get(i, ()))
             for i, start in enumerate(page.bucket_starts)
         ]
         return Report(buckets=buckets, has_more=page.has_more, next_page=page.next_page)
-
-    def _cut(self, page: BucketPage, results: dict[int, list[Result]]) -> BucketPage:
-        """``page`` ended before the bucket its results were cut in (see ``MAX_RESULTS``)."""
-        last = max(results)  # the bucket the LIMIT cut, or the one past the most
-        if last == 0:
-            raise ValidationFailedError(
-                f"One bucket of this report holds more than {self.max_results:,} groups; "
-                "narrow it with project_ids or api_key_ids, or group by fewer fields.",
-                param="group_by",
-            )
-        return dataclasses.replace(page, count=last, has_more=True)
 
     async def _refuse_rolled_up(self, organization_id: str, page: BucketPage) -> None:
         """A 400 when rows coarser than the page's width start in its range.
@@ -329,7 +372,7 @@ class UsageReports:
         filters: Filters,
         *,
         limit: int,
-    ) -> dict[int, list[Result]]:
+    ) -> dict[int, list[Row]]:
         """Sums per bucket index and group over ``parts``, computed by the database; the
         first ``limit`` of them in bucket and group order."""
         if page.count == 0 or not parts:
@@ -359,35 +402,31 @@ class UsageReports:
         # the same arithmetic with separately bound parameters in SELECT and GROUP BY.
         keys = [rows.c.bucket, *(rows.c[g] for g in groups)]
         # Sums as BIGINT: PostgreSQL's SUM of a BIGINT is a NUMERIC, which the driver reads
-        # as a Decimal, a third of the time of a 100,000-group page.
-        query = (
-            select(*keys, *(func.sum(rows.c[m]).cast(BigInteger) for m in METRICS))
-            .group_by(*keys)
-            .order_by(*keys)
-            .limit(limit)
-        )
-        found: dict[int, list[Result]] = {}
-        named = len(groups) + 1
+        # as a Decimal, a third of the time of a 100,000-group page. The latency, which no
+        # report shows, is a 0 in its place, so that a row's counters are ``COUNTERS``.
+        sums: list[Any] = [func.sum(rows.c[m]).cast(BigInteger) for m in METRICS]
+        sums.insert(_LATENCY, literal(0, BigInteger))
+        query = select(*keys, *sums).group_by(*keys).order_by(*keys).limit(limit)
+        if page.after:  # the first bucket's groups up to ``after`` were on the page before
+            named = keys[1:]
+            later = named[0] > page.after[0] if len(named) == 1 else tuple_(*named) > page.after
+            query = query.having(or_(rows.c.bucket > 0, later))
+        found: dict[int, list[Row]] = {}
         async with self.db.engine.connect() as connection:  # rows as tuples, not ORM results
             for row in await connection.execute(query):
-                counts: list[int] = list(row[named:])
-                counts.insert(_LATENCY, 0)
-                totals = UsageCounters(*counts)
-                group = dict(zip(groups, row[1:named], strict=True))
-                found.setdefault(row[0], []).append(Result(group, totals))
+                found.setdefault(row[0], []).append(row[1:])
         return found
 
 
-def _chunks(page: BucketPage, *, grow: bool) -> Iterator[BucketPage]:
-    """``page`` whole, or (``grow``) its first bucket, the next two, four..., in order."""
-    if not grow:
-        yield page
-        return
-    start, size = 0, 1
-    while start < page.count:
-        count = min(size, page.count - start)
-        yield dataclasses.replace(page, first=page.first + start * page.width, count=count)
-        start, size = start + count, size * 2
+def _cut(page: BucketPage, rows: dict[int, list[Row]], most: int, named: int) -> BucketPage:
+    """``page`` ended where it holds ``most`` groups (see ``MAX_RESULTS``): before the bucket
+    its rows were cut in, or, when that is its first, inside it, after its last whole group."""
+    last = max(rows)  # the bucket the LIMIT cut, or the one past the most
+    if last > 0:
+        return dataclasses.replace(page, count=last, has_more=True)
+    del rows[0][most:]
+    split = tuple(str(value) for value in rows[0][-1][:named])
+    return dataclasses.replace(page, count=1, has_more=True, split=split)
 
 
 def _parts(page: BucketPage, *, now: int, day_sums: bool) -> list[tuple[Source, int, int]]:
@@ -477,13 +516,9 @@ def plan_page(request: ReportRequest, widths: Mapping[str, Width], *, now: int) 
         raise ValidationFailedError("end_time must be after start_time.", param="end_time")
     end = now if end is None else end
     aligned = start - start % width.seconds
-    first = aligned if request.page is None else decode_page(request.page)
+    first, after = (aligned, ()) if request.page is None else decode_page(request.page)
     if first < aligned or (first - aligned) % width.seconds or (request.page and first >= end):
-        raise ValidationFailedError(
-            "page does not belong to this query; pass next_page from the previous response "
-            "with the same start_time, end_time and bucket_width.",
-            param="page",
-        )
+        raise _foreign_page()
     remaining = max(0, -(-(end - first) // width.seconds))
     count = min(limit, remaining)
     return BucketPage(
@@ -493,29 +528,50 @@ def plan_page(request: ReportRequest, widths: Mapping[str, Width], *, now: int) 
         start=start,
         end=end,
         has_more=remaining > count,
+        after=after,
+    )
+
+
+def _foreign_page() -> ValidationFailedError:
+    return ValidationFailedError(
+        "page does not belong to this query; pass next_page from the previous response "
+        "with the same start_time, end_time, bucket_width and group_by.",
+        param="page",
     )
 
 
 _PAGE_PREFIX = "bucket:"
 
 
-def encode_page(bucket_start: int) -> str:
-    """An opaque cursor for the page whose first bucket starts at ``bucket_start``."""
-    return base64.urlsafe_b64encode(f"{_PAGE_PREFIX}{bucket_start}".encode()).decode()
+def encode_page(bucket_start: int, after: Sequence[str] = ()) -> str:
+    """An opaque cursor for the page whose first bucket starts at ``bucket_start``, and goes
+    on after the group ``after`` (its grouped values) when that bucket was split."""
+    text = f"{_PAGE_PREFIX}{bucket_start}"
+    if after:
+        text += ":" + json.dumps(list(after), separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def decode_page(page: str) -> int:
+def decode_page(page: str) -> tuple[int, tuple[str, ...]]:
+    """The first bucket and the ``after`` group of a cursor ``encode_page`` made."""
     try:
         text = base64.urlsafe_b64decode(page.encode("ascii")).decode("ascii")
+        start, _, rest = text.removeprefix(_PAGE_PREFIX).partition(":")
+        after = json.loads(rest) if rest else []
     except (UnicodeError, binascii.Error, ValueError):
-        text = ""
-    value = text.removeprefix(_PAGE_PREFIX)
-    if not text.startswith(_PAGE_PREFIX) or not value.isdigit() or len(value) > 12:
+        text, start, after = "", "", []
+    if (
+        not text.startswith(_PAGE_PREFIX)
+        or not start.isdigit()
+        or len(start) > 12
+        or not isinstance(after, list)
+        or not all(isinstance(value, str) for value in after)
+    ):
         raise ValidationFailedError(
             "page is not a cursor keyplane issued; pass next_page from the previous response.",
             param="page",
         )
-    return int(value)
+    return int(start), tuple(after)
 
 
 def _groups(requested: Sequence[str], columns: Mapping[str, Any]) -> list[str]:

@@ -12,14 +12,16 @@ when grouped by it).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
 
 from keyplane.api.deps import AdminPrincipal
 from keyplane.runtime.deps import ReportsDep
-from keyplane.usage.reports import Report, ReportRequest, Result, UsageKind, UsageReports
+from keyplane.usage.counters import COUNTERS
+from keyplane.usage.reports import Report, ReportRequest, Row, UsageKind, UsageReports
 
 router = APIRouter(prefix="/v1/organization", tags=["usage"])
 
@@ -96,113 +98,156 @@ def usage_request(
 UsageParams = Annotated[ReportRequest, Depends(usage_request)]
 
 
-@router.get("/usage/completions")
+# The answer is JSON text made by orjson from plain dicts: a page by key holds tens of
+# thousands of results, and FastAPI's validation and encoding of them took longer than the
+# database's sums (docs/benchmarks.md, "Scale").
+PAGE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A page of buckets", "content": {"application/json": {}}}
+}
+
+
+@router.get("/usage/completions", responses=PAGE)
 async def completions_usage(
     principal: AdminPrincipal, reports: ReportsDep, request: UsageParams
-) -> dict[str, Any]:
+) -> Response:
     """Chat completions, completions and responses: requests and tokens per bucket."""
     return await _usage(principal.organization_id, reports, "completions", request)
 
 
-@router.get("/usage/embeddings")
+@router.get("/usage/embeddings", responses=PAGE)
 async def embeddings_usage(
     principal: AdminPrincipal, reports: ReportsDep, request: UsageParams
-) -> dict[str, Any]:
+) -> Response:
     """Embeddings: requests and input tokens per bucket."""
     return await _usage(principal.organization_id, reports, "embeddings", request)
 
 
-@router.get("/costs")
-async def costs(
-    principal: AdminPrincipal, reports: ReportsDep, request: KeyedParams
-) -> dict[str, Any]:
+@router.get("/costs", responses=PAGE)
+async def costs(principal: AdminPrincipal, reports: ReportsDep, request: KeyedParams) -> Response:
     """Daily cost in USD, by project, line item (the model) and/or key."""
     report = await reports.costs(organization_id=principal.organization_id, request=request)
-    return _page(report, _cost_result)
+    return _page(report, _cost_results)
 
 
 async def _usage(
     organization_id: str, reports: UsageReports, kind: UsageKind, request: ReportRequest
-) -> dict[str, Any]:
+) -> Response:
     report = await reports.usage(organization_id=organization_id, kind=kind, request=request)
     if kind == "completions":
-        return _page(report, _completions_result)
-    return _page(report, _embeddings_result)
+        return _page(report, _completions_results)
+    return _page(report, _embeddings_results)
 
 
-def _page(report: Report, render: Callable[[Result], dict[str, Any]]) -> dict[str, Any]:
-    data = [
-        {
-            "object": "bucket",
-            "start_time": bucket.start_time,
-            "end_time": bucket.end_time,
-            "results": [render(result) for result in bucket.results],
-        }
-        for bucket in report.buckets
-    ]
-    return {
-        "object": "page",
-        "data": data,
-        "has_more": report.has_more,
-        "next_page": report.next_page,
+Render = Callable[[Row], dict[str, Any]]
+
+
+def _page(report: Report, renderer: Callable[[Sequence[str]], Render]) -> Response:
+    data = []
+    for bucket in report.buckets:
+        render = renderer(bucket.groups)
+        data.append(
+            {
+                "object": "bucket",
+                "start_time": bucket.start_time,
+                "end_time": bucket.end_time,
+                "results": [render(row) for row in bucket.rows],
+            }
+        )
+    page = {"object": "page", "data": data, "has_more": report.has_more}
+    page["next_page"] = report.next_page
+    return Response(orjson.dumps(page), media_type="application/json")
+
+
+class _Shape:
+    """How a result is made from a report's row (grouped values, then ``COUNTERS``): its
+    fields in order, with the fixed ones set, the counters and the grouped values taken
+    from the row. A group not grouped by is null; as OpenAI has them, an empty user or
+    service tier is null too, and batch is false."""
+
+    def __init__(
+        self, fields: Mapping[str, Any], counters: Mapping[str, str], groups: Sequence[str]
+    ) -> None:
+        self.template = dict(fields)
+        named = len(groups)
+        self.taken = [(field, named + COUNTERS.index(name)) for field, name in counters.items()]
+        self.blank: list[tuple[str, int]] = []
+        for i, name in enumerate(groups):
+            if name not in self.template:
+                continue
+            if name == "batch":
+                self.template[name] = False
+            elif name in ("user_id", "service_tier"):
+                self.blank.append((name, i))
+            else:
+                self.taken.append((name, i))
+
+    def __call__(self, row: Row) -> dict[str, Any]:
+        found = self.template.copy()
+        for field, i in self.taken:
+            found[field] = row[i]
+        for field, i in self.blank:
+            found[field] = row[i] or None
+        return found
+
+
+# keyplane's additions: money stays integer micro-USD.
+EXTRAS = {
+    "num_error_requests": "error_requests",
+    "num_unpriced_requests": "unpriced_requests",
+    "num_estimated_requests": "estimated_requests",
+    "cost_micro_usd": "cost_micro_usd",
+}
+COMPLETIONS: Mapping[str, Any] = {
+    "object": "organization.usage.completions.result",
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "input_cached_tokens": 0,
+    "input_audio_tokens": 0,
+    "output_audio_tokens": 0,
+    "num_model_requests": 0,
+    **dict.fromkeys(("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")),
+    "provider": None,
+    **dict.fromkeys(EXTRAS, 0),
+}
+EMBEDDINGS: Mapping[str, Any] = {
+    "object": "organization.usage.embeddings.result",
+    "input_tokens": 0,
+    "num_model_requests": 0,
+    **dict.fromkeys(("project_id", "user_id", "api_key_id", "model", "provider")),
+    **dict.fromkeys(EXTRAS, 0),
+}
+COSTS: Mapping[str, Any] = {
+    "object": "organization.costs.result",
+    "amount": None,
+    **dict.fromkeys(("line_item", "project_id", "provider", "api_key_id")),
+}
+
+
+def _completions_results(groups: Sequence[str]) -> Render:
+    counters = {
+        "input_tokens": "input_tokens",
+        "output_tokens": "output_tokens",
+        "input_cached_tokens": "cached_tokens",
+        "num_model_requests": "requests",
+        **EXTRAS,
     }
+    return _Shape(COMPLETIONS, counters, groups)
 
 
-def _completions_result(result: Result) -> dict[str, Any]:
-    totals, group = result.totals, result.group
-    return {
-        "object": "organization.usage.completions.result",
-        "input_tokens": totals.input_tokens,
-        "output_tokens": totals.output_tokens,
-        "input_cached_tokens": totals.cached_tokens,
-        "input_audio_tokens": 0,
-        "output_audio_tokens": 0,
-        "num_model_requests": totals.requests,
-        "project_id": group.get("project_id"),
-        "user_id": group.get("user_id") or None,
-        "api_key_id": group.get("api_key_id"),
-        "model": group.get("model"),
-        "batch": False if "batch" in group else None,
-        "service_tier": group.get("service_tier") or None,
-        "provider": group.get("provider"),
-        **_extras(result),
-    }
+def _embeddings_results(groups: Sequence[str]) -> Render:
+    counters = {"input_tokens": "input_tokens", "num_model_requests": "requests", **EXTRAS}
+    return _Shape(EMBEDDINGS, counters, groups)
 
 
-def _embeddings_result(result: Result) -> dict[str, Any]:
-    totals, group = result.totals, result.group
-    return {
-        "object": "organization.usage.embeddings.result",
-        "input_tokens": totals.input_tokens,
-        "num_model_requests": totals.requests,
-        "project_id": group.get("project_id"),
-        "user_id": group.get("user_id") or None,
-        "api_key_id": group.get("api_key_id"),
-        "model": group.get("model"),
-        "provider": group.get("provider"),
-        **_extras(result),
-    }
+def _cost_results(groups: Sequence[str]) -> Render:
+    shape = _Shape(COSTS, {}, groups)
+    cost = len(groups) + COUNTERS.index("cost_micro_usd")
 
+    def render(row: Row) -> dict[str, Any]:
+        found = shape(row)
+        micro = row[cost]
+        # True division of integers rounds once: the float prints as the exact 6-place sum.
+        found["amount"] = {"value": micro / 1_000_000, "currency": "usd", "value_micro_usd": micro}
+        return found
 
-def _extras(result: Result) -> dict[str, int]:
-    """keyplane's additions: money stays integer micro-USD."""
-    totals = result.totals
-    return {
-        "num_error_requests": totals.error_requests,
-        "num_unpriced_requests": totals.unpriced_requests,
-        "num_estimated_requests": totals.estimated_requests,
-        "cost_micro_usd": totals.cost_micro_usd,
-    }
-
-
-def _cost_result(result: Result) -> dict[str, Any]:
-    micro = result.totals.cost_micro_usd
-    return {
-        "object": "organization.costs.result",
-        # True division of integers rounds once, so the float prints as the exact 6-place sum.
-        "amount": {"value": micro / 1_000_000, "currency": "usd", "value_micro_usd": micro},
-        "line_item": result.group.get("line_item"),
-        "project_id": result.group.get("project_id"),
-        "provider": result.group.get("provider"),
-        "api_key_id": result.group.get("api_key_id"),
-    }
+    return render
