@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -54,6 +55,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from keyplane.api.routes.usage import page_json
 from keyplane.auth.cache import KeyCache
 from keyplane.config import Settings
 from keyplane.keys.format import generate_key
@@ -430,13 +432,39 @@ async def _measure(runtime: Runtime, loaded: Loaded) -> dict[str, float]:
     )
     start = int(time.time()) // 86400 * 86400 - 29 * 86400
 
-    def report(group: str, **only: list[str]) -> Callable[[], Awaitable[object]]:
-        request = ReportRequest(
-            start_time=start, bucket_width="1d", group_by=[group], limit=30, **only
+    def request_of(
+        group: str, project_ids: Sequence[str] = (), api_key_ids: Sequence[str] = ()
+    ) -> ReportRequest:
+        return ReportRequest(
+            start_time=start,
+            bucket_width="1d",
+            group_by=[group],
+            limit=30,
+            project_ids=project_ids,
+            api_key_ids=api_key_ids,
         )
-        return partial(
-            runtime.reports.usage, organization_id=org, kind="completions", request=request
+
+    async def page(request: ReportRequest) -> tuple[Report, bytes]:
+        """A page as the admin API answers it: the report, then its JSON."""
+        found = await runtime.reports.usage(
+            organization_id=org, kind="completions", request=request
         )
+        return found, page_json(found, "completions")
+
+    def report(
+        group: str, project_ids: Sequence[str] = (), api_key_ids: Sequence[str] = ()
+    ) -> Callable[[], Awaitable[object]]:
+        return partial(page, request_of(group, project_ids, api_key_ids))
+
+    async def every_page(group: str) -> int:
+        """Every page of the 30 days, following ``next_page``; how many."""
+        request, pages = request_of(group), 0
+        while True:
+            found, _ = await page(request)
+            pages += 1
+            if found.next_page is None:
+                return pages
+            request = dataclasses.replace(request, page=found.next_page)
 
     busy_key = "key_scale0000000000"  # the busiest key, in the big project
 
@@ -444,12 +472,14 @@ async def _measure(runtime: Runtime, loaded: Loaded) -> dict[str, float]:
     # A cursor half-way down the project's keys, as a client paging through them reaches it.
     after = f"key_scale{BIG_PROJECT_KEYS // 2:010d}"
     cold_p50, cold_p99 = _percentiles(cold)
-    by_key = await report("api_key_id")()
-    assert isinstance(by_key, Report)
-    groups = sum(len(b.results) for b in by_key.buckets)
+    by_key, body = await page(request_of("api_key_id"))
+    groups = sum(len(b.rows) for b in by_key.buckets)
+    started = time.perf_counter()
+    pages = await every_page("api_key_id")
+    every_ms = (time.perf_counter() - started) * 1000
     print(
-        f"  the 30-day page by key holds {len(by_key.buckets)} of 30 buckets, {groups:,} groups"
-        f"{' (cut: next_page goes on)' if by_key.has_more else ''}",
+        f"  the first page by key holds {len(by_key.buckets)} of 30 buckets, {groups:,} groups,"
+        f" {len(body) / 1e6:.1f} MB of JSON; the 30 days are {pages} pages, {every_ms:,.0f} ms",
         flush=True,
     )
     miss_p50, miss_p99 = _percentiles(miss)
@@ -461,6 +491,7 @@ async def _measure(runtime: Runtime, loaded: Loaded) -> dict[str, float]:
         "verify_p50": verify_p50, "verify_p99": verify_p99,
         "report_by_project_ms": await _best_of(report("project_id")),
         "report_by_key_ms": await _best_of(report("api_key_id")),
+        "report_by_key_all_ms": every_ms,
         "report_one_project_ms": await _best_of(
             report("model", project_ids=[loaded.big_project_id])
         ),
@@ -527,12 +558,17 @@ TARGETS: dict[str, tuple[str, float | None]] = {
     "verify_p99": ("verify service (POST /v1/keys/verify) p99 (ms)", None),
     "gateway_cpu_us": ("gateway CPU per call (µs)", None),
     "report_by_project_ms": ("30-day usage report by project (ms)", 300.0),
-    "report_by_key_ms": ("30-day usage report by key (ms)", 300.0),
+    "report_by_key_ms": ("30-day usage report by key, a page (ms)", 300.0),
+    "report_by_key_all_ms": ("... all its pages, one after another (ms)", None),
     "report_one_project_ms": ("30-day report of one project, by model (ms)", 300.0),
     "report_one_key_ms": ("30-day report of one key, by model (ms)", 300.0),
     "list_first_ms": ("key list, first page of 10k (ms)", 100.0),
     "list_deep_ms": ("key list, a page half-way down (ms)", 100.0),
 }
+
+
+# A 30-day report by key over a million keys is tens of pages: their sum grows with the keys.
+UNTARGETED = {"report_by_key_all_ms"}
 
 
 def report(small: Size, large: Size, figures: dict[str, dict[str, float]]) -> None:
@@ -542,7 +578,9 @@ def report(small: Size, large: Size, figures: dict[str, dict[str, float]]) -> No
     for name, (label, target) in TARGETS.items():
         a, b = figures[small.label][name], figures[large.label][name]
         ratio = b / a if a else float("inf")
-        if target is None:
+        if name in UNTARGETED:
+            goal = "(grows with the answer)"
+        elif target is None:
             goal = f"<= 1.2x  {'met' if ratio <= 1.2 else 'MISSED'}"
         else:
             goal = f"< {target:g}  {'met' if b < target else 'MISSED'}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
@@ -126,22 +126,26 @@ async def embeddings_usage(
 async def costs(principal: AdminPrincipal, reports: ReportsDep, request: KeyedParams) -> Response:
     """Daily cost in USD, by project, line item (the model) and/or key."""
     report = await reports.costs(organization_id=principal.organization_id, request=request)
-    return _page(report, _cost_results)
+    return _json(page_json(report, "costs"))
 
 
 async def _usage(
     organization_id: str, reports: UsageReports, kind: UsageKind, request: ReportRequest
 ) -> Response:
     report = await reports.usage(organization_id=organization_id, kind=kind, request=request)
-    if kind == "completions":
-        return _page(report, _completions_results)
-    return _page(report, _embeddings_results)
+    return _json(page_json(report, kind))
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 Render = Callable[[Row], dict[str, Any]]
 
 
-def _page(report: Report, renderer: Callable[[Sequence[str]], Render]) -> Response:
+def page_json(report: Report, kind: UsageKind | Literal["costs"]) -> bytes:
+    """The JSON of a report's page, as this API answers it."""
+    renderer = _RENDERERS[kind]
     data = []
     for bucket in report.buckets:
         render = renderer(bucket.groups)
@@ -155,7 +159,7 @@ def _page(report: Report, renderer: Callable[[Sequence[str]], Render]) -> Respon
         )
     page = {"object": "page", "data": data, "has_more": report.has_more}
     page["next_page"] = report.next_page
-    return Response(orjson.dumps(page), media_type="application/json")
+    return orjson.dumps(page)
 
 
 class _Shape:
@@ -251,3 +255,10 @@ def _cost_results(groups: Sequence[str]) -> Render:
         return found
 
     return render
+
+
+_RENDERERS: Mapping[str, Callable[[Sequence[str]], Render]] = {
+    "completions": _completions_results,
+    "embeddings": _embeddings_results,
+    "costs": _cost_results,
+}
