@@ -104,10 +104,21 @@ def wrk(url: str, kind: str, *, connections: int, duration: float, key: str) -> 
     )
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
 class Keyplane:
     """A ``keyplane serve`` (or granian) process in a temporary directory, with a project key."""
 
-    def __init__(self, upstream: UpstreamProcess, server: str) -> None:
+    def __init__(
+        self,
+        upstream: UpstreamProcess,
+        server: str,
+        *,
+        workers: int = 1,
+        redis_url: str | None = None,
+    ) -> None:
+        self.workers = workers
         self.workdir = Path(tempfile.mkdtemp(prefix="kp-bench-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -120,6 +131,8 @@ class Keyplane:
             "KEYPLANE_LOG_LEVEL": "warning",
             "KEYPLANE_PORT": str(self.port),
         }
+        if redis_url is not None:  # limits on Redis, as several workers need
+            self.env["KEYPLANE_REDIS_URL"] = redis_url
         init = subprocess.run(
             [sys.executable, "-m", "keyplane", "init", "--json"],
             env=self.env,
@@ -156,7 +169,7 @@ class Keyplane:
                 str(self.port),
                 "granian_app:app",
             ]
-        return [sys.executable, "-m", "keyplane", "serve"]
+        return [sys.executable, "-m", "keyplane", "serve", "--workers", str(self.workers)]
 
     def start(self) -> None:
         # This tree's keyplane, not whichever one the virtualenv has installed.
@@ -330,7 +343,8 @@ def run(args: argparse.Namespace) -> None:
 def tail(args: argparse.Namespace) -> None:
     """Only (c), non-streaming: direct and proxied alternating, medians of the rounds."""
     with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=20) as slow:
-        keyplane = Keyplane(slow, args.server)
+        redis = REDIS_URL if args.workers > 1 else None
+        keyplane = Keyplane(slow, args.server, workers=args.workers, redis_url=redis)
         keyplane.start()
         try:
             warm(keyplane)
@@ -350,7 +364,8 @@ def tail(args: argparse.Namespace) -> None:
     p50 = statistics.median(r[0] for r in rounds)
     p99 = statistics.median(r[1] for r in rounds)
     print(
-        f"(c) json c=32 20 ms, median of {len(rounds)}: added p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
+        f"(c) json c=32 20 ms, {args.workers} worker(s), median of {len(rounds)}: added p50 "
+        f"{p50:+.2f} ms, p99 {p99:+.2f} ms"
     )
 
 
@@ -361,6 +376,9 @@ def main() -> None:
         "--tail-rounds", type=int, default=0, help="only the 20 ms tail, in N alternating rounds"
     )
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="with --tail-rounds: serve --workers N (Redis)"
+    )
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     args = parser.parse_args()

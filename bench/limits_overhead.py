@@ -89,6 +89,7 @@ def run(duration: float, redis_url: str, rounds: int) -> None:
             for keyplane in servers.values():
                 keyplane.stop()
     report({name: median(ms) for name, ms in results.items()}, rounds)
+    paired(results)
 
 
 def median(measures: list[Measure]) -> Measure:
@@ -107,6 +108,23 @@ def report(results: dict[str, Measure], rounds: int) -> None:
         print(
             f"{name:28} {m.cpu_us:10.0f} {m.cpu_us / base.cpu_us:6.2f} {m.rps:7.0f} "
             f"{m.p50_ms:6.2f}ms {m.p50_ms / base.p50_ms:5.2f}"
+        )
+
+
+def paired(results: dict[str, list[Measure]]) -> None:
+    """The ratio of each round's limited key to a key without limits measured beside it.
+
+    The CPU per call of one configuration drifts by a fifth between rounds on these cores
+    (docs/benchmarks.md); a ratio of two runs a few seconds apart cancels the drift that
+    the medians of separate columns keep.
+    """
+    limited = [m.cpu_us for m in results["redis, all limits"]]
+    for name in ("redis, no limits", "in-process, no limits"):
+        ratios = sorted(a / m.cpu_us for a, m in zip(limited, results[name], strict=True))
+        spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
+        print(
+            f"redis, all limits / {name}, per round: median {statistics.median(ratios):.2f} "
+            f"({spread}: {', '.join(f'{r:.2f}' for r in ratios)})"
         )
 
 

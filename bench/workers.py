@@ -23,23 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import UPSTREAM_KEY, Keyplane, alternate, running
+from gateway_overhead import REDIS_URL, UPSTREAM_KEY, Keyplane, alternate, running
 
-from keyplane.testing import start_upstream_process
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from keyplane.testing import UpstreamProcess, start_upstream_process
 
 
-class Served(Keyplane):
+def served(upstream: UpstreamProcess, workers: int) -> Keyplane:
     """``keyplane serve --workers N`` with Redis limits."""
-
-    def __init__(self, upstream: object, workers: int) -> None:
-        super().__init__(upstream, "uvicorn")  # type: ignore[arg-type]
-        self.workers = workers
-        self.env["KEYPLANE_REDIS_URL"] = REDIS_URL
-
-    def _command(self) -> list[str]:
-        return [sys.executable, "-m", "keyplane", "serve", "--workers", str(self.workers)]
+    return Keyplane(upstream, "uvicorn", workers=workers, redis_url=REDIS_URL)
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
     else:
         upstream = start_upstream_process(api_key=UPSTREAM_KEY, workers=args.upstream_workers)
     with upstream as fast:
-        servers = {f"--workers {n}": Served(fast, n) for n in (1, 2)}
+        servers = {f"--workers {n}": served(fast, n) for n in (1, 2)}
         with running(servers):
             measured = alternate(
                 servers, rounds=args.rounds, duration=args.duration, connections=64

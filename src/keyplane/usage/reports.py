@@ -406,11 +406,14 @@ class UsageReports:
         # report shows, is a 0 in its place, so that a row's counters are ``COUNTERS``.
         sums: list[Any] = [func.sum(rows.c[m]).cast(BigInteger) for m in METRICS]
         sums.insert(_LATENCY, literal(0, BigInteger))
-        query = select(*keys, *sums).group_by(*keys).order_by(*keys).limit(limit)
+        query = select(*keys, *sums)
         if page.after:  # the first bucket's groups up to ``after`` were on the page before
+            # A filter of the rows, not of the groups, as a group's rows share its values:
+            # the database sums only what is left of the bucket.
             named = keys[1:]
             later = named[0] > page.after[0] if len(named) == 1 else tuple_(*named) > page.after
-            query = query.having(or_(rows.c.bucket > 0, later))
+            query = query.where(or_(rows.c.bucket > 0, later))
+        query = query.group_by(*keys).order_by(*keys).limit(limit)
         found: dict[int, list[Row]] = {}
         async with self.db.engine.connect() as connection:  # rows as tuples, not ORM results
             for row in await connection.execute(query):
@@ -472,8 +475,10 @@ def _epoch_sqlite(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> st
 
 @compiles(EpochSeconds, "postgresql")
 def _epoch_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    # For a timestamp without time zone, EXTRACT(EPOCH) counts as if it were UTC.
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+    # For a timestamp without time zone, the epoch counts as if it were UTC. date_part's
+    # double, exact for whole seconds, not EXTRACT's NUMERIC: a 30-day report by key over
+    # 45,000 groups took 15 % less (docs/benchmarks.md, "Scale").
+    return f"CAST(date_part('epoch', {compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
 _WIDTH_NAMES = {60: "1m", 3600: "1h", DAY: "1d"}
