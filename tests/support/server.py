@@ -85,6 +85,7 @@ class ServerProcess:
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)
+        self.stop()  # a server that failed its fixture is nobody's to stop later
         raise RuntimeError(f"server did not become ready: {self.log_path.read_text()}")
 
     def stop(self) -> None:
