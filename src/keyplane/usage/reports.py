@@ -228,9 +228,10 @@ class BucketPage:
 # be a million results (hundreds of MB of JSON, built in memory). A page that would hold more
 # ends at the last bucket that fits (``has_more``; ``next_page`` goes on from there), as a
 # page's ``limit`` is the most buckets it holds, not a promise. A bucket with more groups
-# than that is split, in group order: the next page starts with the rest of it. At about
-# 6 µs a group, database and JSON, a full page takes ~150 ms (docs/benchmarks.md, "Scale").
-MAX_RESULTS = 25_000
+# than that is split, in group order: the next page starts with the rest of it. At a million
+# keys a page by key took 274 ms, most of it the database summing the day it is cut from
+# (docs/benchmarks.md, "Scale").
+MAX_RESULTS = 20_000
 
 
 class UsageReports:
