@@ -1,7 +1,7 @@
 """Gateway overhead: the same wrk load straight to the stand-in upstream and through keyplane.
 
     .venv/bin/python bench/gateway_overhead.py [--duration 5] [--server uvicorn|granian]
-        [--tail-rounds N]   # only (c) non-streaming, N alternating rounds, medians
+        [--tail-rounds N [--workers N]]   # only (c) non-streaming, N alternating rounds, medians
 
 Prints, side by side, for non-streaming and streaming chat completions (bench/wrk/*.lua):
 (a) instant upstream, 32 connections: requests/s direct and through keyplane, and keyplane's

@@ -9,7 +9,8 @@ with the in-process limits backend, one with the Redis backend. On each, the sam
 (requests and tokens per minute, parallel requests, a budget), set high enough never to
 refuse. Prints keyplane's CPU time per request (utime+stime from /proc over the run) at 32
 connections and the p50 latency at 1 connection, each as a ratio to the key without limits
-on the in-process server. Not a test: it gates nothing. See docs/benchmarks.md.
+on the in-process server, and per round the limited Redis key over each key without limits
+measured in the same round. Not a test: it gates nothing. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
