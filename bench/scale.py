@@ -65,7 +65,8 @@ from keyplane.services.bootstrap import bootstrap
 from keyplane.store.database import Database
 from keyplane.store.migrate import upgrade_to_head
 from keyplane.usage.buckets import DAY
-from keyplane.usage.reports import Report, ReportRequest
+from keyplane.usage.pages import ReportRequest
+from keyplane.usage.reports import Report
 from keyplane.usage.rollup import HOUR, Retention, RollUp, aligned
 from keyplane.values.kinds import KeyKind
 

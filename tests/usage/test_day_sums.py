@@ -21,8 +21,9 @@ from keyplane.store.models import UsageBucket, UsageDay
 from keyplane.usage.buckets import DAY
 from keyplane.usage.counters import COUNTERS
 from keyplane.usage.meter import Meter
+from keyplane.usage.pages import ReportRequest
 from keyplane.usage.records import Tokens, UsageRecord
-from keyplane.usage.reports import Report, ReportRequest, UsageReports
+from keyplane.usage.reports import Report, UsageReports
 from keyplane.usage.rollup import Retention, RollUp
 from support.clock import FakeClock
 from support.statements import recorded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -12,14 +13,8 @@ from fastapi import FastAPI
 
 from keyplane.errors import ValidationFailedError
 from keyplane.store.database import Database
-from keyplane.usage.reports import (
-    USAGE_WIDTHS,
-    ReportRequest,
-    UsageReports,
-    decode_page,
-    encode_page,
-    plan_page,
-)
+from keyplane.usage.pages import USAGE_WIDTHS, ReportRequest, decode_page, encode_page, plan_page
+from keyplane.usage.reports import UsageReports
 from support.clock import FakeClock
 from support.statements import Statement, recorded
 from usage.report_rows import DAY, T0, insert_rows, row
@@ -227,6 +222,23 @@ async def keys_a_day(database: Database, *, days: int, keys: int = 2) -> None:
     await insert_rows(database, calls)
 
 
+async def days_by_key(
+    app: FastAPI, clock: FakeClock, *, days: int, keys: int = 2, group_by: Sequence[str] = ()
+) -> tuple[Database, ReportRequest]:
+    """``keys_a_day`` for ``days``, seen a month later, and the daily report of those days
+    grouped by ``group_by`` (by key if none)."""
+    database: Database = app.state.runtime.database
+    await keys_a_day(database, days=days, keys=keys)
+    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
+    request = ReportRequest(
+        start_time=T0,
+        end_time=T0 + days * DAY,
+        bucket_width="1d",
+        group_by=group_by or ["api_key_id"],
+    )
+    return database, request
+
+
 async def every_page(reports: UsageReports, request: ReportRequest) -> list[list[tuple[Any, ...]]]:
     """Each page's (bucket start, groups) of ``request``, following ``next_page``."""
     pages, page = [], None
@@ -245,12 +257,7 @@ async def test_a_page_with_too_many_groups_ends_at_a_whole_bucket_and_the_next_g
     app: FastAPI, clock: FakeClock
 ) -> None:
     """A page by key over a million keys would be a million results built in memory."""
-    database = app.state.runtime.database
-    await keys_a_day(database, days=3)
-    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
-    request = ReportRequest(
-        start_time=T0, end_time=T0 + 3 * DAY, bucket_width="1d", group_by=["api_key_id"]
-    )
+    database, request = await days_by_key(app, clock, days=3)
     pages = await every_page(UsageReports(database, clock=clock, max_results=3), request)
     assert [[(start, len(groups)) for start, groups in page] for page in pages] == [
         [(T0, 2)],
@@ -264,12 +271,7 @@ async def test_a_bucket_with_more_groups_than_a_page_goes_on_in_group_order_on_t
     app: FastAPI, clock: FakeClock, group_by: list[str]
 ) -> None:
     """Every group of a split bucket is on exactly one page, in the order of the groups."""
-    database = app.state.runtime.database
-    await keys_a_day(database, days=2, keys=5)
-    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
-    request = ReportRequest(
-        start_time=T0, end_time=T0 + 2 * DAY, bucket_width="1d", group_by=group_by
-    )
+    database, request = await days_by_key(app, clock, days=2, keys=5, group_by=group_by)
     whole = await every_page(UsageReports(database, clock=clock), request)
     split = await every_page(UsageReports(database, clock=clock, max_results=3), request)
 
@@ -287,11 +289,8 @@ async def test_a_bucket_with_more_groups_than_a_page_goes_on_in_group_order_on_t
 async def test_a_cursor_of_a_split_bucket_belongs_to_its_group_by(
     app: FastAPI, clock: FakeClock
 ) -> None:
-    database = app.state.runtime.database
-    await keys_a_day(database, days=1, keys=5)
-    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
+    database, request = await days_by_key(app, clock, days=1, keys=5)
     reports = UsageReports(database, clock=clock, max_results=2)
-    request = ReportRequest(start_time=T0, end_time=T0 + DAY, group_by=["api_key_id"])
     first = await reports.usage(organization_id=ORG, kind="completions", request=request)
     assert first.next_page is not None
     assert decode_page(first.next_page) == (T0, ("key_1",))
@@ -315,12 +314,7 @@ async def test_a_report_by_key_reads_a_bucket_then_as_many_as_its_page_has_room_
     app: FastAPI, clock: FakeClock
 ) -> None:
     """Over a million keys, a page by key holds a few days: it reads those, not the range."""
-    database = app.state.runtime.database
-    await keys_a_day(database, days=7)
-    clock.now = datetime.fromtimestamp(T0 + 30 * DAY, UTC)
-    request = ReportRequest(
-        start_time=T0, end_time=T0 + 7 * DAY, bucket_width="1d", group_by=["api_key_id"]
-    )
+    database, request = await days_by_key(app, clock, days=7)
 
     def grouping(statements: list[Statement]) -> list[str]:
         return [s.sql for s in statements if "usage_buckets" in s.sql and "GROUP BY" in s.sql]

@@ -16,7 +16,8 @@ from keyplane.store.database import Database
 from keyplane.store.models import AuditEvent, UsageBucket, UsageDay
 from keyplane.usage.buckets import DAY
 from keyplane.usage.counters import COUNTERS
-from keyplane.usage.reports import ReportRequest, UsageReports
+from keyplane.usage.pages import ReportRequest
+from keyplane.usage.reports import UsageReports
 from keyplane.usage.rollup import HOUR, Retention, RollUp
 from support.clock import FakeClock
 from usage.report_rows import T0, insert_rows, row

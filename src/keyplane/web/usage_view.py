@@ -11,7 +11,8 @@ from keyplane.services.api_keys import KeyService
 from keyplane.services.members import Access
 from keyplane.services.projects import ProjectService
 from keyplane.usage.counters import UsageCounters
-from keyplane.usage.reports import ReportRequest, UsageKind, UsageReports
+from keyplane.usage.pages import ReportRequest
+from keyplane.usage.reports import UsageKind, UsageReports
 
 KINDS: tuple[UsageKind, ...] = ("completions", "embeddings")
 GROUPS = {

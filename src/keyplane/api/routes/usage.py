@@ -21,7 +21,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from keyplane.api.deps import AdminPrincipal
 from keyplane.runtime.deps import ReportsDep
 from keyplane.usage.counters import COUNTERS
-from keyplane.usage.reports import Report, ReportRequest, Row, UsageKind, UsageReports
+from keyplane.usage.pages import ReportRequest
+from keyplane.usage.reports import Report, Row, UsageKind, UsageReports
 
 router = APIRouter(prefix="/v1/organization", tags=["usage"])
 
@@ -157,9 +158,9 @@ def page_json(report: Report, kind: UsageKind | Literal["costs"]) -> bytes:
                 "results": [render(row) for row in bucket.rows],
             }
         )
-    page = {"object": "page", "data": data, "has_more": report.has_more}
-    page["next_page"] = report.next_page
-    return orjson.dumps(page)
+    return orjson.dumps(
+        {"object": "page", "data": data, "has_more": report.has_more, "next_page": report.next_page}
+    )
 
 
 class _Shape:
