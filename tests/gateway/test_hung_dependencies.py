@@ -123,9 +123,18 @@ def test_if_redis_hangs_then_limited_calls_get_503_within_seconds_and_recover(
             with httpx.Client(timeout=60) as client:
                 assert client.send(_gateway_call(server, key)).status_code == 200
                 proxy.pause()
-                status, seconds = _timed(_gateway_call(server, key), client)
-                assert status == 503
-                assert seconds < WITHIN_SECONDS, f"the gateway took {seconds:.1f} s"
+                # Calls may still be admitted from this second's share of the limit, taken
+                # before Redis hung (keyplane.limits.shares); the next second's needs Redis.
+                paused = time.monotonic()
+                statuses = []
+                while 503 not in statuses and time.monotonic() - paused < 2 * WITHIN_SECONDS:
+                    status, seconds = _timed(_gateway_call(server, key), client)
+                    assert seconds < WITHIN_SECONDS, f"the gateway took {seconds:.1f} s"
+                    statuses.append(status)
+                assert set(statuses) <= {200, 503}
+                assert statuses[-1] == 503
+                refused_after = time.monotonic() - paused
+                assert refused_after < 1 + WITHIN_SECONDS, f"first 503 after {refused_after:.1f} s"
                 proxy.resume()
                 _recovers(server, key, client)
         finally:

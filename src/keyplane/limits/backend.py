@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from keyplane.limits.policy import Budget, RateLimits
 
@@ -18,7 +18,10 @@ WINDOW_SLOTS = 61
 LEASE_SECONDS = 900
 
 
-@dataclass(frozen=True, slots=True)
+# Values made on every limited call are plain slotted dataclasses, not frozen ones: a frozen
+# dataclass's __init__ sets each field through object.__setattr__, and makes a Demand in
+# 2.8 µs against 0.63 µs (timeit, 13 fields). Nothing changes them once they are made.
+@dataclass(slots=True)
 class Demand:
     """What one call asks of one scope (``key:<id>`` or ``project:<id>``)."""
 
@@ -37,7 +40,7 @@ class Demand:
     day_end: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every limited call: plain, not frozen (see Demand)
 class ScopeStatus:
     """What is left in one scope after an admission; drives ``x-ratelimit-*`` headers."""
 
@@ -53,7 +56,24 @@ class ScopeStatus:
     budget_reserved: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+def scope_status(scope: str, flat: Sequence[Any]) -> ScopeStatus:
+    """A status from the 9 integers the Redis scripts answer (-1: no such limit)."""
+    v = [int(x) for x in flat]
+    return ScopeStatus(
+        scope=scope,
+        requests_limit=v[0] if v[0] >= 0 else None,
+        requests_remaining=v[1] if v[0] >= 0 else None,
+        requests_reset=v[2] / 1000,
+        tokens_limit=v[3] if v[3] >= 0 else None,
+        tokens_remaining=v[4] if v[3] >= 0 else None,
+        tokens_reset=v[5] / 1000,
+        budget_limit=v[6] if v[6] >= 0 else None,
+        budget_spent=v[7],
+        budget_reserved=v[8],
+    )
+
+
+@dataclass(slots=True)  # made on every limited call: plain, not frozen (see Demand)
 class BudgetChange:
     """A budget's spend before and after a settlement, to detect crossed alert thresholds."""
 

@@ -218,3 +218,107 @@ end
 return reply
 """
 )
+
+# One scope's local share (``shares.py``): settle what the instance spent from its previous
+# share, then grant a new one if the scope has room for it. A share is taken like the calls
+# it stands for (requests and tokens counted in the current slot, parallel slots as members,
+# budget as a reservation under the share's id), so what other instances see is never less
+# than what this one may admit. Arguments after the demand's 11 (at 15):
+#   old_slot, unused requests, unused tokens (both returned to old_slot), parallel slots
+#   held, parallel slots in use (kept), spend to add, budget still reserved by calls in
+#   flight (kept), unused requests of the day; the wanted grants: requests, tokens,
+#   parallel, budget, day; the least grant worth having of each; then the number of token
+#   true-ups and (slot, delta) pairs.
+# Reply: 0 (or -1/-2: a budget window or day not seeded), the granted requests, tokens,
+# parallel slots, budget and day requests, the spend before and after, then the status.
+SHARE = (
+    _PRELUDE
+    + """
+local share, lease_ttl = ARGV[2], tonumber(ARGV[3])
+local H = 3
+local function a(j) return tonumber(ARGV[14 + j]) end
+local rpm, tpm, par = arg(H, 1, 2), arg(H, 1, 4), arg(H, 1, 5)
+local blimit, wttl, rpd = arg(H, 1, 6), arg(H, 1, 9), arg(H, 1, 10)
+local old_slot, held, in_use = a(1), a(4), a(5)
+if blimit >= 0 and redis.call('HEXISTS', KEYS[4], 'spent') == 0 then return {-1} end
+if rpd >= 0 and redis.call('HEXISTS', KEYS[7], 'spent') == 0 then return {-2} end
+-- Give back what the previous share did not use, and settle what it spent.
+local live_slot = old_slot > slot - W
+if rpm >= 0 and live_slot and a(2) > 0 then redis.call('HINCRBY', KEYS[1], old_slot, -a(2)) end
+if tpm >= 0 and live_slot and a(3) > 0 then redis.call('HINCRBY', KEYS[2], old_slot, -a(3)) end
+if tpm >= 0 then
+  local pairs_at = 14 + 19
+  for j = 1, tonumber(ARGV[pairs_at]) do
+    local s, d = tonumber(ARGV[pairs_at + 2 * j - 1]), tonumber(ARGV[pairs_at + 2 * j])
+    if s > slot - W and d ~= 0 then redis.call('HINCRBY', KEYS[2], s, d) end
+  end
+end
+if rpd >= 0 and a(8) > 0 then redis.call('HINCRBY', KEYS[7], 'spent', -a(8)) end
+for j = in_use, held - 1 do redis.call('ZREM', KEYS[3], share .. '#' .. j) end
+local before, after = -1, -1
+if blimit >= 0 then
+  local old = tonumber(redis.call('HGET', KEYS[5], share) or '0')
+  if old > 0 then redis.call('HINCRBY', KEYS[4], 'reserved', -old) end
+  redis.call('HDEL', KEYS[5], share)
+  redis.call('ZREM', KEYS[6], share)
+  reclaim(KEYS[4], KEYS[5], KEYS[6])
+  before = tonumber(redis.call('HGET', KEYS[4], 'spent'))
+  after = redis.call('HINCRBY', KEYS[4], 'spent', a(6))
+end
+-- Grant a sixteenth of what is left of each limit, if every one leaves enough to be worth it.
+local F = 16
+local g = {0, 0, 0, 0, 0}
+local ok = true
+local function grant(k, room)
+  g[k] = math.min(a(8 + k), math.floor(math.max(room, 0) / F))
+  if g[k] < a(13 + k) then ok = false end
+end
+if rpm >= 0 then grant(1, rpm - slots(KEYS[1])) end
+if tpm >= 0 then grant(2, tpm - slots(KEYS[2])) end
+if par >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  grant(3, par - redis.call('ZCARD', KEYS[3]))
+end
+if blimit >= 0 then
+  local reserved = tonumber(redis.call('HGET', KEYS[4], 'reserved') or '0')
+  grant(4, blimit - after - reserved - a(7))
+end
+if rpd >= 0 then grant(5, rpd - tonumber(redis.call('HGET', KEYS[7], 'spent'))) end
+if not ok then g = {0, 0, 0, 0, 0} end
+if rpm >= 0 then
+  if g[1] > 0 then redis.call('HINCRBY', KEYS[1], slot, g[1]) end
+  redis.call('EXPIRE', KEYS[1], 2 * W)
+end
+if tpm >= 0 then
+  if g[2] > 0 then redis.call('HINCRBY', KEYS[2], slot, g[2]) end
+  redis.call('EXPIRE', KEYS[2], 2 * W)
+end
+if par >= 0 then
+  for j = 0, in_use + g[3] - 1 do
+    redis.call('ZADD', KEYS[3], now + lease_ttl, share .. '#' .. j)
+  end
+  redis.call('EXPIRE', KEYS[3], lease_ttl + 60)
+end
+if blimit >= 0 then
+  local hold = a(7) + g[4]
+  if hold > 0 then
+    redis.call('HINCRBY', KEYS[4], 'reserved', hold)
+    redis.call('HSET', KEYS[5], share, hold)
+    redis.call('ZADD', KEYS[6], now + lease_ttl, share)
+  else
+    redis.call('HDEL', KEYS[5], share)
+    redis.call('ZREM', KEYS[6], share)
+  end
+  if wttl > 0 then
+    for j = 4, 6 do redis.call('EXPIRE', KEYS[j], wttl) end
+  end
+end
+if rpd >= 0 and g[5] > 0 then
+  redis.call('HINCRBY', KEYS[7], 'spent', g[5])
+  redis.call('EXPIRE', KEYS[7], math.floor(arg(H, 1, 11) / 1000) + 86400)
+end
+local reply = {0, g[1], g[2], g[3], g[4], g[5], before, after}
+for _, v in ipairs(status(1, H)) do reply[#reply + 1] = v end
+return reply
+"""
+)

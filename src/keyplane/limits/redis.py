@@ -48,9 +48,11 @@ from keyplane.limits.backend import (
     LimitsUnavailable,
     ScopeStatus,
     Seed,
+    scope_status,
 )
-from keyplane.limits.lua import ACQUIRE, RELEASE, STATUS
+from keyplane.limits.lua import ACQUIRE, RELEASE, SHARE, STATUS
 from keyplane.limits.resp import Packed, ReplyError, RespClient, packed
+from keyplane.limits.shares import Share, Shares, settles
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,9 @@ Recount = Callable[[], Awaitable[object]]
 class RedisBackend:
     """Counters in Redis; ``fast`` carries the scripts of the request path (see resp.py)."""
 
-    def __init__(self, client: Redis, fast: RespClient, *, prefix: str = "kp:lim") -> None:
+    def __init__(
+        self, client: Redis, fast: RespClient, *, prefix: str = "kp:lim", shares: bool = True
+    ) -> None:
         self.redis = client
         self.fast = fast
         self.prefix = prefix
@@ -81,18 +85,26 @@ class RedisBackend:
         self._answers: set[asyncio.Task[None]] = set()
         self._fencing: asyncio.Future[None] | None = None
         self._fence_started = 0.0
+        # Local shares of each scope's limits (shares.py): most calls never wait for Redis.
+        self.shares = Shares(self._renew_share, instance=self.instance) if shares else None
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "kp:lim") -> RedisBackend:
+    def from_url(cls, url: str, *, prefix: str = "kp:lim", shares: bool = True) -> RedisBackend:
         # A blocking pool makes a burst of calls wait for a connection instead of failing.
         pool = BlockingConnectionPool.from_url(
             url, max_connections=64, timeout=2, socket_timeout=2, socket_connect_timeout=2
         )
-        return cls(Redis(connection_pool=pool), RespClient(url, timeout=2), prefix=prefix)
+        return cls(
+            Redis(connection_pool=pool), RespClient(url, timeout=2), prefix=prefix, shares=shares
+        )
 
     async def acquire(
         self, demands: Sequence[Demand], *, lease: str, now: float
     ) -> list[ScopeStatus]:
+        if self.shares is not None:
+            local = await self.shares.admit(demands, lease, now)
+            if local is not None:
+                return local
         demanded = _demanded(demands, now)
         args: list[Any] = [now, lease, LEASE_SECONDS, demanded]
         reply = await self._call(ACQUIRE, self._keys(demands), args)
@@ -125,8 +137,12 @@ class RedisBackend:
     ) -> list[BudgetChange]:
         # The script reads only what did not change since the acquire (the limits and the
         # tokens reserved), so the acquire's arguments serve again.
+        if self.shares is not None:
+            local = self.shares.settle(lease, demands, tokens=tokens, cost=cost, now=now)
+            if local is not None:
+                return local
         demanded = self._leased.pop(lease, None)
-        if not any(_held(demand) for demand in demands):
+        if not any(settles(demand) for demand in demands):
             return []  # requests per minute or per day only: nothing to give back or true up
         demanded = demanded or _demanded(demands, now)
         args: list[Any] = [now, lease, admitted_at, tokens, cost, demanded]
@@ -174,6 +190,8 @@ class RedisBackend:
             await asyncio.wait_for(self._subscribed.wait(), 2)
 
     async def close(self) -> None:
+        if self.shares is not None:
+            await self.shares.close()
         if self._listener is not None:
             for task in (self._listener, *self._answers):
                 task.cancel()
@@ -292,23 +310,16 @@ class RedisBackend:
             return parts[0]
         return Packed(sum(p.arity for p in parts), "".join(p.data for p in parts))
 
+    async def _renew_share(self, share: Share, sent: Sequence[Any], now: float) -> list[Any]:
+        args: list[Any] = [now, share.id, LEASE_SECONDS, _demanded([share.demand], now), *sent]
+        return await self._call(SHARE, self._keys([share.demand]), args)
+
     async def _call(self, script: str, keys: Packed, args: list[Any]) -> list[Any]:
         try:
             reply: list[Any] = await self.fast.evalsha(script, keys, args)
         except (ReplyError, OSError) as exc:  # TimeoutError and ConnectionError are OSErrors
             raise LimitsUnavailable(str(exc) or type(exc).__name__) from exc
         return reply
-
-
-def _held(demand: Demand) -> bool:
-    """Whether settling ``demand`` changes anything: a parallel slot to free, reserved
-    tokens or spend to true up."""
-    rate = demand.rate
-    if demand.budget is not None and demand.window is not None:
-        return True
-    return rate is not None and (
-        rate.tokens_per_minute is not None or rate.max_parallel_requests is not None
-    )
 
 
 def _demanded(demands: Sequence[Demand], now: float) -> Packed:
@@ -342,21 +353,7 @@ def _or_minus(value: int | None) -> int:
 
 
 def _statuses(demands: Sequence[Demand], flat: Sequence[Any]) -> list[ScopeStatus]:
-    out = []
-    for index, demand in enumerate(demands):
-        v = [int(x) for x in flat[9 * index : 9 * index + 9]]
-        out.append(
-            ScopeStatus(
-                scope=demand.scope,
-                requests_limit=v[0] if v[0] >= 0 else None,
-                requests_remaining=v[1] if v[0] >= 0 else None,
-                requests_reset=v[2] / 1000,
-                tokens_limit=v[3] if v[3] >= 0 else None,
-                tokens_remaining=v[4] if v[3] >= 0 else None,
-                tokens_reset=v[5] / 1000,
-                budget_limit=v[6] if v[6] >= 0 else None,
-                budget_spent=v[7],
-                budget_reserved=v[8],
-            )
-        )
-    return out
+    return [
+        scope_status(demand.scope, flat[9 * index : 9 * index + 9])
+        for index, demand in enumerate(demands)
+    ]
