@@ -129,15 +129,62 @@ def paired(results: dict[str, list[Measure]]) -> None:
         )
 
 
+def paired_run(duration: float, redis_url: str, pairs: int) -> None:
+    """Only the Redis server: its two keys in ``pairs`` back-to-back pairs of 32-connection
+    runs; the limited key's CPU per call over the other's, per pair and over all of them."""
+    with start_upstream_process(api_key=UPSTREAM_KEY, provider="instant") as upstream:
+        keyplane = Keyplane(upstream, "uvicorn", redis_url=redis_url)
+        keyplane.start()
+        try:
+            keys = {"no limits": keyplane.key, "all limits": limited_key(keyplane)}
+            url = f"{keyplane.url}/v1"
+            for key in keys.values():
+                wrk(url, "json", connections=8, duration=1, key=key)
+            totals = {name: [0.0, 0] for name in keys}
+            ratios = []
+            for index in range(pairs):
+                order = list(keys.items()) if index % 2 == 0 else list(keys.items())[::-1]
+                per_call = {}
+                for name, key in order:
+                    before = cpu_seconds(keyplane.pid)
+                    loaded = wrk(url, "json", connections=32, duration=duration, key=key)
+                    if loaded.errors:
+                        sys.exit(f"non-2xx answers during the run: {loaded.errors}")
+                    cpu = cpu_seconds(keyplane.pid) - before
+                    totals[name][0] += cpu
+                    totals[name][1] += loaded.requests
+                    per_call[name] = cpu / max(loaded.requests, 1)
+                ratios.append(per_call["all limits"] / per_call["no limits"])
+                print(
+                    f"pair {index + 1}: no limits {per_call['no limits'] * 1e6:.0f} µs, all "
+                    f"limits {per_call['all limits'] * 1e6:.0f} µs ({ratios[-1]:.2f})"
+                )
+        finally:
+            keyplane.stop()
+    us = {name: cpu / max(calls, 1) * 1e6 for name, (cpu, calls) in totals.items()}
+    print(
+        f"redis, {pairs} pairs of {duration:g} s: no limits {us['no limits']:.0f} µs/call, "
+        f"all limits {us['all limits']:.0f} µs/call, ratio over all "
+        f"{us['all limits'] / us['no limits']:.2f}; per pair median "
+        f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in sorted(ratios))})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis for limits")
+    parser.add_argument(
+        "--pairs", type=int, default=0, help="only Redis: N back-to-back pairs of the two keys"
+    )
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     args = parser.parse_args()
-    run(args.duration, args.redis, args.rounds)
+    if args.pairs:
+        paired_run(args.duration, args.redis, args.pairs)
+    else:
+        run(args.duration, args.redis, args.rounds)
 
 
 if __name__ == "__main__":

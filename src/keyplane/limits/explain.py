@@ -25,7 +25,7 @@ OUTPUT_FIELD = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every limited call: plain, not frozen (see Demand)
 class Reservation:
     """What one call reserves against a budget, and where its output maximum came from."""
 

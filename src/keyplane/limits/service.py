@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 _NOTHING = Admitted()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every limited call: plain, not frozen (see Demand)
 class Ticket:
     lease: str
     demands: tuple[Demand, ...]
