@@ -102,7 +102,9 @@ class RedisBackend:
         self, demands: Sequence[Demand], *, lease: str, now: float
     ) -> list[ScopeStatus]:
         if self.shares is not None:
-            local = await self.shares.admit(demands, lease, now)
+            local = self.shares.admit_now(demands, lease, now)
+            if local is None:
+                local = await self.shares.admit(demands, lease, now)
             if local is not None:
                 return local
         demanded = _demanded(demands, now)

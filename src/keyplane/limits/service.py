@@ -14,7 +14,7 @@ from keyplane.clock import Clock
 from keyplane.errors import BudgetExceededError, RateLimitedError, UnavailableError
 from keyplane.limits import estimate
 from keyplane.limits.admission import Admitted, Call, Outcome
-from keyplane.limits.alerts import BudgetAlerts
+from keyplane.limits.alerts import BudgetAlerts, crossed
 from keyplane.limits.backend import (
     BudgetUnseeded,
     Demand,
@@ -143,7 +143,7 @@ class LimitService:
             # The lease expires on its own; spend is still metered in the store.
             logger.warning("could not settle limits of key %s: backend unreachable", call.key.id)
             return
-        if changes:
+        if changes and any(crossed(change) for change in changes):
             await self.alerts.notify(call.key.organization_id, changes)
 
     async def acquire(

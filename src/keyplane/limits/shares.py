@@ -330,29 +330,39 @@ class Shares:
                 self._sweeper = asyncio.create_task(self._sweep(), name="limits-share-sweeper")
         return share
 
+    def admit_now(
+        self, demands: Sequence[Demand], lease: str, now: float
+    ) -> list[ScopeStatus] | None:
+        """Admit from shares as they are, without waiting; None: a share must be renewed
+        first (``admit``), or the call must ask Redis."""
+        if len(self._tickets) >= MAX_TICKETS:
+            return None  # settles that never came: Redis counts these calls one by one
+        slot = slot_of(now)
+        shares = [self.share_of(demand) for demand in demands]
+        for share, demand in zip(shares, demands, strict=True):
+            if not fits(share, demand, slot):
+                return None
+        statuses = [take(share, demand) for share, demand in zip(shares, demands, strict=True)]
+        monotonic = time.monotonic()
+        self._offset = now - monotonic
+        if any(share.settles for share in shares):
+            self._tickets[lease] = LocalTicket(tuple(shares), tuple(demands), slot, monotonic)
+        return statuses
+
     async def admit(
         self, demands: Sequence[Demand], lease: str, now: float
     ) -> list[ScopeStatus] | None:
-        """Admit from shares, renewing those of a past second first; None: ask Redis."""
-        if len(self._tickets) >= MAX_TICKETS:
-            return None  # settles that never came: Redis counts these calls one by one
+        """Admit from shares, renewing those of a past second or run out first; None: ask
+        Redis."""
         self._offset = now - time.monotonic()
         slot = slot_of(now)
-        shares = [self.share_of(demand) for demand in demands]
-        if not all(fits(s, d, slot) for s, d in zip(shares, demands, strict=True)):
-            pairs = list(zip(shares, demands, strict=True))
-            for _ in range(2):  # a second time if the renewal joined was only a give-back
-                stale = [(share, demand) for share, demand in pairs if _stale(share, demand, slot)]
-                if not stale:
-                    break
-                await asyncio.gather(*(self.renew(share, demand, now) for share, demand in stale))
-            if not all(fits(share, demand, slot) for share, demand in pairs):
-                return None
-        statuses = [take(s, d) for s, d in zip(shares, demands, strict=True)]
-        if any(share.settles for share in shares):
-            ticket = LocalTicket(tuple(shares), tuple(demands), slot, time.monotonic())
-            self._tickets[lease] = ticket
-        return statuses
+        pairs = [(self.share_of(demand), demand) for demand in demands]
+        for _ in range(2):  # a second time if the renewal joined was only a give-back
+            stale = [(share, demand) for share, demand in pairs if _stale(share, demand, slot)]
+            if not stale:
+                break
+            await asyncio.gather(*(self.renew(share, demand, now) for share, demand in stale))
+        return self.admit_now(demands, lease, now)
 
     def settle(
         self, lease: str, demands: Sequence[Demand], *, tokens: int, cost: int, now: float
