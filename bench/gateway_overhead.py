@@ -350,22 +350,25 @@ def tail(args: argparse.Namespace) -> None:
             warm(keyplane)
             rounds = []
             for index in range(args.tail_rounds):
-                direct, proxied, _ = compare(slow, keyplane, "json", 32, args.duration)
+                direct, proxied, cpu_us = compare(
+                    slow, keyplane, "json", args.connections, args.duration
+                )
                 rounds.append(
                     (proxied.p50_ms - direct.p50_ms, proxied.p99_ms - direct.p99_ms, direct)
                 )
                 print(
                     f"round {index + 1}: added p50 {rounds[-1][0]:+.2f} ms, p99 "
                     f"{rounds[-1][1]:+.2f} ms (direct p99 {direct.p99_ms:.2f} ms, "
-                    f"throughput {proxied.rps / direct.rps:.1%})"
+                    f"throughput {proxied.rps / direct.rps:.1%}, keyplane CPU {cpu_us:.0f} µs "
+                    f"a call, x{args.connections} = {cpu_us * args.connections / 1000:.1f} ms)"
                 )
         finally:
             keyplane.stop()
     p50 = statistics.median(r[0] for r in rounds)
     p99 = statistics.median(r[1] for r in rounds)
     print(
-        f"(c) json c=32 20 ms, {args.workers} worker(s), median of {len(rounds)}: added p50 "
-        f"{p50:+.2f} ms, p99 {p99:+.2f} ms"
+        f"(c) json c={args.connections} 20 ms, {args.workers} worker(s), median of "
+        f"{len(rounds)}: added p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
     )
 
 
@@ -376,6 +379,9 @@ def main() -> None:
         "--tail-rounds", type=int, default=0, help="only the 20 ms tail, in N alternating rounds"
     )
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="with --tail-rounds: wrk's connections"
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="with --tail-rounds: serve --workers N (Redis)"
     )

@@ -274,3 +274,34 @@ async def test_a_call_that_meets_a_share_being_given_back_takes_a_new_one(
     await giving_back
     await backend.acquire([demand], lease="after", now=T0 + 1.4)
     assert len(sent) == 2  # the give-back, then a share for this second: "after" was local
+
+
+async def test_a_call_of_several_scopes_and_a_day_limit_is_counted_in_each(
+    instances: Callable[[], RedisBackend],
+) -> None:
+    backend = instances()
+    key = Demand(scope="key:a", rate=RateLimits(requests_per_minute=10**6))
+    model = Demand(
+        scope="model:p:gpt-4o",
+        rate=RateLimits(tokens_per_minute=10**9),
+        tokens=50,
+        requests_per_day=10**6,
+        day="day:2027-01-15",
+        day_end=T0 + 3600,
+    )
+    await backend.seed_budget("model:p:gpt-4o", "day:2027-01-15", zero, ttl=None)
+    sent = count_scripts(backend)
+    for i in range(20):
+        now = T0 + i * 0.01
+        await backend.acquire([key, model], lease=f"l{i}", now=now)
+        await backend.release(
+            [key, model], lease=f"l{i}", admitted_at=now, tokens=20, cost=0, now=now
+        )
+    assert len(sent) <= 6  # a few shares of each scope, not a script per call
+    assert backend.shares is not None
+    await backend.shares.sweep(T0 + 2)
+    redis, prefix = backend.redis, backend.prefix
+    assert (await usage(backend))["requests"] == 20
+    assert (await usage(backend, "model:p:gpt-4o"))["tokens"] == 20 * 20
+    day = await redis.hget(f"{prefix}:bud:model:p:gpt-4o:day:2027-01-15", "spent")
+    assert int(day) == 20

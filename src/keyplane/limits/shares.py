@@ -12,17 +12,22 @@ share runs out) the share is renewed: what it did not use goes back to its slot,
 calls spent and their token true-ups are settled, and a new share is granted, one script call
 in all. Settles in between are local: they are "batched off the request path".
 
-A share is a sixteenth of what is left of a limit, sized by the scope's traffic in the last
-second, and granted only when each limit leaves room for at least ``MIN_CALLS`` calls like the
-one asking. Near a limit nothing is granted and calls go to Redis one by one, exactly as
-before, with the shares of this instance already given back: so "300 concurrent calls against
-a budget for 50 admit exactly 50" still holds, and what a share can hold back from other
-instances is bounded by a sixteenth of what was left, for at most a second.
+A share is at most a sixteenth of what is left of a limit, sized at twice the scope's traffic
+in the last second, and granted only when each limit leaves room for at least ``MIN_CALLS``
+calls like the one asking. Near a limit nothing is granted and calls go to Redis one by one,
+exactly as before, with the shares of this instance already given back: so "300 concurrent
+calls against a budget for 50 admit exactly 50" still holds, and what a share can hold back
+from other instances is bounded by a sixteenth of what was left, for at most a second.
 
 If the instance dies, its shares are what its calls in flight would have held: the rate part
 leaves the window within a minute, parallel slots and the budget reservation expire after
 ``LEASE_SECONDS``. Spend settled locally and not yet written stays covered by the reservation
 until then, and the store has it (metering is separate), so a budget seed counts it.
+
+If Redis loses its data, a share's next renewal finds the window unseeded and drops what it
+had settled (the seed counts it from the store). If another instance has seeded the window
+again by then, that spend is added again, so the window counts it twice: the budget then
+refuses early, and never lets spend past it.
 """
 
 from __future__ import annotations
