@@ -304,4 +304,5 @@ async def test_a_call_of_several_scopes_and_a_day_limit_is_counted_in_each(
     assert (await usage(backend))["requests"] == 20
     assert (await usage(backend, "model:p:gpt-4o"))["tokens"] == 20 * 20
     day = await redis.hget(f"{prefix}:bud:model:p:gpt-4o:day:2027-01-15", "spent")
+    assert day is not None
     assert int(day) == 20
