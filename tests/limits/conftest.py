@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -25,3 +26,16 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[LimitBackend]
     if keys:
         await redis_backend.redis.delete(*keys)
     await redis_backend.close()
+
+
+def count_scripts(backend: RedisBackend) -> list[str]:
+    """The scripts ``backend`` sends to Redis from now on, by their first line of Lua."""
+    sent: list[str] = []
+    evalsha = backend.fast.evalsha
+
+    async def counted(script: str, keys: Any, args: list[Any]) -> Any:
+        sent.append(script)
+        return await evalsha(script, keys, args)
+
+    backend.fast.evalsha = counted  # type: ignore[method-assign]
+    return sent

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -13,6 +12,7 @@ from keyplane.config import Settings
 from keyplane.limits.backend import BudgetUnseeded, Demand, LimitBackend, LimitExceeded
 from keyplane.limits.policy import Budget, Period, RateLimits
 from keyplane.limits.redis import RedisBackend
+from limits.conftest import count_scripts
 from support.redis_server import redis_url
 
 T0 = 1_800_000_000.0
@@ -174,14 +174,7 @@ async def test_settling_only_requests_per_minute_sends_redis_nothing() -> None:
     """A call counts against a requests-per-minute limit when it is admitted; its settle has
     no slot to free and nothing to true up, so it costs no second round trip."""
     backend = RedisBackend.from_url(redis_url(), prefix="kp:test:" + secrets.token_hex(4))
-    sent: list[str] = []
-    evalsha = backend.fast.evalsha
-
-    async def counted(script: str, keys: Any, args: list[Any]) -> Any:
-        sent.append(script)
-        return await evalsha(script, keys, args)
-
-    backend.fast.evalsha = counted  # type: ignore[method-assign]
+    sent = count_scripts(backend)
     try:
         rpm, tpm = requests_demand(10), Demand(scope="key:b", rate=RateLimits(tokens_per_minute=99))
         for demands in ([rpm], [rpm, tpm]):

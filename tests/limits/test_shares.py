@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from keyplane.limits.alerts import crossed
 from keyplane.limits.backend import Demand, LimitExceeded
 from keyplane.limits.policy import Budget, Period, RateLimits
 from keyplane.limits.redis import RedisBackend
+from limits.conftest import count_scripts
 from support.redis_server import redis_url
 
 pytestmark = pytest.mark.redis
@@ -46,19 +46,6 @@ async def instances() -> AsyncIterator[Callable[[], RedisBackend]]:
         await redis.delete(*keys)
     for backend in made:
         await backend.close()
-
-
-def count_scripts(backend: RedisBackend) -> list[str]:
-    """The scripts ``backend`` sends to Redis from now on, by their first line of Lua."""
-    sent: list[str] = []
-    evalsha = backend.fast.evalsha
-
-    async def counted(script: str, keys: Any, args: list[Any]) -> Any:
-        sent.append(script)
-        return await evalsha(script, keys, args)
-
-    backend.fast.evalsha = counted  # type: ignore[method-assign]
-    return sent
 
 
 def every_limit(*, rpm: int, tpm: int, parallel: int, budget: int, cost: int) -> Demand:
