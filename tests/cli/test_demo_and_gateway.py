@@ -183,8 +183,10 @@ def test_each_gateway_call_logs_one_json_line_with_its_facts(demo: ServerProcess
     key = project_key(demo)
     client = sdk(demo, key["value"])
     client.chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=5)
+    # A bad checksum, so no key id is known. The last character is changed, never kept.
+    wrong = "y" if key["value"].endswith("x") else "x"
     with pytest.raises(openai.AuthenticationError):
-        sdk(demo, key["value"][:-1] + "x").models.list()  # a bad checksum: no key id known
+        sdk(demo, key["value"][:-1] + wrong).models.list()
     [call] = logged(demo, lambda r: r.get("key_id") == key["id"])
     assert call["level"] == "info" and call["message"].startswith("gateway call: POST")
     assert (call["method"], call["path"], call["status"]) == ("POST", "/v1/chat/completions", 200)

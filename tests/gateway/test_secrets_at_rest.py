@@ -53,7 +53,8 @@ def test_if_logging_at_debug_then_no_secret_reaches_the_log(chatty: ServerProces
     secrets = [webhook.json()["secret"], rotated.json()["secret"]]
     key = create_key(chatty)
     chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-    for bearer in (key, key[:-1] + "x"):  # a valid call and a refused one
+    wrong = "y" if key.endswith("x") else "x"  # changes the last character, always
+    for bearer in (key, key[:-1] + wrong):  # a valid call and a refused one
         httpx.post(
             f"{chatty.url}/v1/chat/completions",
             json=chat,
