@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 
 import httpx
-from gateway_overhead import UPSTREAM_KEY, Keyplane, cpu_seconds, wrk
+from gateway_overhead import UPSTREAM_KEY, Keyplane, WrkResult, cpu_seconds, wrk
 
 from keyplane.testing import start_upstream_process
 
@@ -54,12 +54,17 @@ def limited_key(keyplane: Keyplane) -> str:
     return value
 
 
-def measure(keyplane: Keyplane, key: str, duration: float) -> Measure:
-    url = f"{keyplane.url}/v1"
+def loaded_run(keyplane: Keyplane, key: str, duration: float) -> tuple[float, WrkResult]:
+    """One 32-connection wrk run with ``key``, and keyplane's CPU seconds over it."""
     before = cpu_seconds(keyplane.pid)
-    loaded = wrk(url, "json", connections=32, duration=duration, key=key)
-    cpu_us = (cpu_seconds(keyplane.pid) - before) / max(loaded.requests, 1) * 1e6
-    single = wrk(url, "json", connections=1, duration=duration, key=key)
+    loaded = wrk(f"{keyplane.url}/v1", "json", connections=32, duration=duration, key=key)
+    return cpu_seconds(keyplane.pid) - before, loaded
+
+
+def measure(keyplane: Keyplane, key: str, duration: float) -> Measure:
+    cpu, loaded = loaded_run(keyplane, key, duration)
+    cpu_us = cpu / max(loaded.requests, 1) * 1e6
+    single = wrk(f"{keyplane.url}/v1", "json", connections=1, duration=duration, key=key)
     if loaded.errors or single.errors:
         sys.exit(f"non-2xx answers during the run: {loaded.errors + single.errors}")
     return Measure(cpu_us=cpu_us, rps=loaded.rps, p50_ms=single.p50_ms)
@@ -69,9 +74,8 @@ def run(duration: float, redis_url: str, rounds: int) -> None:
     with start_upstream_process(api_key=UPSTREAM_KEY, provider="instant") as upstream:
         servers = {
             "in-process": Keyplane(upstream, "uvicorn"),
-            "redis": Keyplane(upstream, "uvicorn"),
+            "redis": Keyplane(upstream, "uvicorn", redis_url=redis_url),
         }
-        servers["redis"].env["KEYPLANE_REDIS_URL"] = redis_url
         try:
             keys: dict[str, tuple[Keyplane, str]] = {}
             for backend, keyplane in servers.items():
@@ -146,11 +150,9 @@ def paired_run(duration: float, redis_url: str, pairs: int) -> None:
                 order = list(keys.items()) if index % 2 == 0 else list(keys.items())[::-1]
                 per_call = {}
                 for name, key in order:
-                    before = cpu_seconds(keyplane.pid)
-                    loaded = wrk(url, "json", connections=32, duration=duration, key=key)
+                    cpu, loaded = loaded_run(keyplane, key, duration)
                     if loaded.errors:
                         sys.exit(f"non-2xx answers during the run: {loaded.errors}")
-                    cpu = cpu_seconds(keyplane.pid) - before
                     totals[name][0] += cpu
                     totals[name][1] += loaded.requests
                     per_call[name] = cpu / max(loaded.requests, 1)

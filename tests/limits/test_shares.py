@@ -91,7 +91,6 @@ async def test_calls_within_a_share_send_redis_nothing_and_are_all_counted_after
         )
     # Shares of 8, 16 and 32 calls: each twice what the last one held, until one lasts a second.
     assert len(sent) == 3
-    assert backend.shares is not None
     await backend.shares.sweep(T0 + 2)  # the next second: given back and settled
     assert len(sent) == 4
     assert await usage(backend) == {
@@ -142,7 +141,6 @@ async def test_two_instances_together_never_admit_more_than_the_limit(
 
     admitted = await asyncio.gather(*(call(a if i % 2 else b, i) for i in range(600)))
     for backend in (a, b):
-        assert backend.shares is not None
         await backend.shares.sweep(T0 + 1.5)
     assert sum(admitted) == 400  # every share given back before a call was refused
     assert (await usage(a))["requests"] == 400
@@ -179,7 +177,6 @@ async def test_a_budget_shared_by_two_instances_is_never_overspent(
             )
         )
     for backend in (a, b):
-        assert backend.shares is not None
         await backend.shares.sweep(T0 + 10)
     held = await usage(a)
     assert spent == held["spent"] == 1000 * 300
@@ -203,7 +200,6 @@ async def test_parallel_slots_held_by_two_instances_never_exceed_the_limit(
     for backend, lease in held:
         await backend.release([demand], lease=lease, admitted_at=T0, tokens=0, cost=0, now=T0 + 1)
     for backend in (a, b):
-        assert backend.shares is not None
         await backend.shares.sweep(T0 + 2)
     assert (await usage(a))["parallel"] == 0
 
@@ -251,7 +247,6 @@ async def test_a_call_that_meets_a_share_being_given_back_takes_a_new_one(
     instances: Callable[[], RedisBackend],
 ) -> None:
     backend = instances()
-    assert backend.shares is not None
     demand = Demand(scope="key:a", rate=RateLimits(requests_per_minute=10**6))
     await backend.acquire([demand], lease="first", now=T0 + 0.1)
     sent = count_scripts(backend)
@@ -285,7 +280,6 @@ async def test_a_call_of_several_scopes_and_a_day_limit_is_counted_in_each(
             [key, model], lease=f"l{i}", admitted_at=now, tokens=20, cost=0, now=now
         )
     assert len(sent) <= 6  # a few shares of each scope, not a script per call
-    assert backend.shares is not None
     await backend.shares.sweep(T0 + 2)
     redis, prefix = backend.redis, backend.prefix
     assert (await usage(backend))["requests"] == 20

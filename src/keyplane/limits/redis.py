@@ -68,9 +68,7 @@ Recount = Callable[[], Awaitable[object]]
 class RedisBackend:
     """Counters in Redis; ``fast`` carries the scripts of the request path (see resp.py)."""
 
-    def __init__(
-        self, client: Redis, fast: RespClient, *, prefix: str = "kp:lim", shares: bool = True
-    ) -> None:
+    def __init__(self, client: Redis, fast: RespClient, *, prefix: str = "kp:lim") -> None:
         self.redis = client
         self.fast = fast
         self.prefix = prefix
@@ -86,27 +84,25 @@ class RedisBackend:
         self._fencing: asyncio.Future[None] | None = None
         self._fence_started = 0.0
         # Local shares of each scope's limits (shares.py): most calls never wait for Redis.
-        self.shares = Shares(self._renew_share, instance=self.instance) if shares else None
+        self.shares = Shares(self._renew_share, instance=self.instance)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "kp:lim", shares: bool = True) -> RedisBackend:
+    def from_url(cls, url: str, *, prefix: str = "kp:lim") -> RedisBackend:
         # A blocking pool makes a burst of calls wait for a connection instead of failing.
         pool = BlockingConnectionPool.from_url(
             url, max_connections=64, timeout=2, socket_timeout=2, socket_connect_timeout=2
         )
-        return cls(
-            Redis(connection_pool=pool), RespClient(url, timeout=2), prefix=prefix, shares=shares
-        )
+        return cls(Redis(connection_pool=pool), RespClient(url, timeout=2), prefix=prefix)
 
     async def acquire(
         self, demands: Sequence[Demand], *, lease: str, now: float
     ) -> list[ScopeStatus]:
-        if self.shares is not None:
-            local = self.shares.admit_now(demands, lease, now)
-            if local is None:
-                local = await self.shares.admit(demands, lease, now)
-            if local is not None:
-                return local
+        # Most calls fit their shares as they are, with no coroutine; else renew, or ask Redis.
+        local = self.shares.admit_now(demands, lease, now)
+        if local is None:
+            local = await self.shares.admit(demands, lease, now)
+        if local is not None:
+            return local
         demanded = _demanded(demands, now)
         args: list[Any] = [now, lease, LEASE_SECONDS, demanded]
         reply = await self._call(ACQUIRE, self._keys(demands), args)
@@ -139,10 +135,9 @@ class RedisBackend:
     ) -> list[BudgetChange]:
         # The script reads only what did not change since the acquire (the limits and the
         # tokens reserved), so the acquire's arguments serve again.
-        if self.shares is not None:
-            local = self.shares.settle(lease, demands, tokens=tokens, cost=cost, now=now)
-            if local is not None:
-                return local
+        local = self.shares.settle(lease, demands, tokens=tokens, cost=cost, now=now)
+        if local is not None:
+            return local
         demanded = self._leased.pop(lease, None)
         if not any(settles(demand) for demand in demands):
             return []  # requests per minute or per day only: nothing to give back or true up
@@ -192,8 +187,7 @@ class RedisBackend:
             await asyncio.wait_for(self._subscribed.wait(), 2)
 
     async def close(self) -> None:
-        if self.shares is not None:
-            await self.shares.close()
+        await self.shares.close()
         if self._listener is not None:
             for task in (self._listener, *self._answers):
                 task.cancel()
