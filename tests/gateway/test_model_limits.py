@@ -185,6 +185,7 @@ async def test_if_100_concurrent_calls_meet_a_model_day_limit_of_20_then_20_pass
     clock: FakeClock,
     backend: dict[str, Any],
 ) -> None:
+    clock.now = clock.now.replace(hour=12)  # the hour below stays in this UTC day
     async with local_gateway(upstream, local_database, tmp_path / "data", clock, **backend) as kp:
         await set_model_limit(kp, LIMITS_MODEL, max_requests_per_1_day=20)
         sdk = kp.sdk(await kp.create_key())
