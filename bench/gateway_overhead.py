@@ -1,15 +1,19 @@
 """Gateway overhead: the same wrk load straight to the stand-in upstream and through keyplane.
 
     .venv/bin/python bench/gateway_overhead.py [--duration 5] [--server uvicorn|granian]
-        [--tail-rounds N [--workers N]]   # only (c) non-streaming, N alternating rounds, medians
+        [--tail-rounds N [--workers N] [--connections N] [--upstream instant|full]]
+        # only (c) non-streaming, N alternating rounds, medians
 
 Prints, side by side, for non-streaming and streaming chat completions (bench/wrk/*.lua):
 (a) instant upstream, 32 connections: requests/s direct and through keyplane, and keyplane's
 CPU time per proxied request (utime+stime of its processes from /proc over the run);
 (b) 1 connection: latency added at p50 and p99; (c) upstream answering after 20 ms, 32
 connections: throughput ratio and latency added at p50/p99; (d) time from start to ready,
-resident memory idle and under load. keyplane runs as ``keyplane serve`` with SQLite, an
-issued project key and metering on. Not a test: it gates nothing. See docs/benchmarks.md.
+resident memory idle and under load. With --tail-rounds the 20 ms upstream is by default the
+instant stand-in on a timer (it costs next to no CPU, so direct p99 is the upstream's and
+wrk's alone); ``--upstream full`` is the ASGI stand-in of (c). keyplane runs as ``keyplane
+serve`` with SQLite, an issued project key and metering on. Not a test: it gates nothing.
+See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -342,7 +346,8 @@ def run(args: argparse.Namespace) -> None:
 
 def tail(args: argparse.Namespace) -> None:
     """Only (c), non-streaming: direct and proxied alternating, medians of the rounds."""
-    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=20) as slow:
+    provider = "instant" if args.upstream == "instant" else "openai"
+    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=20, provider=provider) as slow:
         redis = REDIS_URL if args.workers > 1 else None
         keyplane = Keyplane(slow, args.server, workers=args.workers, redis_url=redis)
         keyplane.start()
@@ -367,7 +372,8 @@ def tail(args: argparse.Namespace) -> None:
     p50 = statistics.median(r[0] for r in rounds)
     p99 = statistics.median(r[1] for r in rounds)
     print(
-        f"(c) json c={args.connections} 20 ms, {args.workers} worker(s), median of "
+        f"(c) json c={args.connections} 20 ms ({args.upstream} stand-in), {args.workers} "
+        f"worker(s), median of "
         f"{len(rounds)}: added p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
     )
 
@@ -384,6 +390,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="with --tail-rounds: serve --workers N (Redis)"
+    )
+    parser.add_argument(
+        "--upstream",
+        choices=("instant", "full"),
+        default="instant",
+        help="with --tail-rounds: the instant stand-in with a 20 ms timer, or the ASGI one",
     )
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")

@@ -3,6 +3,7 @@ one fixed chat completion for the right key, a 401 in OpenAI's envelope for any 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import openai
@@ -37,9 +38,20 @@ def test_a_wrong_key_gets_openais_401(instant: UpstreamProcess) -> None:
     assert refused.value.code == "invalid_api_key"
 
 
+def test_with_a_delay_every_answer_comes_that_late_and_in_order() -> None:
+    with start_upstream_process(api_key=API_KEY, provider="instant", delay_ms=50) as slow:
+        client = openai.OpenAI(api_key=API_KEY, base_url=slow.base_url, max_retries=0)
+        for _ in range(3):  # one kept-alive connection: each answer is its own call's
+            started = time.perf_counter()
+            completion = client.chat.completions.create(model="gpt-4o-mini", messages=[])
+            assert time.perf_counter() - started >= 0.05
+            assert completion.usage is not None
+            assert completion.usage.completion_tokens == 16
+
+
 def test_it_refuses_options_it_cannot_honour() -> None:
     with (
         pytest.raises(RuntimeError),
-        start_upstream_process(api_key=API_KEY, provider="instant", delay_ms=20, timeout=5),
+        start_upstream_process(api_key=API_KEY, provider="instant", workers=2, timeout=5),
     ):
         pass

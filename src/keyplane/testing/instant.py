@@ -9,6 +9,10 @@ asyncio protocol with httptools and nothing else. Every request with the right b
 gets the same ``chat.completion`` (model ``gpt-4o-mini``, usage 12 prompt + 16 completion
 tokens, as ``bench/wrk/chat.lua`` is billed by the full stand-in); anything else a 401 in
 OpenAI's envelope. It reads no body, so it never checks one: never use it to test behaviour.
+
+With ``--delay-ms`` every answer is written that long after its request ended, by a timer of
+the loop (no task per call), so that the latency of a slow upstream costs no CPU: the tail
+benchmark's upstream then hardly competes with keyplane for the two cores.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ UNAUTHORIZED = _answer(b"401 Unauthorized", orjson.dumps(_REFUSED))
 
 
 class _Instant(asyncio.Protocol):
-    def __init__(self, expected: bytes) -> None:
+    def __init__(self, expected: bytes, delay: float) -> None:
         self.expected = expected
+        self.delay = delay
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.authorized = False
@@ -73,14 +78,25 @@ class _Instant(asyncio.Protocol):
             self.authorized = hmac.compare_digest(value, self.expected)
 
     def on_message_complete(self) -> None:
+        answer = OK if self.authorized else UNAUTHORIZED
+        if self.delay:
+            # Equal delays keep the answers of a pipelined connection in order.
+            asyncio.get_running_loop().call_later(self.delay, self._write, answer)
+        else:
+            self._write(answer)
+
+    def _write(self, answer: bytes) -> None:
         assert self.transport is not None
-        self.transport.write(OK if self.authorized else UNAUTHORIZED)
+        if not self.transport.is_closing():
+            self.transport.write(answer)
 
 
-async def serve(sock: socket.socket, api_key: str, announce: str) -> None:
-    """Answer on the listening ``sock`` until cancelled; print ``announce`` once listening."""
+async def serve(sock: socket.socket, api_key: str, announce: str, delay: float = 0.0) -> None:
+    """Answer on the listening ``sock`` until cancelled, each answer ``delay`` seconds after
+    its request; print ``announce`` once listening."""
     expected = b"Bearer " + api_key.encode()
-    server = await asyncio.get_running_loop().create_server(lambda: _Instant(expected), sock=sock)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Instant(expected, delay), sock=sock)
     print(announce, flush=True)
     async with server:
         await server.serve_forever()

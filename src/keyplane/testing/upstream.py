@@ -11,7 +11,7 @@ log. What the app answers is described in ``keyplane.testing`` (``--provider ope
 ``keyplane.testing.anthropic`` and ``keyplane.testing.azure``; ``--fail-status`` makes every
 authenticated call fail with that status, as a provider that is down would. ``--provider
 instant`` serves ``keyplane.testing.instant``: one fixed chat completion, for throughput
-benchmarks only.
+benchmarks only (``--delay-ms`` applies to it too).
 """
 
 from __future__ import annotations
@@ -92,10 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{sock.getsockname()[1]}"
     if args.provider == "instant":  # throughput benchmarks only: see keyplane.testing.instant
-        if args.workers != 1 or args.delay_ms or args.fail_status is not None:
-            sys.exit("error: --provider instant takes no --workers, --delay-ms or --fail-status")
+        if args.workers != 1 or args.fail_status is not None:
+            sys.exit("error: --provider instant takes no --workers or --fail-status")
+        announce = f"listening on {url}"
         with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(instant.serve(sock, args.api_key, f"listening on {url}"))
+            uvloop.run(instant.serve(sock, args.api_key, announce, args.delay_ms / 1000))
         return
     # A factory, so that each worker process builds its own app.
     factory = functools.partial(
