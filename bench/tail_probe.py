@@ -1,6 +1,7 @@
 """Where keyplane's p99 comes from: event-loop stalls, collector pauses and periodic slow calls.
 
     .venv/bin/python bench/tail_probe.py [--duration 5] [--rounds 2] [--delay-ms 20] [--no-gc]
+        [--upstream instant|full]
 
 Runs the load of ``bench/gateway_overhead.py --tail-rounds`` (non-streaming chat, 32
 connections, a stand-in upstream answering after ``--delay-ms``) straight to the upstream and
@@ -10,10 +11,14 @@ through a ``keyplane serve`` that this script wraps (``--serve``, below) with th
   watchdog thread samples the main thread's stack while it lasts (what was running);
 - ``gc.callbacks``: every collection that took more than 2 ms, by generation;
 - the call log (``KEYPLANE_LOG_FORMAT=json``): each call's latency inside keyplane, so slow
-  calls can be grouped by the 100 ms they ended in (a periodic cause shows as a comb).
+  calls can be grouped by the 100 ms they ended in (a periodic cause shows as a comb);
+- phases: for each call, when its head began to be parsed, when its request was written to
+  the upstream, when the upstream's answer began to arrive, and when the answer was written
+  to the client. "in" and "out" are keyplane's two turns on the call, and "ahead" counts the
+  calls keyplane was busy with (in either turn) when a call came in: the queue it met.
 
 Prints wrk's p50/p99 direct and through keyplane (with the server's CPU by thread and how
-often it was preempted), keyplane's own percentiles, the windows
+often it was preempted, and the phases of that round), keyplane's own percentiles, the windows
 holding most slow calls, the stalls with their stacks, and the collections. Not a test; the
 probes cost a little CPU, so read its figures beside ``gateway_overhead.py``'s, not for them.
 """
@@ -22,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import collections
+import contextvars
 import gc
 import json
 import os
@@ -91,6 +98,77 @@ class Probes:
         Path(os.environ["TAIL_PROBE_OUT"]).write_text(json.dumps(report))
 
 
+class Phases:
+    """Each call's four times (perf_counter): head begun, sent upstream, answer begun, answered.
+
+    Patched into the server's protocol and the upstream connection; a call is followed by a
+    context variable that its ASGI task inherits. SIGUSR2 writes the finished calls to
+    ``$TAIL_PROBE_OUT.phases`` and forgets them (one round each).
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[list[float]] = []
+        self.current: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+            "tail_probe_call", default=None
+        )
+
+    def install(self) -> None:
+        from keyplane.gateway import http1
+        from keyplane.http import connections
+
+        clock, current, calls = time.perf_counter, self.current, self.calls
+        protocol, joined, upstream = (
+            connections._DeadlineProtocol,
+            connections.OneWritePerTurn,
+            http1.Connection,
+        )
+        begin, headers, send = (
+            protocol.on_message_begin,
+            protocol.on_headers_complete,
+            upstream.send,
+        )
+        received, flush = upstream.data_received, joined.flush
+
+        def on_message_begin(self: Any) -> None:
+            self.tail_probe_begun = clock()
+            begin(self)
+
+        def on_headers_complete(self: Any) -> None:
+            token = current.set([self.tail_probe_begun, 0.0, 0.0, 0.0])
+            try:
+                headers(self)  # creates the call's task, which copies the context
+            finally:
+                current.reset(token)
+
+        def sent(self: Any, data: bytes, read_timeout: float) -> Any:
+            if (call := current.get()) is not None:
+                call[1] = clock()
+            self.tail_probe_call = call
+            return send(self, data, read_timeout)
+
+        def data_received(self: Any, data: bytes) -> None:
+            call = getattr(self, "tail_probe_call", None)
+            if call is not None and not call[2]:
+                call[2] = clock()
+            received(self, data)
+
+        def flushed(self: Any) -> None:
+            flush(self)
+            if (call := current.get()) is not None and call[2] and not call[3]:
+                call[3] = clock()
+                calls.append(call)
+
+        protocol.on_message_begin = on_message_begin  # type: ignore[method-assign]
+        protocol.on_headers_complete = on_headers_complete  # type: ignore[method-assign]
+        upstream.send = sent  # type: ignore[method-assign]
+        upstream.data_received = data_received  # type: ignore[method-assign]
+        joined.flush = flushed  # type: ignore[method-assign]
+
+    def dump(self, *_: object) -> None:
+        Path(os.environ["TAIL_PROBE_OUT"] + ".phases").write_text(json.dumps(self.calls))
+        self.calls.clear()
+
+
 def serve() -> None:
     """``keyplane serve`` with the probes; SIGUSR1 writes them to ``$TAIL_PROBE_OUT``."""
     import uvicorn.config
@@ -111,6 +189,9 @@ def serve() -> None:
         gc.disable()  # the app's own collect-and-freeze at start still runs
     threading.Thread(target=probes.watchdog, daemon=True).start()
     signal.signal(signal.SIGUSR1, probes.dump)
+    phases = Phases()
+    phases.install()
+    signal.signal(signal.SIGUSR2, phases.dump)
     uvicorn.config.Config.get_loop_factory = loop_factory  # type: ignore[method-assign]
     from keyplane.cli.main import main
 
@@ -142,6 +223,30 @@ def _threads_line(pid: int, before: dict[str, tuple[int, int]], seconds: float) 
     )
 
 
+def _quantiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    at = [ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.5, 0.9, 0.99)]
+    return "p50 {:.2f} p90 {:.2f} p99 {:.2f}".format(*at)
+
+
+def _phases_lines(calls: list[list[float]]) -> list[str]:
+    """keyplane's turns on each call (ms), the upstream's time, and the queue a call met."""
+    if not calls:
+        return ["  phases: no calls"]
+    turns = sorted([(c[0], c[1]) for c in calls] + [(c[2], c[3]) for c in calls])
+    starts = [begun for begun, _ in turns]
+    ahead = []
+    for call in calls:  # the turns begun before this call's and not yet over
+        earlier = turns[: bisect.bisect_left(starts, call[0])]
+        ahead.append(float(sum(1 for _, ended in earlier[-64:] if ended > call[0])))
+    return [
+        f"  phases of {len(calls)} calls, ms: in {_quantiles([(c[1] - c[0]) * 1e3 for c in calls])}"
+        f"; out {_quantiles([(c[3] - c[2]) * 1e3 for c in calls])}",
+        f"  upstream as keyplane saw it {_quantiles([(c[2] - c[1]) * 1e3 for c in calls])}; "
+        f"calls keyplane was busy with when one came in: {_quantiles(ahead)}",
+    ]
+
+
 def _latencies(log: Path) -> list[tuple[str, float]]:
     calls = []
     for line in log.read_text(errors="replace").splitlines():
@@ -164,7 +269,10 @@ def drive(args: argparse.Namespace) -> None:
         def _command(self) -> list[str]:
             return [sys.executable, str(Path(__file__).resolve()), "--serve"]
 
-    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=args.delay_ms) as upstream:
+    provider = "instant" if args.upstream == "instant" else "openai"
+    with start_upstream_process(
+        api_key=UPSTREAM_KEY, delay_ms=args.delay_ms, provider=provider
+    ) as upstream:
         server = Probed(upstream, "uvicorn")
         out = server.workdir / "probe.json"
         server.env |= {
@@ -189,6 +297,9 @@ def drive(args: argparse.Namespace) -> None:
                     f"(added p99 {through.p99_ms - direct.p99_ms:+.2f} ms)"
                 )
                 print(_threads_line(server.pid, before, args.duration))
+                os.kill(server.pid, signal.SIGUSR2)
+                time.sleep(0.5)
+                print("\n".join(_phases_lines(json.loads(Path(f"{out}.phases").read_text()))))
             os.kill(server.pid, signal.SIGUSR1)
             time.sleep(1)
             report = json.loads(out.read_text())
@@ -225,6 +336,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--no-gc", action="store_true", help="the server with gc.disable()")
+    parser.add_argument(
+        "--upstream",
+        choices=("instant", "full"),
+        default="instant",
+        help="the instant stand-in on a timer (as gateway_overhead.py's tail), or the ASGI one",
+    )
     args = parser.parse_args()
     if args.serve:
         serve()
