@@ -28,6 +28,7 @@ import httpx
 import uvloop
 from fastapi import FastAPI
 from limits_overhead import EVERY_LIMIT
+from stack_overhead import SCOPE
 
 from keyplane.app import create_app
 from keyplane.config import Settings
@@ -46,26 +47,14 @@ BODY = (
 
 
 def scope_for(key: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"keyplane.bench"),
-            (b"authorization", b"Bearer " + key.encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080),
-        "state": {},
-    }
+    """``stack_overhead.py``'s chat completion call, with ``key`` and this script's body."""
+    headers = [
+        (b"host", b"keyplane.bench"),
+        (b"authorization", b"Bearer " + key.encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+    ]
+    return {**SCOPE, "headers": headers, "state": {}}
 
 
 async def receive() -> dict[str, Any]:
