@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.api.app import create_api
-from keyplane.auth.principal import GATED_PRINCIPAL, bearer_token, principal_from
+from keyplane.auth.principal import GATED_PRINCIPAL, authenticated_key, bearer_token
 from keyplane.clock import Clock, system_clock
 from keyplane.config import Settings, load_settings
 from keyplane.errors import KeyplaneError, UnavailableError
@@ -130,7 +130,7 @@ def _gate(app: FastAPI) -> Callable[[str, Scope], Awaitable[None]]:
                 scope.setdefault("state", {})[GATED_PRINCIPAL] = principal
             else:
                 token = bearer_token(authorization)
-                principal_from(await runtime.key_cache.resolve(token, now=runtime.clock()))
+                authenticated_key(await runtime.key_cache.resolve(token, now=runtime.clock()))
         except STORE_UNREACHABLE:  # fail closed, as the routes do
             raise UnavailableError(
                 "The key store is unreachable; try again shortly.", code="store_unavailable"

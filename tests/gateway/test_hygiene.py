@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.conftest import UPSTREAM_KEY, create_key
-from keyplane.gateway.hygiene import KeyMasker
+from keyplane.gateway.hygiene import KeyMasker, ProviderHygiene
 from support.server import ServerProcess
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -77,3 +78,47 @@ def test_if_a_chunk_cannot_begin_the_key_then_nothing_is_held_back() -> None:
     masker = KeyMasker((SECRET,))
     frame = b'data: {"choices": []}\n\n'
     assert masker.feed(frame, final=False) == frame
+
+
+async def _answer_with_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers a client gets when the app behind ``ProviderHygiene`` answers with these."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/v1/chat/completions"}
+    await ProviderHygiene(app, secrets=[SECRET.decode()])(scope, receive, send)
+    relayed: list[tuple[bytes, bytes]] = sent[0]["headers"]
+    return relayed
+
+
+async def test_if_a_header_carries_the_provider_key_then_only_the_key_is_masked() -> None:
+    relayed = await _answer_with_headers(
+        [
+            (b"x-request-id", b"req_1"),
+            (b"x-echo", b"Bearer " + SECRET),
+            (b"openai-organization", b"org-keyplane"),
+            (b"x-ratelimit-limit-requests", b"500"),
+        ]
+    )
+    assert relayed == [
+        (b"x-request-id", b"req_1"),
+        (b"x-echo", b"Bearer " + b"*" * len(SECRET)),
+        (b"x-ratelimit-limit-requests", b"500"),
+    ]
+
+
+async def test_if_no_header_carries_the_key_then_the_headers_pass_as_they_are() -> None:
+    # Half of the key at the end of one value and half at the start of the next is no key.
+    half = len(SECRET) // 2
+    headers = [(b"x-a", b"ends " + SECRET[:half]), (b"x-b", SECRET[half:] + b" starts")]
+    assert await _answer_with_headers(headers) == headers

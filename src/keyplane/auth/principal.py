@@ -49,11 +49,17 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def principal_from(resolution: Resolution) -> Principal:
-    """A principal for a valid resolution; the matching 401 otherwise."""
+def authenticated_key(resolution: Resolution) -> ApiKey:
+    """The key of a valid resolution; the matching 401 otherwise. For callers that need the
+    key alone: the gateway checks every call with it, twice (its gate, then its grant)."""
     if not resolution.valid or resolution.key is None:
         raise AuthenticationError(_REFUSALS.get(resolution.status, "Invalid API key."))
-    key = resolution.key
+    return resolution.key
+
+
+def principal_from(resolution: Resolution) -> Principal:
+    """A principal for a valid resolution; the matching 401 otherwise."""
+    key = authenticated_key(resolution)
     actor = Actor(type=f"{key.kind.value}_key", id=key.id, label=key.redacted_value)
     return Principal(organization_id=key.organization_id, key=key, actor=actor)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyplane.auth.cache import KeyCache
-from keyplane.auth.principal import bearer_token, principal_from
+from keyplane.auth.principal import authenticated_key, bearer_token
 from keyplane.errors import PermissionDeniedError, UnavailableError
 from keyplane.gateway.network import ip_allowed
 from keyplane.keys.format import KeyKind
@@ -62,7 +62,7 @@ class GatewayAccess:
             raise UnavailableError(
                 "The key store is unreachable; try again shortly.", code="store_unavailable"
             ) from None
-        key = principal_from(resolution).key
+        key = authenticated_key(resolution)
         if key.kind is KeyKind.ADMIN:
             raise PermissionDeniedError(
                 "Admin keys cannot call the gateway; use a project or service-account key.",

@@ -57,11 +57,14 @@ class ProviderHygiene:
                     message["body"] = masker.feed(message.get("body", b""), final=not more)
             elif kind == "http.response.start":
                 # ASGI header names are lower-case; the gateway's are lowered as they come.
-                message["headers"] = [
-                    (name, masker.whole(value) if secrets else value)
+                headers = [
+                    (name, value)
                     for name, value in message.get("headers", ())
                     if name not in NOT_RELAYED
                 ]
+                if secrets and masker.found(b"\n".join(value for _, value in headers)):
+                    headers = [(name, masker.whole(value)) for name, value in headers]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, clean)
@@ -73,6 +76,12 @@ class KeyMasker:
     def __init__(self, secrets: tuple[bytes, ...]) -> None:
         self.secrets = secrets
         self.held = b""
+
+    def found(self, data: bytes) -> bool:
+        """Whether a secret is in ``data``: one search of all the headers' values joined,
+        where masking each value is a call per header. A secret in any value is in the
+        joined bytes; a match across two values only costs the per-value pass."""
+        return any(secret in data for secret in self.secrets)
 
     def whole(self, data: bytes) -> bytes:
         for secret in self.secrets:
