@@ -233,12 +233,12 @@ def _phases_lines(calls: list[list[float]]) -> list[str]:
     """keyplane's turns on each call (ms), the upstream's time, and the queue a call met."""
     if not calls:
         return ["  phases: no calls"]
-    turns = sorted([(c[0], c[1]) for c in calls] + [(c[2], c[3]) for c in calls])
-    starts = [begun for begun, _ in turns]
-    ahead = []
-    for call in calls:  # the turns begun before this call's and not yet over
-        earlier = turns[: bisect.bisect_left(starts, call[0])]
-        ahead.append(float(sum(1 for _, ended in earlier[-64:] if ended > call[0])))
+    starts = sorted([c[0] for c in calls] + [c[2] for c in calls])
+    ends = sorted([c[1] for c in calls] + [c[3] for c in calls])
+    # The turns begun before a call came in and not over by then (a turn ends after it begins).
+    ahead = [
+        float(bisect.bisect_left(starts, c[0]) - bisect.bisect_right(ends, c[0])) for c in calls
+    ]
     return [
         f"  phases of {len(calls)} calls, ms: in {_quantiles([(c[1] - c[0]) * 1e3 for c in calls])}"
         f"; out {_quantiles([(c[3] - c[2]) * 1e3 for c in calls])}",

@@ -69,7 +69,7 @@ class _DeadlineProtocol(HttpToolsProtocol):
     _in_body = False
     _body_seen = 0.0
 
-    _joined: OneWritePerTurn | None = None
+    _joined: OneWritePerTurn  # the transport uvicorn writes to, set on connection_made
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._joined = OneWritePerTurn(transport, self.loop)
@@ -108,8 +108,7 @@ class _DeadlineProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         # A whole answer goes out now, not at the end of the loop's turn: the other calls
         # the turn serves would otherwise delay it (the tail at 32 connections).
-        if self._joined is not None:
-            self._joined.flush()
+        self._joined.flush()
         super().on_response_complete()
 
     def on_message_complete(self) -> None:
