@@ -78,7 +78,11 @@ class UsageRecord:
 
 
 def _count(block: dict[str, Any], name: str) -> int:
-    value = block.get(name)
+    return _clean(name, block.get(name))
+
+
+def _clean(name: str, value: Any) -> int:
+    """A count as it is billed: an integer in range, or what ``_odd_count`` makes of it."""
     if type(value) is int and 0 <= value <= MAX_TOKENS:
         return value
     return 0 if value is None else _odd_count(name, value)
@@ -183,10 +187,12 @@ def extra_tokens(usage: Any) -> tuple[tuple[str, int], ...]:
     for name, value in usage.items():
         items = value.items() if isinstance(value, dict) else [("", value)]
         for inner, count in items:
+            if count is None or (type(count) is int and count == 0):
+                continue  # most of a usage block: nothing to keep, and no name to make
             kind = f"{name}.{inner}" if inner else str(name)
             if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH:
                 continue
-            clean = _count({kind: count}, kind)  # clamped: one absurd count poisons no flush
+            clean = _clean(kind, count)  # clamped: one absurd count poisons no flush
             if clean == 0:
                 continue
             found.append((kind, clean))
