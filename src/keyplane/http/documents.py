@@ -47,8 +47,22 @@ def parse_object(raw: bytes, limits: DocumentLimits) -> dict[str, Any]:
         ) from None
     if not isinstance(document, dict):
         raise BadRequestError("The request body must be a JSON object.", code="invalid_json")
-    check_bounds(document, limits)
+    if not within_bounds(raw, limits):
+        check_bounds(document, limits)
     return document
+
+
+def within_bounds(raw: bytes, limits: DocumentLimits) -> bool:
+    """Whether the text alone proves the document within ``limits``, without a walk.
+
+    A document nests no deeper than it has opening brackets, and holds at most one value
+    per two bytes (every value but the whole takes a byte and a separator or bracket after
+    it). Brackets inside strings only make the count larger, so ``True`` is always right;
+    ``False`` means only that the walk must decide.
+    """
+    if len(raw) // 2 + 1 > limits.max_values:
+        return False
+    return raw.count(b"{") + raw.count(b"[") <= limits.max_depth
 
 
 def check_bounds(document: Any, limits: DocumentLimits) -> None:
