@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -72,14 +73,46 @@ async def test_unknown_key_is_cached_as_unknown(app: FastAPI, clock: FakeClock) 
         cache.db = working
 
 
-async def test_expiry_is_checked_on_every_hit(
-    app: FastAPI, api_key: dict[str, Any], clock: FakeClock
+async def test_a_cached_key_is_refused_once_its_expiry_passes_without_a_reload(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    project_id: str,
+    clock: FakeClock,
 ) -> None:
-    cache = KeyCache(app.state.runtime.database, brand="kp", monotonic=Ticks())
-    resolution = await cache.resolve(api_key["value"], now=clock())
-    assert resolution.key is not None
-    resolution.key.expires_at = clock()  # as if it had expired in the store
-    assert (await cache.resolve(api_key["value"], now=clock())).status is KeyStatus.EXPIRED
+    created = await client.post(
+        f"/v1/organization/projects/{project_id}/api_keys",
+        json={"name": "expiring", "expires_at": int(clock().timestamp()) + 60},
+        headers=admin_headers,
+    )
+    key = created.json()["value"]
+    cache = KeyCache(app.state.runtime.database, brand="kp", monotonic=Ticks())  # never stale
+    assert (await cache.resolve(key, now=clock())).valid
+    clock.advance(seconds=59)
+    assert (await cache.resolve(key, now=clock())).valid
+    clock.advance(seconds=1)
+    assert (await cache.resolve(key, now=clock())).status is KeyStatus.EXPIRED
+
+
+async def test_a_cached_old_secret_is_refused_once_its_grace_period_ends_without_a_reload(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    project_id: str,
+    api_key: dict[str, Any],
+    clock: FakeClock,
+) -> None:
+    await client.post(
+        f"/v1/organization/projects/{project_id}/api_keys/{api_key['id']}/rotate",
+        json={"grace_period_seconds": 300},
+        headers=admin_headers,
+    )
+    cache = KeyCache(app.state.runtime.database, brand="kp", monotonic=Ticks())  # never stale
+    assert (await cache.resolve(api_key["value"], now=clock())).valid
+    clock.advance(seconds=299)
+    assert (await cache.resolve(api_key["value"], now=clock())).valid
+    clock.advance(seconds=2)
+    assert (await cache.resolve(api_key["value"], now=clock())).status is KeyStatus.REVOKED
 
 
 def test_ttl_above_one_second_is_refused() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from keyplane.auth.resolve import KeyStatus, Resolution, key_status, resolve_key
@@ -40,17 +41,18 @@ class KeyCache:
             raise ValueError(f"ttl_seconds must be from 0 to {MAX_TTL_SECONDS}")
         self.db = database
         self.brand = brand
-        self._resolutions: RefreshAhead[str, Resolution] = RefreshAhead(
+        self._resolutions: RefreshAhead[str, _Cached] = RefreshAhead(
             ttl_seconds, max_entries=max_entries, monotonic=monotonic
         )
 
     async def resolve(self, presented: str, *, now: datetime) -> Resolution:
         """The resolution of ``presented`` as of ``now``."""
 
-        async def lookup() -> Resolution:
+        async def lookup() -> _Cached:
             parse_key(presented, brand=self.brand)  # raises before the store is asked
             async with self.db.session() as session:
-                return await resolve_key(session, presented=presented, brand=self.brand, now=now)
+                found = await resolve_key(session, presented=presented, brand=self.brand, now=now)
+            return _Cached(found, _valid_until(found))
 
         try:
             return _at(await self._resolutions.get(hash_key(presented), lookup), now)
@@ -62,8 +64,30 @@ class KeyCache:
         self._resolutions.forget(digest)
 
 
-def _at(resolution: Resolution, now: datetime) -> Resolution:
-    """The cached resolution with its verdict recomputed for ``now``."""
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    resolution: Resolution
+    # A valid key stays valid until the first of its expiries (None: it has none); nothing
+    # else in its verdict changes with time, and a changed record is a new lookup.
+    valid_until: datetime | None
+
+
+def _valid_until(resolution: Resolution) -> datetime | None:
+    key, secret = resolution.key, resolution.secret
+    expiries = [] if key is None else [key.expires_at]
+    if secret is not None:
+        expiries.append(secret.expires_at)
+    return min((each for each in expiries if each is not None), default=None)
+
+
+def _at(cached: _Cached, now: datetime) -> Resolution:
+    """The cached resolution with its verdict for ``now``: recomputed unless it was valid and
+    no expiry has come since (the common case: a hit reads none of the key's columns)."""
+    resolution = cached.resolution
+    if resolution.status is KeyStatus.VALID and (
+        cached.valid_until is None or now < cached.valid_until
+    ):
+        return resolution
     key = resolution.key
     if key is None:
         return resolution
