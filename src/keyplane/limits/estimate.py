@@ -18,7 +18,9 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     """An upper-leaning estimate of the input tokens of a request body."""
     chars = 0
     for name in ("messages", "prompt", "input", "instructions", "system"):
-        chars += _text_size(body.get(name))
+        value = body.get(name)
+        if value is not None:  # most are absent: no call for them
+            chars += _text_size(value)
     return -(-chars // CHARS_PER_TOKEN) + 8
 
 
@@ -34,7 +36,7 @@ def output_limit_field(body: dict[str, Any]) -> str | None:
     """The field that bounds the output of this call, or None when the default does."""
     for name in OUTPUT_LIMIT_FIELDS:
         value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if type(value) is int and value >= 0:  # JSON's integers; not a bool
             return name
     return None
 

@@ -123,10 +123,18 @@ def settles(demand: Demand) -> bool:
 
 
 def signature(demand: Demand) -> Signature:
+    """The scope and the shape of its limits, as plain values: a key hashed and compared in
+    C, where the limits' own dataclasses would be hashed by Python code on every call (and
+    compared too, once a key's cached record is reloaded)."""
+    rate, budget = demand.rate, demand.budget
     return (
         demand.scope,
-        demand.rate,
-        demand.budget,
+        None if rate is None else rate.requests_per_minute,
+        None if rate is None else rate.tokens_per_minute,
+        None if rate is None else rate.max_parallel_requests,
+        None if budget is None else budget.limit_micro_usd,
+        None if budget is None else budget.period,
+        None if budget is None else budget.alert_thresholds,
         demand.window,
         demand.requests_per_day,
         demand.day,
