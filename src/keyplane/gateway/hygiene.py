@@ -58,11 +58,9 @@ class ProviderHygiene:
             elif kind == "http.response.start":
                 # ASGI header names are lower-case; the gateway's are lowered as they come.
                 headers = [
-                    (name, value)
-                    for name, value in message.get("headers", ())
-                    if name not in NOT_RELAYED
+                    header for header in message.get("headers", ()) if header[0] not in NOT_RELAYED
                 ]
-                if secrets and masker.found(b"\n".join(value for _, value in headers)):
+                if secrets and masker.found(b"\n".join([value for _, value in headers])):
                     headers = [(name, masker.whole(value)) for name, value in headers]
                 message["headers"] = headers
             await send(message)
