@@ -21,6 +21,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,12 @@ async def keys(app: FastAPI, brand: str) -> tuple[str, str]:
     return made[0], made[1]
 
 
-async def run(args: argparse.Namespace) -> None:
+Measure = Callable[[FastAPI, str, str, argparse.Namespace], Awaitable[None]]
+
+
+async def run(args: argparse.Namespace, measured: Measure | None = None) -> None:
+    """Start the app on a fresh store and stand-in, make both keys, and hand them to
+    ``measured`` (this script's ``measure`` unless another script brings its own)."""
     workdir = Path(tempfile.mkdtemp(prefix="kp-interleaved-"))
     try:
         with start_upstream_process(api_key=UPSTREAM_KEY, provider="instant") as upstream:
@@ -110,7 +116,7 @@ async def run(args: argparse.Namespace) -> None:
             await database.close()
             app = create_app(settings)
             async with app.router.lifespan_context(app):
-                await measure(app, *await keys(app, settings.key_brand), args)
+                await (measured or measure)(app, *await keys(app, settings.key_brand), args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
