@@ -55,6 +55,18 @@ def test_odd_values_and_names_are_not_kept_and_the_kinds_are_bounded() -> None:
     assert all(name.startswith("kind_") for name, _ in kept)
 
 
+def test_zeros_and_known_counts_are_not_kept_and_kinds_in_details_are_bounded_too() -> None:
+    usage = {
+        "prompt_tokens": 5,
+        "total_tokens": 5,
+        "audio_tokens": 0,
+        "prompt_tokens_details": {"cached_tokens": 2, "audio_tokens": 0, "image_tokens": None},
+        "output_tokens_details": {f"kind_{n}": n + 1 for n in range(50)},
+    }
+    kept = extra_tokens(usage)
+    assert kept == tuple((f"output_tokens_details.kind_{n}", n + 1) for n in range(MAX_EXTRA_KINDS))
+
+
 def test_extra_counts_are_cleaned_as_the_billed_counts_are() -> None:
     # A digit string counts as its number; an absurd one is clamped, so it cannot make the
     # flush of usage_token_kinds overflow for everyone.

@@ -185,20 +185,27 @@ def extra_tokens(usage: Any) -> tuple[tuple[str, int], ...]:
         return ()
     found: list[tuple[str, int]] = []
     for name, value in usage.items():
-        items = value.items() if isinstance(value, dict) else [("", value)]
-        for inner, count in items:
-            if count is None or (type(count) is int and count == 0):
-                continue  # most of a usage block: nothing to keep, and no name to make
-            kind = f"{name}.{inner}" if inner else str(name)
-            if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH:
-                continue
-            clean = _clean(kind, count)  # clamped: one absurd count poisons no flush
-            if clean == 0:
-                continue
-            found.append((kind, clean))
-            if len(found) == MAX_EXTRA_KINDS:
-                return tuple(found)
+        if not isinstance(value, dict):
+            if name not in _KNOWN and value is not None and not (type(value) is int and not value):
+                _keep(found, str(name), value)
+        else:
+            for inner, count in value.items():
+                # Most of a usage block is zeros: for them, no name is made.
+                if count is not None and not (type(count) is int and not count):
+                    _keep(found, f"{name}.{inner}" if inner else str(name), count)
+                    if len(found) == MAX_EXTRA_KINDS:
+                        return tuple(found)
+        if len(found) == MAX_EXTRA_KINDS:
+            return tuple(found)
     return tuple(found)
+
+
+def _keep(found: list[tuple[str, int]], kind: str, count: Any) -> None:
+    if kind in _KNOWN or len(kind) > MAX_KIND_LENGTH:
+        return
+    clean = _clean(kind, count)  # clamped: one absurd count poisons no flush
+    if clean:
+        found.append((kind, clean))
 
 
 def service_tier_of(answer: Any) -> str:
