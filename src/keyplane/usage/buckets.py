@@ -10,9 +10,8 @@ lines: a JSON array of the format version, the key's fields and the counters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import Table, delete
@@ -37,9 +36,12 @@ MINUTE = 60  # the width of the rows the meter writes
 DAY = 86400  # the span of a row of ``usage_days``
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class BucketKey:
-    """Which row a total belongs to; ordered so concurrent flushes lock rows in one order."""
+class BucketKey(NamedTuple):
+    """Which row a total belongs to; ordered so concurrent flushes lock rows in one order.
+
+    A tuple, not a dataclass: every metered call hashes one and finds it among the pending
+    totals, and a tuple is hashed and compared in C.
+    """
 
     minute: int  # Unix time of the row's start: a minute, or an hour or day once rolled up
     api_key_id: str

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -65,7 +64,7 @@ class TokenKinds:
         if not record.extra_tokens:
             return
         minute = bucket_of(record)
-        bucket = replace(minute, minute=minute.minute - minute.minute % DAY)
+        bucket = minute._replace(minute=minute.minute - minute.minute % DAY)
         pending = self._pending
         for kind, tokens in record.extra_tokens:
             if (bucket, kind) in pending or len(pending) < MAX_PENDING_ROWS:
