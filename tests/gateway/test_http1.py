@@ -215,6 +215,28 @@ async def test_if_no_answer_in_time_then_read_timeout() -> None:
     assert server.connections == 2  # a timed-out connection is not reused
 
 
+@pytest.mark.parametrize(
+    "head",
+    [b"", b"HTTP/1.1 100 Continue\r\n\r\n"],
+    ids=["silent", "interim answers only"],
+)
+async def test_if_no_head_comes_by_the_first_byte_deadline_then_read_timeout(head: bytes) -> None:
+    async def trickling(writer: asyncio.StreamWriter, index: int) -> bool:
+        for _ in range(40):  # bytes keep coming, each well within the read timeout
+            writer.write(head)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        return False
+
+    async with serve(trickling) as server:
+        pool = pool_for(server, read_timeout=1.0, first_byte_timeout=0.3)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ReadTimeoutError, match="no answer in time"):
+            await pool.request("GET", "/", "", None)
+        assert 0.25 < asyncio.get_running_loop().time() - started < 0.9
+        await pool.close()
+
+
 async def test_closing_a_response_mid_stream_closes_its_connection() -> None:
     left = asyncio.Event()
 

@@ -29,6 +29,9 @@ HIGH_WATER = 256 * 1024
 
 RawHeaders = list[tuple[bytes, bytes]]
 
+_NOTHING = "The upstream sent nothing in time."
+_NO_ANSWER = "The upstream sent no answer in time."
+
 
 class TransportError(Exception):
     """The exchange with the upstream failed."""
@@ -127,26 +130,37 @@ class Response:
             self._chunks.clear()
             self._fail(ClosedError("The response was closed before it ended."))
 
-    async def wait_for_headers(self) -> None:
-        """Return once the status and headers are in."""
+    async def wait_for_headers(self, within: float) -> None:
+        """Return once the status and headers are in, ``within`` seconds at most in all.
+
+        Raises:
+            ReadTimeoutError: no head in ``within`` seconds, or no bytes for the read timeout.
+        """
+        deadline = self._loop.time() + within
         while not self.status:
             if self._error is not None:
                 raise self._error
-            await self._wait()
+            left = deadline - self._loop.time()
+            # One timer a wait, whichever deadline is nearer (not a second one for the head).
+            if left < self._read_timeout:
+                await self._wait(max(left, 0.0), _NO_ANSWER)
+            else:
+                await self._wait()
 
-    async def _wait(self) -> None:
+    async def _wait(self, seconds: float | None = None, timed_out: str = _NOTHING) -> None:
         waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(self._read_timeout, self._time_out, waiter)
+        wait = self._read_timeout if seconds is None else seconds
+        timer = self._loop.call_later(wait, self._time_out, waiter, timed_out)
         try:
             await waiter
         finally:
             timer.cancel()
             self._waiter = None
 
-    def _time_out(self, waiter: asyncio.Future[None]) -> None:
+    def _time_out(self, waiter: asyncio.Future[None], message: str) -> None:
         connection = self._connection
         if not waiter.done():
-            self._fail(ReadTimeoutError("The upstream sent nothing in time."))
+            self._fail(ReadTimeoutError(message))
             if connection is not None:
                 connection.abandon()
 

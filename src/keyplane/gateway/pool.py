@@ -13,7 +13,6 @@ from keyplane.gateway.http1 import (
     Connection,
     ConnectTimeoutError,
     ProtocolError,
-    ReadTimeoutError,
     Response,
 )
 
@@ -118,15 +117,8 @@ class Pool:
     async def _exchange(self, connection: Connection, data: bytes) -> Response:
         response = connection.send(data, self.limits.read_timeout)
         try:
-            async with asyncio.timeout(self.limits.first_byte_timeout):
-                await response.wait_for_headers()
-        except ReadTimeoutError:
-            response.close()
-            raise
-        except TimeoutError:  # the first-byte deadline, not a read's
-            response.close()
-            raise ReadTimeoutError("The upstream sent no answer in time.") from None
-        except BaseException:  # cancelled or failed: the connection's state is unknown
+            await response.wait_for_headers(self.limits.first_byte_timeout)
+        except BaseException:  # timed out, cancelled or failed: the connection's state is unknown
             response.close()
             raise
         return response
