@@ -55,7 +55,17 @@ def test_a_new_window_starts_at_the_boundary() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0s"), (0.12, "120ms"), (1, "1s"), (59.2, "1m0s"), (360, "6m0s"), (3723, "1h2m3s")],
+    [
+        (0, "0s"),
+        (0.12, "120ms"),
+        (1, "1s"),
+        (1.0001, "2s"),
+        (58.5, "59s"),
+        (59, "59s"),
+        (59.2, "1m0s"),
+        (360, "6m0s"),
+        (3723, "1h2m3s"),
+    ],
 )
 def test_reset_durations_use_openais_format(seconds: float, text: str) -> None:
     assert duration(seconds) == text

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from keyplane.audit.actor import SYSTEM
 from keyplane.audit.log import record
 from keyplane.clock import Clock
-from keyplane.limits.backend import BudgetChange
+from keyplane.limits.backend import BudgetChange, thresholds_crossed
 from keyplane.limits.policy import MICRO, window_of
 from keyplane.store.database import Database
 from keyplane.store.models import BudgetAlert
@@ -22,14 +22,7 @@ logger = logging.getLogger(__name__)
 
 def crossed(change: BudgetChange) -> list[int]:
     """Thresholds (percent) that this settlement crossed: below before, at or above after."""
-    limit = change.budget.limit_micro_usd
-    if limit <= 0:
-        return []
-    return [
-        threshold
-        for threshold in change.budget.alert_thresholds
-        if change.spent_before * 100 < threshold * limit <= change.spent_after * 100
-    ]
+    return thresholds_crossed(change.budget, change.spent_before, change.spent_after)
 
 
 class BudgetAlerts:

@@ -84,6 +84,19 @@ class BudgetChange:
     spent_after: int
 
 
+def thresholds_crossed(budget: Budget, before: int, after: int) -> list[int]:
+    """Alert thresholds (percent) of ``budget`` that spend going from ``before`` to
+    ``after`` crossed: below before, at or above after."""
+    limit = budget.limit_micro_usd
+    if limit <= 0:
+        return []
+    return [
+        threshold
+        for threshold in budget.alert_thresholds
+        if before * 100 < threshold * limit <= after * 100
+    ]
+
+
 class LimitExceeded(Exception):  # noqa: N818 - a refusal, raised and caught within limits/
     """A demand the backend refused; ``kind`` is requests, tokens, parallel, budget or
     requests_per_day."""
@@ -129,7 +142,9 @@ class LimitBackend(Protocol):
         cost: int,
         now: float,
     ) -> list[BudgetChange]:
-        """Settle a call: free its parallel slot, true up tokens and spend."""
+        """Settle a call: free its parallel slot, true up tokens and spend; the spend of
+        its budgets with alert thresholds, before and after (those that crossed none may be
+        left out: they alert nobody)."""
         ...
 
     async def status(self, demands: Sequence[Demand], *, now: float) -> list[ScopeStatus]:

@@ -24,10 +24,14 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return -(-chars // CHARS_PER_TOKEN) + 8
 
 
-def max_output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
+def max_output_tokens(
+    body: dict[str, Any], endpoint: str, default: int, *, field: str | None = None
+) -> int:
+    """The most output the call may bring, by ``field`` (``output_limit_field``'s answer, if
+    the caller has it already) or the default."""
     if endpoint == "embeddings":
         return 0
-    name = output_limit_field(body)
+    name = output_limit_field(body) if field is None else field
     value = default if name is None else body[name]
     return int(value) * max(_choices(body), 1)
 

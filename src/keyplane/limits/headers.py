@@ -15,6 +15,8 @@ def duration(seconds: float) -> str:
     if seconds < 1:
         return f"{math.ceil(seconds * 1000)}ms"
     whole = math.ceil(seconds)
+    if whole < 60:  # a minute's window resets within it: the usual answer, made once
+        return _SECONDS[whole]
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -24,6 +26,7 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+_SECONDS = tuple(f"{n}s" for n in range(60))
 _NAMES = {
     what: tuple(f"x-ratelimit-{name}-{what}".encode() for name in ("limit", "remaining", "reset"))
     for what in ("requests", "tokens")

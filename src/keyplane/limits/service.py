@@ -88,8 +88,9 @@ class LimitService:
         if organization_budget is None and not _limited(call.key, call.project, call.model):
             return _NOTHING  # the common case costs a dictionary lookup
         input_tokens = estimate.prompt_tokens(call.body)
+        output_field = estimate.output_limit_field(call.body)
         output_tokens = estimate.max_output_tokens(
-            call.body, call.endpoint, self.default_max_output
+            call.body, call.endpoint, self.default_max_output, field=output_field
         )
         cost = estimate.worst_case_cost(
             self.prices, call.model, input_tokens=input_tokens, output_tokens=output_tokens
@@ -115,7 +116,7 @@ class LimitService:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost=cost,
-            output_field=estimate.output_limit_field(call.body),
+            output_field=output_field,
         )
         lease = self._lease()
         statuses = await self.acquire(demands, lease=lease, now=now, reservation=reservation)

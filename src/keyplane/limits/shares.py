@@ -46,6 +46,7 @@ from keyplane.limits.backend import (
     Demand,
     ScopeStatus,
     scope_status,
+    thresholds_crossed,
 )
 from keyplane.limits.slots import slot_of
 
@@ -238,12 +239,13 @@ def give_back(
             if not demand.budget.alert_thresholds:
                 continue
             after = share.spent + share.unsettled_spend
-            changes.append(
-                BudgetChange(
-                    demand.scope, demand.window, demand.budget, min(share.alerted, after), after
-                )
-            )
+            before = min(share.alerted, after)
             share.alerted = after
+            # Only a settlement that crossed a threshold is told: the others alert nobody.
+            if thresholds_crossed(demand.budget, before, after):
+                changes.append(
+                    BudgetChange(demand.scope, demand.window, demand.budget, before, after)
+                )
     return changes
 
 
