@@ -74,9 +74,10 @@ class _Cached:
 
 def _valid_until(resolution: Resolution) -> datetime | None:
     key, secret = resolution.key, resolution.secret
-    expiries = [] if key is None else [key.expires_at]
-    if secret is not None:
-        expiries.append(secret.expires_at)
+    expiries = (
+        None if key is None else key.expires_at,
+        None if secret is None else secret.expires_at,
+    )
     return min((each for each in expiries if each is not None), default=None)
 
 

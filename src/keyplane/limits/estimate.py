@@ -24,15 +24,16 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return -(-chars // CHARS_PER_TOKEN) + 8
 
 
-def max_output_tokens(
-    body: dict[str, Any], endpoint: str, default: int, *, field: str | None = None
-) -> int:
-    """The most output the call may bring, by ``field`` (``output_limit_field``'s answer, if
-    the caller has it already) or the default."""
+def max_output_tokens(body: dict[str, Any], endpoint: str, default: int) -> int:
+    return output_tokens_by(body, endpoint, default, output_limit_field(body))
+
+
+def output_tokens_by(body: dict[str, Any], endpoint: str, default: int, field: str | None) -> int:
+    """The most output the call may bring, by ``field`` (``output_limit_field``'s answer;
+    None: the default)."""
     if endpoint == "embeddings":
         return 0
-    name = output_limit_field(body) if field is None else field
-    value = default if name is None else body[name]
+    value = default if field is None else body[field]
     return int(value) * max(_choices(body), 1)
 
 

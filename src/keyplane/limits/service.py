@@ -89,8 +89,8 @@ class LimitService:
             return _NOTHING  # the common case costs a dictionary lookup
         input_tokens = estimate.prompt_tokens(call.body)
         output_field = estimate.output_limit_field(call.body)
-        output_tokens = estimate.max_output_tokens(
-            call.body, call.endpoint, self.default_max_output, field=output_field
+        output_tokens = estimate.output_tokens_by(
+            call.body, call.endpoint, self.default_max_output, output_field
         )
         cost = estimate.worst_case_cost(
             self.prices, call.model, input_tokens=input_tokens, output_tokens=output_tokens
