@@ -12,13 +12,18 @@ OpenAI's envelope. It reads no body, so it never checks one: never use it to tes
 
 With ``--delay-ms`` every answer is written that long after its request ended, by a timer of
 the loop (no task per call), so that the latency of a slow upstream costs no CPU: the tail
-benchmark's upstream then hardly competes with keyplane for the two cores.
+benchmark's upstream then hardly competes with keyplane for the two cores. ``--jitter-ms J``
+draws each delay uniformly from ``delay - J`` to ``delay + J``, as a real provider's latency
+varies: with one fixed delay, the calls of a closed-loop load move in lock step and arrive
+at a proxy in bursts (docs/benchmarks.md, "The tail"). A connection's answers still go out
+in the order of its requests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import random
 import socket
 
 import httptools
@@ -45,15 +50,18 @@ _REFUSED = error_body(
     "Incorrect API key provided.", type_="invalid_request_error", code="invalid_api_key"
 )
 UNAUTHORIZED = _answer(b"401 Unauthorized", orjson.dumps(_REFUSED))
+_JITTER = random.Random()  # spreads a stand-in's latencies: nothing secret
 
 
 class _Instant(asyncio.Protocol):
-    def __init__(self, expected: bytes, delay: float) -> None:
+    def __init__(self, expected: bytes, delay: float, jitter: float = 0.0) -> None:
         self.expected = expected
         self.delay = delay
+        self.jitter = jitter
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.authorized = False
+        self.due = 0.0  # when this connection's latest answer goes out
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment] # uvloop's is no asyncio.Transport
@@ -79,11 +87,16 @@ class _Instant(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         answer = OK if self.authorized else UNAUTHORIZED
-        if self.delay:
-            # Equal delays keep the answers of a pipelined connection in order.
-            asyncio.get_running_loop().call_later(self.delay, self._write, answer)
-        else:
+        if not self.delay:
             self._write(answer)
+            return
+        loop = asyncio.get_running_loop()
+        delay = self.delay
+        if self.jitter:  # a benchmark's spread of latencies, not a secret: any generator does
+            delay += _JITTER.uniform(-self.jitter, self.jitter)
+        # Never before the answer ahead of it: a pipelined connection's answers stay in order.
+        self.due = max(loop.time() + delay, self.due)
+        loop.call_at(self.due, self._write, answer)
 
     def _write(self, answer: bytes) -> None:
         assert self.transport is not None
@@ -91,12 +104,16 @@ class _Instant(asyncio.Protocol):
             self.transport.write(answer)
 
 
-async def serve(sock: socket.socket, api_key: str, announce: str, delay: float = 0.0) -> None:
-    """Answer on the listening ``sock`` until cancelled, each answer ``delay`` seconds after
-    its request; print ``announce`` once listening."""
+async def serve(
+    sock: socket.socket, api_key: str, announce: str, delay: float = 0.0, jitter: float = 0.0
+) -> None:
+    """Answer on the listening ``sock`` until cancelled, each answer ``delay`` seconds (give
+    or take up to ``jitter``) after its request; print ``announce`` once listening."""
+    if not 0 <= jitter <= delay:
+        raise ValueError("the jitter must be from 0 to the delay")
     expected = b"Bearer " + api_key.encode()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Instant(expected, delay), sock=sock)
+    server = await loop.create_server(lambda: _Instant(expected, delay, jitter), sock=sock)
     print(announce, flush=True)
     async with server:
         await server.serve_forever()

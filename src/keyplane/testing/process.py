@@ -64,6 +64,7 @@ def start_upstream_process(
     *,
     api_key: str = "sk-test-upstream",
     delay_ms: float = 0.0,
+    jitter_ms: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,
     workers: int = 1,
@@ -77,11 +78,14 @@ def start_upstream_process(
     context manager; ``.base_url`` (ending in ``/v1``) is what an ``openai`` client needs.
     ``provider`` picks the stand-in (``openai``, ``anthropic``, ``azure``, or ``instant`` for
     throughput benchmarks, see ``keyplane.testing.instant``; for anthropic and azure
-    ``.url`` is the base URL); ``fail_status`` makes every call fail with that status.
+    ``.url`` is the base URL); ``fail_status`` makes every call fail with that status;
+    ``jitter_ms`` (instant only) spreads each delay over ``delay_ms`` give or take that.
     """
     command = [sys.executable, "-m", "keyplane.testing.upstream", "--host", host]
     command += ["--port", str(port), "--api-key", api_key, "--delay-ms", str(delay_ms)]
     command += ["--workers", str(workers), "--provider", provider]
+    if jitter_ms:
+        command += ["--jitter-ms", str(jitter_ms)]
     if fail_status is not None:
         command += ["--fail-status", str(fail_status)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603

@@ -11,7 +11,8 @@ log. What the app answers is described in ``keyplane.testing`` (``--provider ope
 ``keyplane.testing.anthropic`` and ``keyplane.testing.azure``; ``--fail-status`` makes every
 authenticated call fail with that status, as a provider that is down would. ``--provider
 instant`` serves ``keyplane.testing.instant``: one fixed chat completion, for throughput
-benchmarks only (``--delay-ms`` applies to it too).
+benchmarks only (``--delay-ms`` applies to it too, and ``--jitter-ms`` to it alone: each
+delay is drawn from the delay give or take the jitter).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
     parser.add_argument("--api-key", default="sk-test-upstream", help="the bearer token accepted")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="fixed delay of every answer")
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="with --provider instant: delay ± this"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--provider", choices=[*sorted(FACTORIES), "instant"], default="openai")
     parser.add_argument("--fail-status", type=int, default=None, help="answer every call so")
@@ -94,10 +98,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.provider == "instant":  # throughput benchmarks only: see keyplane.testing.instant
         if args.workers != 1 or args.fail_status is not None:
             sys.exit("error: --provider instant takes no --workers or --fail-status")
+        if not 0 <= args.jitter_ms <= args.delay_ms:
+            sys.exit("error: --jitter-ms must be from 0 to --delay-ms")
         announce = f"listening on {url}"
+        delay, jitter = args.delay_ms / 1000, args.jitter_ms / 1000
         with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(instant.serve(sock, args.api_key, announce, args.delay_ms / 1000))
+            uvloop.run(instant.serve(sock, args.api_key, announce, delay, jitter))
         return
+    if args.jitter_ms:
+        sys.exit("error: --jitter-ms is for --provider instant only")
     # A factory, so that each worker process builds its own app.
     factory = functools.partial(
         FACTORIES[args.provider],
