@@ -1,7 +1,8 @@
 """Gateway overhead: the same wrk load straight to the stand-in upstream and through keyplane.
 
     .venv/bin/python bench/gateway_overhead.py [--duration 5] [--server uvicorn|granian]
-        [--tail-rounds N [--workers N] [--connections N] [--upstream instant|full]]
+        [--tail-rounds N [--workers N] [--connections N] [--upstream instant|full]
+                         [--jitter-ms J]]
         # only (c) non-streaming, N alternating rounds, medians
 
 Prints, side by side, for non-streaming and streaming chat completions (bench/wrk/*.lua):
@@ -11,9 +12,10 @@ CPU time per proxied request (utime+stime of its processes from /proc over the r
 connections: throughput ratio and latency added at p50/p99; (d) time from start to ready,
 resident memory idle and under load. With --tail-rounds the 20 ms upstream is by default the
 instant stand-in on a timer (it costs next to no CPU, so direct p99 is the upstream's and
-wrk's alone); ``--upstream full`` is the ASGI stand-in of (c). keyplane runs as ``keyplane
-serve`` with SQLite, an issued project key and metering on. Not a test: it gates nothing.
-See docs/benchmarks.md.
+wrk's alone); ``--upstream full`` is the ASGI stand-in of (c), and ``--jitter-ms J``
+spreads the instant one's delays over 20 ± J ms. keyplane runs as ``keyplane serve`` with
+SQLite, an issued project key and metering on. Not a test: it gates nothing. See
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -347,7 +349,9 @@ def run(args: argparse.Namespace) -> None:
 def tail(args: argparse.Namespace) -> None:
     """Only (c), non-streaming: direct and proxied alternating, medians of the rounds."""
     provider = "instant" if args.upstream == "instant" else "openai"
-    with start_upstream_process(api_key=UPSTREAM_KEY, delay_ms=20, provider=provider) as slow:
+    with start_upstream_process(
+        api_key=UPSTREAM_KEY, delay_ms=20, jitter_ms=args.jitter_ms, provider=provider
+    ) as slow:
         redis = REDIS_URL if args.workers > 1 else None
         keyplane = Keyplane(slow, args.server, workers=args.workers, redis_url=redis)
         keyplane.start()
@@ -371,8 +375,9 @@ def tail(args: argparse.Namespace) -> None:
             keyplane.stop()
     p50 = statistics.median(r[0] for r in rounds)
     p99 = statistics.median(r[1] for r in rounds)
+    spread = f" ± {args.jitter_ms:g}" if args.jitter_ms else ""
     print(
-        f"(c) json c={args.connections} 20 ms ({args.upstream} stand-in), {args.workers} "
+        f"(c) json c={args.connections} 20{spread} ms ({args.upstream} stand-in), {args.workers} "
         f"worker(s), median of "
         f"{len(rounds)}: added p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
     )
@@ -396,6 +401,12 @@ def main() -> None:
         choices=("instant", "full"),
         default="instant",
         help="with --tail-rounds: the instant stand-in with a 20 ms timer, or the ASGI one",
+    )
+    parser.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=0.0,
+        help="with --tail-rounds: each answer after 20 ms give or take this (instant only)",
     )
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
