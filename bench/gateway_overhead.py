@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import httpx
 
@@ -237,8 +238,23 @@ class PeakRss:
         self._thread.join()
 
 
+class Server(Protocol):
+    """What a run needs of a server in front of the upstream (``Keyplane``, or
+    ``bench/tail_floor.py``'s relays): its URL (``/v1`` follows), a key it takes, its pid."""
+
+    url: str
+    key: str
+
+    @property
+    def pid(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 def compare(
-    upstream: UpstreamProcess, keyplane: Keyplane, kind: str, connections: int, duration: float
+    upstream: UpstreamProcess, keyplane: Server, kind: str, connections: int, duration: float
 ) -> tuple[WrkResult, WrkResult, float]:
     """Direct, then through keyplane; returns both and keyplane's CPU µs per request."""
     direct = wrk(
@@ -281,8 +297,11 @@ def alternate(
     return measured
 
 
+S = TypeVar("S", bound=Server)
+
+
 @contextlib.contextmanager
-def running(servers: dict[str, Keyplane]) -> Iterator[dict[str, Keyplane]]:
+def running(servers: dict[str, S]) -> Iterator[dict[str, S]]:
     """Start and warm every server; stop them all however the block ends."""
     try:
         for server in servers.values():
@@ -294,7 +313,7 @@ def running(servers: dict[str, Keyplane]) -> Iterator[dict[str, Keyplane]]:
             server.stop()
 
 
-def warm(keyplane: Keyplane) -> None:
+def warm(keyplane: Server) -> None:
     for kind in SCRIPTS:
         wrk(f"{keyplane.url}/v1", kind, connections=8, duration=1, key=keyplane.key)
 

@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import orjson
 
@@ -150,45 +147,38 @@ async def _relay(port: int, upstream: tuple[str, int], cost_us: float, kind: str
         await server.serve_forever()
 
 
-class _Server(Protocol):
-    def stop(self) -> None: ...
-
-
 class Relay:
-    """A byte relay in a subprocess, in front of ``upstream_url``."""
+    """A byte relay in a subprocess, in front of ``upstream_url``; a ``gateway_overhead``
+    server, taking the upstream's own key."""
 
-    def __init__(self, upstream_url: str, cost_us: float, kind: str, port: int) -> None:
+    def __init__(self, upstream_url: str, cost_us: float, kind: str, port: int, key: str) -> None:
         self.url = f"http://127.0.0.1:{port}"
+        self.key = key
         host, upstream_port = upstream_url.split("//")[1].split("/")[0].rsplit(":", 1)
-        command = [sys.executable, __file__, "--relay", str(port), host, upstream_port]
-        self.process = subprocess.Popen(
-            [*command, str(cost_us), kind], stdout=subprocess.PIPE, text=True
-        )
+        self.command = [sys.executable, __file__, "--relay", str(port), host, upstream_port]
+        self.command += [str(cost_us), kind]
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("the relay did not start")
 
     @property
     def pid(self) -> int:
+        assert self.process is not None
         return self.process.pid
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def stopping(servers: list[_Server]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for server in servers:
-            server.stop()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
 
 def measure(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE))
-    from gateway_overhead import UPSTREAM_KEY, Keyplane, cpu_seconds, free_port, warm, wrk
+    from gateway_overhead import UPSTREAM_KEY, Keyplane, Server, compare, free_port, running
 
     from keyplane.testing import start_upstream_process
 
@@ -196,35 +186,21 @@ def measure(args: argparse.Namespace) -> None:
     with start_upstream_process(
         api_key=UPSTREAM_KEY, delay_ms=20, jitter_ms=args.jitter_ms, provider="instant"
     ) as slow:
-        targets: dict[str, tuple[str, str, int]] = {}  # name: url, key, pid
-        servers: list[_Server] = []
-        with stopping(servers):
-            for cost in costs:
-                relay = Relay(slow.base_url, cost, args.work, free_port())
-                servers.append(relay)
-                name = f"relay, {cost:.0f} µs a call"
-                targets[name] = (f"{relay.url}/v1", UPSTREAM_KEY, relay.pid)
-            if not args.no_keyplane:
-                keyplane = Keyplane(slow, "uvicorn")
-                servers.append(keyplane)
-                keyplane.start()
-                warm(keyplane)
-                targets["keyplane"] = (f"{keyplane.url}/v1", keyplane.key, keyplane.pid)
-            for url, key, _ in targets.values():
-                wrk(url, "json", connections=8, duration=1, key=key)
-            added: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+        targets: dict[str, Server] = {
+            f"relay, {cost:.0f} µs a call": Relay(
+                slow.base_url, cost, args.work, free_port(), UPSTREAM_KEY
+            )
+            for cost in costs
+        }
+        if not args.no_keyplane:
+            targets["keyplane"] = Keyplane(slow, "uvicorn")
+        added: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+        with running(targets):
             for index in range(args.rounds):
-                for name, (url, key, pid) in targets.items():
-                    direct = wrk(
-                        slow.base_url, "json", connections=args.connections,
-                        duration=args.duration, key=UPSTREAM_KEY,
-                    )  # fmt: skip
-                    before = cpu_seconds(pid)
-                    through = wrk(
-                        url, "json", connections=args.connections, duration=args.duration,
-                        key=key,
-                    )  # fmt: skip
-                    cpu_us = (cpu_seconds(pid) - before) / max(through.requests, 1) * 1e6
+                for name, target in targets.items():
+                    direct, through, cpu_us = compare(
+                        slow, target, "json", args.connections, args.duration
+                    )
                     if through.errors:
                         raise SystemExit(f"{through.errors} calls failed through {name}")
                     added[name].append(

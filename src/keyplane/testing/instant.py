@@ -92,7 +92,7 @@ class _Instant(asyncio.Protocol):
             return
         loop = asyncio.get_running_loop()
         delay = self.delay
-        if self.jitter:  # a benchmark's spread of latencies, not a secret: any generator does
+        if self.jitter:
             delay += _JITTER.uniform(-self.jitter, self.jitter)
         # Never before the answer ahead of it: a pipelined connection's answers stay in order.
         self.due = max(loop.time() + delay, self.due)
@@ -108,9 +108,8 @@ async def serve(
     sock: socket.socket, api_key: str, announce: str, delay: float = 0.0, jitter: float = 0.0
 ) -> None:
     """Answer on the listening ``sock`` until cancelled, each answer ``delay`` seconds (give
-    or take up to ``jitter``) after its request; print ``announce`` once listening."""
-    if not 0 <= jitter <= delay:
-        raise ValueError("the jitter must be from 0 to the delay")
+    or take up to ``jitter``, at most ``delay``) after its request; print ``announce`` once
+    listening."""
     expected = b"Bearer " + api_key.encode()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Instant(expected, delay, jitter), sock=sock)
