@@ -9,8 +9,11 @@ from dataclasses import replace
 
 import pytest
 
+from keyplane.config import Settings
 from keyplane.limits import redis as redis_backend
 from keyplane.limits.backend import BudgetUnseeded, LimitExceeded, LimitsUnavailable
+from keyplane.runtime.runtime import Runtime
+from keyplane.usage.meter import Meter
 from limits.test_backends import T0, budget_demand, zero
 from support.redis_server import redis_url
 
@@ -120,3 +123,36 @@ async def test_seeds_needed_at_the_same_time_share_recounts(prefix: str) -> None
     assert 1 <= second.flushes <= 2  # one recount, and one for the seeds that came after it
     await first.backend.close()
     await second.backend.close()
+
+
+async def test_a_seed_waits_for_an_instance_that_is_still_replaying_journals(
+    prefix: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replaying, replayed = asyncio.Event(), asyncio.Event()
+    open_meter = Meter.open
+
+    async def slow_open(meter: Meter) -> None:  # the journals of a killed worker, say
+        replaying.set()
+        await replayed.wait()
+        await open_meter(meter)
+
+    monkeypatch.setattr(Meter, "open", slow_open)
+    starting = settings.model_copy(update={"redis_url": redis_url(), "redis_prefix": prefix})
+    stop = asyncio.Event()
+
+    async def restarted_instance() -> None:
+        async with Runtime.running(starting):
+            await stop.wait()
+
+    instance = asyncio.create_task(restarted_instance())
+    await replaying.wait()
+    serving = Instance(prefix, [])
+    await serving.backend.start()
+    seed = asyncio.create_task(serving.backend.seed_budget("key:a", WINDOW, zero, ttl=3600))
+    await asyncio.sleep(0.3)
+    assert not seed.done()  # the store does not hold the replayed calls yet
+    replayed.set()
+    await seed
+    stop.set()
+    await instance
+    await serving.backend.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 import subprocess
 import sys
@@ -251,6 +252,54 @@ async def test_a_torn_last_line_is_skipped_and_the_rest_replayed(
     replayed = await started_meter(database, journal_dir(settings))
     await replayed.stop()
     assert await totals(database) == (2, 20, 14)
+
+
+async def test_a_recount_writes_the_journal_of_a_process_that_died_since_this_one_started(
+    settings: Settings, database: Database
+) -> None:
+    meter = await started_meter(database, journal_dir(settings))
+    run_and_kill(settings, 50)  # a sibling worker, killed after this process had opened
+    await meter.recount()  # another instance is about to seed a budget from the store
+    assert await totals(database) == (50, 500, 350)
+    await meter.stop()
+
+
+async def test_a_recount_asked_while_the_journals_are_replayed_waits_for_them(
+    settings: Settings, database: Database
+) -> None:
+    run_and_kill(settings, 50)
+    meter = Meter(database, interval_seconds=3600, journal=Journal(journal_dir(settings)))
+    recount = asyncio.create_task(meter.recount())
+    await asyncio.sleep(0.05)
+    assert not recount.done()
+    await meter.open()
+    await recount
+    assert await totals(database) == (50, 500, 350)
+    await meter.stop()
+
+
+async def test_a_journal_found_again_before_it_is_written_is_held_once(
+    settings: Settings, database: Database
+) -> None:
+    run_and_kill(settings, 50)
+    for lock in journal_dir(settings).glob("*.lock"):
+        lock.unlink()  # its adopter died while deleting it: segments without a lock
+    meter = Meter(database, interval_seconds=3600, journal=Journal(journal_dir(settings)))
+
+    def down(_: Session) -> None:
+        raise ConnectionError("the store is down")
+
+    event.listen(Session, "before_commit", down)
+    try:
+        await meter.open()  # cannot write the replayed batch: it stays held
+        with pytest.raises(ConnectionError):
+            await meter.recount()  # finds the same segments again
+    finally:
+        event.remove(Session, "before_commit", down)
+    since = datetime.fromtimestamp(MINUTE, UTC)
+    assert await meter.spent(since=since, project_id="proj_1") == 350
+    await meter.stop()
+    assert await totals(database) == (50, 500, 350)
 
 
 async def test_a_live_process_journal_is_not_adopted(

@@ -30,7 +30,7 @@ def build_limits(
 
         backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
         # Before a budget is seeded from the store, every instance writes what it holds.
-        backend.recount_with(meter.flush)
+        backend.recount_with(meter.recount)
     return LimitService(
         backend,
         database=database,

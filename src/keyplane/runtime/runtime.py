@@ -174,13 +174,18 @@ class Runtime:
         """
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime = cls.build(settings, clock=clock)
-        # The journals of processes that died are replayed before anything reads usage (budget
-        # seeding does, on the first budgeted call).
-        await runtime.meter.open()
+        # Limits first, so that another instance seeding a budget while this one replays the
+        # journals of processes that died waits for them; this instance's own seeds come
+        # after the replay (the first budgeted call seeds).
+        await runtime.limits.start()
+        try:
+            await runtime.meter.open()
+        except BaseException:
+            await runtime.limits.close()
+            raise
         runtime.last_used.start()
         runtime.webhooks.start()
         runtime.meter.start()
-        await runtime.limits.start()
         runtime.housekeeping.start()
         try:
             yield runtime

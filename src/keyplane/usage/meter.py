@@ -93,6 +93,9 @@ class Meter:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self._opened = asyncio.Event()  # the journals of processes that are gone are taken in
+        if journal is None:
+            self._opened.set()
         self._odd = _OddValues()
         self._clamped = 0
         self._journal_broken = False
@@ -322,6 +325,7 @@ class Meter:
             return
         self.journal.open()
         self._adopt()
+        self._opened.set()
         try:
             await self.flush()
             async with self.db.session() as session, session.begin():
@@ -329,14 +333,30 @@ class Meter:
         except Exception:  # kept, retried by the flusher; the store may come up later
             logger.exception("could not write replayed usage yet; %d buckets kept", self.pending)
 
+    async def recount(self) -> None:
+        """Write everything this process holds before another instance seeds a budget.
+
+        That includes the journals of processes that are gone: those it took in at start (a
+        recount asked while it was still opening waits for them) and any whose process died
+        since, which the periodic adoption would only take in later.
+        """
+        await self._opened.wait()
+        if self.journal is not None:
+            self._adopt()
+        await self.flush()
+
     def _adopt(self) -> None:
         assert self.journal is not None
+        # A journal without its lock (its adopter died deleting it) is found again on every
+        # pass until it is written: its batches are held once, or spend() would count twice.
+        held = {batch.id for batch in self._unsent}
         for orphan in self.journal.orphans():
             if not orphan.segments:
                 orphan.release()
                 continue
             for segment in orphan.segments:
-                self._unsent.append(_Batch(segment.batch_id, _read(segment), segment, orphan))
+                if segment.batch_id not in held:
+                    self._unsent.append(_Batch(segment.batch_id, _read(segment), segment, orphan))
 
     def start(self) -> None:
         logging.getLogger("keyplane.usage.records").addHandler(self._odd)
