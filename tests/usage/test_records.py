@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from keyplane.usage.records import (
+    MAX_EXTRA_CANDIDATES,
     MAX_EXTRA_KINDS,
     MAX_TOKENS,
+    ODD_VALUES,
+    OddValues,
     Tokens,
     UsageReport,
     extra_tokens,
@@ -77,3 +84,33 @@ def test_extra_counts_are_cleaned_as_the_billed_counts_are() -> None:
 def test_an_absurd_service_tier_is_not_recorded() -> None:
     report = report_of({"service_tier": "x" * 1000, "usage": {"prompt_tokens": 1}})
     assert report is not None and report.service_tier == ""
+
+
+def test_a_usage_block_of_a_hundred_thousand_odd_counts_is_read_only_so_far() -> None:
+    before = ODD_VALUES.count
+    assert extra_tokens({f"kind_{n}": -1 for n in range(100_000)}) == ()
+    assert ODD_VALUES.count - before == MAX_EXTRA_CANDIDATES
+    nested = {"x_details": {f"kind_{n}": "many" for n in range(100_000)}}
+    assert extra_tokens(nested) == ()
+    assert ODD_VALUES.count - before == 2 * MAX_EXTRA_CANDIDATES
+
+
+def test_odd_values_are_all_counted_but_warned_of_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    odd = OddValues(every=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="keyplane.usage.records"):
+        for _ in range(1000):
+            odd.add("prompt_tokens", -1, 0)
+        now[0] = 59.9
+        odd.add("prompt_tokens", -1, 0)
+        now[0] = 60.0
+        odd.add("completion_tokens", "x" * 10_000, 0)
+    assert odd.count == 1002
+    assert [r.getMessage() for r in caplog.records] == [
+        "upstream usage gave prompt_tokens = -1; counted as 0",
+        "upstream usage gave completion_tokens = "
+        + repr("x" * 10_000)[:40]
+        + "; counted as 0 (1000 more odd values since the last warning)",
+    ]

@@ -40,7 +40,7 @@ from keyplane.usage.buckets import (
 )
 from keyplane.usage.counters import UsageCounters
 from keyplane.usage.journal import Journal, Orphan, Segment, read_lines
-from keyplane.usage.records import MAX_TOKENS, ODD_USAGE_VALUE, Tokens, UsageRecord
+from keyplane.usage.records import MAX_TOKENS, ODD_VALUES, Tokens, UsageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +59,6 @@ class _Batch:
     buckets: dict[BucketKey, UsageCounters]
     segment: Segment | None = None
     orphan: Orphan | None = None
-
-
-class _OddValues(logging.Handler):
-    """Counts the odd upstream usage values that ``records`` logged (for ``/metrics``)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, ODD_USAGE_VALUE, False):
-            self.count += 1
 
 
 class Meter:
@@ -96,7 +84,7 @@ class Meter:
         self._opened = asyncio.Event()  # the journals of processes that are gone are taken in
         if journal is None:
             self._opened.set()
-        self._odd = _OddValues()
+        self._odd_before = ODD_VALUES.count  # the process's, before this meter began
         self._clamped = 0
         self._journal_broken = False
 
@@ -108,7 +96,7 @@ class Meter:
     @property
     def odd_values(self) -> int:
         """Usage values clamped or dropped because they were out of range or not integers."""
-        return self._odd.count + self._clamped
+        return ODD_VALUES.count - self._odd_before + self._clamped
 
     def record(self, record: UsageRecord) -> None:
         """Count one call that reached upstream; durable (journalled) when this returns."""
@@ -359,7 +347,6 @@ class Meter:
                     self._unsent.append(_Batch(segment.batch_id, _read(segment), segment, orphan))
 
     def start(self) -> None:
-        logging.getLogger("keyplane.usage.records").addHandler(self._odd)
         if self.journal is not None:
             self.journal.start()
         self._task = asyncio.create_task(self._run(), name="usage-meter-flusher")
@@ -382,7 +369,6 @@ class Meter:
                 "could not write usage at shutdown; %d buckets stay in %s", self.pending, where
             )
         finally:
-            logging.getLogger("keyplane.usage.records").removeHandler(self._odd)
             for batch in self._unsent:
                 if batch.orphan is not None:
                     batch.orphan.release()

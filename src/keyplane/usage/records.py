@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +15,44 @@ logger = logging.getLogger(__name__)
 # A count above this is no real call (the largest context windows hold a few million tokens);
 # bucket sums of it stay far inside a 64-bit column.
 MAX_TOKENS = 100_000_000
-# Set on the log record of every odd value, so the meter can count them for /metrics.
-ODD_USAGE_VALUE = "keyplane_odd_usage_value"
+# At most one warning of odd usage values this often; every one is counted.
+ODD_WARNING_SECONDS = 60.0
+
+
+class OddValues:
+    """The odd counts upstreams gave this process: each counted (for ``/metrics``), and
+    warned of at most once every ``every`` seconds, with how many went unwarned since.
+
+    A warning per value would let an upstream that sends them on every call, or thousands in
+    one usage block, fill the logs at that rate.
+    """
+
+    def __init__(
+        self, *, every: float = ODD_WARNING_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.count = 0
+        self.every = every
+        self._clock = clock
+        self._warned_at: float | None = None
+        self._unwarned = 0
+
+    def add(self, name: str, value: Any, counted: int) -> None:
+        self.count += 1
+        now = self._clock()
+        if self._warned_at is not None and now - self._warned_at < self.every:
+            self._unwarned += 1
+            return
+        unwarned, self._unwarned, self._warned_at = self._unwarned, 0, now
+        logger.warning(
+            "upstream usage gave %s = %.40r; counted as %d%s",
+            name[:MAX_KIND_LENGTH],
+            value,
+            counted,
+            f" ({unwarned} more odd values since the last warning)" if unwarned else "",
+        )
+
+
+ODD_VALUES = OddValues()  # the process's; the meter reports what it added since it began
 
 # The endpoints the gateway meters, as ``usage_buckets.endpoint`` names them.
 ENDPOINTS = (
@@ -89,7 +127,7 @@ def _clean(name: str, value: Any) -> int:
 
 
 def _odd_count(name: str, value: Any) -> int:
-    """An out-of-range or non-integer count from upstream, clamped, logged, and counted.
+    """An out-of-range or non-integer count from upstream, clamped, counted, and warned of.
 
     Too big is clamped to ``MAX_TOKENS`` (one number must not overflow everyone's flush);
     a whole-number float or digit string counts as its number, rounded up so nothing spent
@@ -103,13 +141,7 @@ def _odd_count(name: str, value: Any) -> int:
         count = MAX_TOKENS if len(digits) > 9 else min(int(digits), MAX_TOKENS)
     elif type(value) is int and value > MAX_TOKENS:
         count = MAX_TOKENS
-    logger.warning(
-        "upstream usage gave %s = %.40r; counted as %d",
-        name,
-        value,
-        count,
-        extra={ODD_USAGE_VALUE: True},
-    )
+    ODD_VALUES.add(name, value, count)
     return count
 
 
@@ -164,9 +196,11 @@ _KNOWN = frozenset(
         "output_tokens_details.reasoning_tokens",
     }
 )
-# A hostile or broken upstream must not grow a record without bound.
+# A hostile or broken upstream must not grow a record without bound, nor make reading one
+# long: after this many non-zero candidates, the rest of a usage block is not looked at.
 MAX_EXTRA_KINDS = 16
 MAX_KIND_LENGTH = 64
+MAX_EXTRA_CANDIDATES = 4 * MAX_EXTRA_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,18 +218,21 @@ def extra_tokens(usage: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(usage, dict):
         return ()
     found: list[tuple[str, int]] = []
+    candidates = 0
     for name, value in usage.items():
         if not isinstance(value, dict):
             if name not in _KNOWN and value is not None and not (type(value) is int and not value):
+                candidates += 1
                 _keep(found, str(name), value)
         else:
             for inner, count in value.items():
                 # Most of a usage block is zeros: for them, no name is made.
                 if count is not None and not (type(count) is int and not count):
+                    candidates += 1
                     _keep(found, f"{name}.{inner}" if inner else str(name), count)
-                    if len(found) == MAX_EXTRA_KINDS:
+                    if len(found) == MAX_EXTRA_KINDS or candidates >= MAX_EXTRA_CANDIDATES:
                         return tuple(found)
-        if len(found) == MAX_EXTRA_KINDS:
+        if len(found) == MAX_EXTRA_KINDS or candidates >= MAX_EXTRA_CANDIDATES:
             return tuple(found)
     return tuple(found)
 
