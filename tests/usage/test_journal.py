@@ -75,8 +75,12 @@ async def batches(database: Database) -> int:
         )
 
 
+def unopened_meter(database: Database, directory: Path) -> Meter:
+    return Meter(database, interval_seconds=3600, journal=Journal(directory))
+
+
 async def started_meter(database: Database, directory: Path) -> Meter:
-    meter = Meter(database, interval_seconds=3600, journal=Journal(directory))
+    meter = unopened_meter(database, directory)
     await meter.open()
     meter.start()
     return meter
@@ -268,7 +272,7 @@ async def test_a_recount_asked_while_the_journals_are_replayed_waits_for_them(
     settings: Settings, database: Database
 ) -> None:
     run_and_kill(settings, 50)
-    meter = Meter(database, interval_seconds=3600, journal=Journal(journal_dir(settings)))
+    meter = unopened_meter(database, journal_dir(settings))
     recount = asyncio.create_task(meter.recount())
     await asyncio.sleep(0.05)
     assert not recount.done()
@@ -284,7 +288,7 @@ async def test_a_journal_found_again_before_it_is_written_is_held_once(
     run_and_kill(settings, 50)
     for lock in journal_dir(settings).glob("*.lock"):
         lock.unlink()  # its adopter died while deleting it: segments without a lock
-    meter = Meter(database, interval_seconds=3600, journal=Journal(journal_dir(settings)))
+    meter = unopened_meter(database, journal_dir(settings))
 
     def down(_: Session) -> None:
         raise ConnectionError("the store is down")
