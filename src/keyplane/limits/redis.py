@@ -22,8 +22,11 @@ the store. Subscriptions are connections, not data: a ``FLUSHALL`` keeps them, a
 restart drops every one, so ``PUBLISH``'s receiver count is the set of instances alive. An
 instance that is still reconnecting would be missed, so the count is never taken as lower
 than the highest seen in the last minute (until an instance says goodbye); fewer answers
-than that within ``RECOUNT_SECONDS`` refuse the call with 503 rather than guess. Calls in
-flight while the counters were lost are the only spend a seed may miss.
+than that within ``RECOUNT_SECONDS`` refuse the call with 503 rather than guess. An instance
+subscribes before it replays the journals of processes that died, and answers once they are
+in the store; its recount also takes in any journal of its data dir whose process died since.
+A seed may miss only calls in flight while the counters were lost, and the journal of an
+instance that died on a data dir no live instance shares, until it starts again.
 """
 
 from __future__ import annotations
