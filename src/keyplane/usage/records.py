@@ -45,7 +45,7 @@ class OddValues:
         unwarned, self._unwarned, self._warned_at = self._unwarned, 0, now
         logger.warning(
             "upstream usage gave %s = %.40r; counted as %d%s",
-            name[:MAX_KIND_LENGTH],
+            name,
             value,
             counted,
             f" ({unwarned} more odd values since the last warning)" if unwarned else "",
