@@ -22,6 +22,7 @@ from keyplane.limits import estimate
 from keyplane.testing import UpstreamProcess
 from keyplane.usage.prices import PriceTable
 from support.server import ServerProcess
+from support.usage_results import summed
 
 MODEL = "gpt-4o"  # o200k_base
 PROMPT = "Tell me a long story about a lighthouse keeper, the sea and a storm at night."
@@ -88,18 +89,18 @@ def responses_until(
 
 
 def key_usage(server: ServerProcess, key_id: str, expected_requests: int) -> dict[str, Any]:
-    """The key's one completions usage result, once the meter flushed ``expected_requests``."""
+    """The key's completions usage, summed over the days it spans, once ``expected_requests``
+    are flushed."""
     deadline = time.monotonic() + 10
     while True:
         answer = httpx.get(
             f"{server.url}/v1/organization/usage/completions",
-            params={"start_time": int(time.time()) - 3600, "api_key_ids": key_id, "limit": 1},
+            params={"start_time": int(time.time()) - 3600, "api_key_ids": key_id},
             headers={"Authorization": f"Bearer {server.admin_key}"},
             timeout=10,
         ).json()
-        results = [r for bucket in answer["data"] for r in bucket["results"]]
-        if results and results[0]["num_model_requests"] >= expected_requests:
-            result: dict[str, Any] = results[0]
+        result = summed(r for bucket in answer["data"] for r in bucket["results"])
+        if result.get("num_model_requests", 0) >= expected_requests:
             return result
         assert time.monotonic() < deadline, f"usage not flushed: {answer}"
         time.sleep(0.1)

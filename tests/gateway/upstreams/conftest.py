@@ -20,6 +20,7 @@ import pytest
 from gateway.conftest import UPSTREAM_KEY
 from keyplane.testing import UpstreamProcess, start_upstream_process
 from support.server import ServerProcess, free_port, server_env
+from support.usage_results import summed
 
 ANTHROPIC_KEY = "sk-ant-test-provider-Jq81"
 AZURE_KEY = "azure-test-provider-Lm42"
@@ -194,7 +195,7 @@ def usage_of(server: ServerProcess, key: Key, requests: int) -> dict[tuple[str, 
     """The key's completions usage by (provider, model), once ``requests`` calls are in."""
     deadline = time.monotonic() + 10
     while True:
-        found: dict[tuple[str, str], Any] = {}
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for kind in ("completions", "embeddings"):
             response = httpx.get(
                 f"{server.url}/v1/organization/usage/{kind}",
@@ -209,7 +210,8 @@ def usage_of(server: ServerProcess, key: Key, requests: int) -> dict[tuple[str, 
             assert response.status_code == 200, response.text
             for bucket in response.json()["data"]:
                 for result in bucket["results"]:
-                    found[(result["provider"], result["model"])] = result
+                    grouped.setdefault((result["provider"], result["model"]), []).append(result)
+        found = {group: summed(results) for group, results in grouped.items()}
         total = sum(r["num_model_requests"] for r in found.values())
         if total >= requests or time.monotonic() > deadline:
             return found
