@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from keyplane.limits.alerts import crossed
-from keyplane.limits.backend import Demand, LimitExceeded
+from keyplane.limits.backend import BudgetUnseeded, Demand, LimitExceeded
 from keyplane.limits.policy import Budget, Period, RateLimits
 from keyplane.limits.redis import RedisBackend
 from limits.conftest import count_scripts
@@ -100,6 +100,28 @@ async def test_calls_within_a_share_send_redis_nothing_and_are_all_counted_after
         "spent": 40 * 300,
         "reserved": 0,
     }
+
+
+async def test_calls_after_a_seed_take_a_share_in_the_same_second(
+    instances: Callable[[], RedisBackend],
+) -> None:
+    """A new key's first call, or the first of a new month, finds its budget window unseeded:
+    the share is refused, the call seeds the window, and the calls after it are shared again
+    at once, not sent to Redis one by one for the rest of that second."""
+    backend = instances()
+    demand = every_limit(rpm=10**6, tpm=10**9, parallel=1000, budget=10**9, cost=500)
+    sent = count_scripts(backend)
+    with pytest.raises(BudgetUnseeded):
+        await backend.acquire([demand], lease="first", now=T0)
+    assert len(sent) == 2  # the share, refused: the window is not seeded; then the call itself
+    await backend.seed_budget("key:a", MONTH, zero, ttl=None)
+    for i in range(8):
+        now = T0 + 0.1 + i * 0.01
+        await backend.acquire([demand], lease=f"l{i}", now=now)
+        await backend.release([demand], lease=f"l{i}", admitted_at=now, tokens=10, cost=30, now=now)
+    assert len(sent) == 2 + 1  # one share of 8 calls
+    await backend.shares.sweep(T0 + 2)
+    assert (await usage(backend))["spent"] == 8 * 30
 
 
 async def test_what_a_call_sees_left_is_what_redis_would_say(

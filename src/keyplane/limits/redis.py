@@ -164,18 +164,22 @@ class RedisBackend:
     async def seed_budget(self, scope: str, window: str, seed: Seed, *, ttl: float | None) -> None:
         key = f"{self.prefix}:bud:{scope}:{window}"
         try:
-            if await self.redis.hexists(key, "spent"):
-                return
-            if self._recount is not None:
-                await self._fence()
-                if await self.redis.hexists(key, "spent"):
-                    return  # seeded by another call meanwhile: no second count of the store
-            spent = await seed()
-            await self.redis.hsetnx(key, "spent", spent)
-            if ttl is not None:
-                await self.redis.expire(key, int(ttl) + DAY)
+            await self._seed_once(key, seed, ttl)
         except (RedisError, OSError) as exc:
             raise LimitsUnavailable(str(exc)) from exc
+        self.shares.seeded(scope)
+
+    async def _seed_once(self, key: str, seed: Seed, ttl: float | None) -> None:
+        if await self.redis.hexists(key, "spent"):
+            return
+        if self._recount is not None:
+            await self._fence()
+            if await self.redis.hexists(key, "spent"):
+                return  # seeded by another call meanwhile: no second count of the store
+        spent = await seed()
+        await self.redis.hsetnx(key, "spent", spent)
+        if ttl is not None:
+            await self.redis.expire(key, int(ttl) + DAY)
 
     def recount_with(self, flush: Recount) -> None:
         """Take part in recounts: ``flush`` writes this instance's usage to the store."""

@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 MIN_CALLS = 4  # a share must hold at least this many calls like the one asking
 SWEEP_SECONDS = 0.25  # how often idle shares are given back and settled
 MAX_TICKETS = 100_000  # calls admitted from shares and not settled, at most
+MAX_UNSEEDED = 10_000  # scopes whose shares wait for a seed, remembered at most
 
 Signature = tuple[Any, ...]
 Renew = Callable[["Share", Sequence[Any], float], Awaitable[list[Any]]]
@@ -145,7 +146,8 @@ def signature(demand: Demand) -> Signature:
 def _stale(share: Share, demand: Demand, slot: int) -> bool:
     """Whether ``share`` must be renewed before ``demand`` can be taken: it is being
     renewed, or is of a past second, or ran out, or was last only given back. A share that
-    was refused in this second is not asked for again: its calls go to Redis."""
+    was refused in this second is not asked for again: its calls go to Redis (unless it was
+    refused for a window not seeded yet, and the window has been seeded since: ``seeded``)."""
     if fits(share, demand, slot):
         return False
     return share.renewing is not None or share.slot != slot or share.active or not share.asked
@@ -328,6 +330,9 @@ class Shares:
         self._renew = renew
         self._instance = instance
         self._shares: dict[Signature, Share] = {}
+        # Shares refused because a window of their scope was not seeded, by scope: once it is,
+        # they are asked for again, not left to send each call to Redis until the next second.
+        self._unseeded: dict[str, set[Share]] = {}
         self._tickets: dict[str, LocalTicket] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._offset = time.time() - time.monotonic()  # the calls' clock, for the sweeper
@@ -403,8 +408,16 @@ class Shares:
             renewed(share, sent, reply)
             share.slot = slot_of(now)
             share.asked = asking is not None
+            if int(reply[0]) < 0 and len(self._unseeded) < MAX_UNSEEDED:
+                self._unseeded.setdefault(share.demand.scope, set()).add(share)
         finally:
             share.renewing = None
+
+    def seeded(self, scope: str) -> None:
+        """A window of ``scope`` is seeded now: its shares refused for want of it may be
+        asked for again at once."""
+        for share in self._unseeded.pop(scope, ()):
+            share.asked = False
 
     def now(self) -> float:
         """The time on the clock the calls give (a test's, or the wall's), moving on."""
@@ -442,6 +455,12 @@ class Shares:
         for key, share in list(self._shares.items()):
             if share.idle() and share.renewing is None and share.slot < slot:
                 del self._shares[key]
+        # A share of a past second is renewed by its next call anyway: no seed to wait for.
+        self._unseeded = {
+            scope: shares
+            for scope, shares in self._unseeded.items()
+            if any(share.slot >= slot for share in shares)
+        }
 
     def _forget_tickets(self, before: float) -> None:
         """Calls never settled (a cancelled call) give back what they held, having spent
