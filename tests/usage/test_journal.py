@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,10 @@ from sqlalchemy.orm import Session
 from keyplane.config import Settings
 from keyplane.store.database import Database
 from keyplane.store.models import UsageBatch, UsageBucket
-from keyplane.usage.journal import Journal
+from keyplane.usage import meter as meter_module
+from keyplane.usage.buckets import BucketKey
+from keyplane.usage.counters import UsageCounters
+from keyplane.usage.journal import Journal, Segment
 from keyplane.usage.meter import Meter
 from keyplane.usage.records import Tokens, UsageRecord
 
@@ -304,6 +308,28 @@ async def test_a_journal_found_again_before_it_is_written_is_held_once(
     assert await meter.spent(since=since, project_id="proj_1") == 350
     await meter.stop()
     assert await totals(database) == (50, 500, 350)
+
+
+async def test_the_journal_of_a_process_that_is_gone_is_read_off_the_event_loop(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead process's journal can hold megabytes (4 MB of lines parse in about 75 ms):
+    parsed on the event loop, it would hold up every call in flight."""
+    run_and_kill(settings, 50)
+    readers: list[bool] = []
+    read = meter_module._read
+
+    def watched(segment: Segment) -> dict[BucketKey, UsageCounters]:
+        readers.append(threading.current_thread() is threading.main_thread())
+        return read(segment)
+
+    monkeypatch.setattr(meter_module, "_read", watched)
+    meter = await started_meter(database, journal_dir(settings))
+    run_and_kill(settings, 20)  # a sibling, killed after this process had opened
+    await meter.recount()
+    await meter.stop()
+    assert readers == [False, False]
+    assert await totals(database) == (70, 700, 490)
 
 
 async def test_a_live_process_journal_is_not_adopted(

@@ -80,6 +80,7 @@ class Meter:
         self._name = "m" + secrets.token_hex(8)  # batch ids of a meter without a journal
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._adopting = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._opened = asyncio.Event()  # the journals of processes that are gone are taken in
         if journal is None:
@@ -312,7 +313,7 @@ class Meter:
         if self.journal is None:
             return
         self.journal.open()
-        self._adopt()
+        await self._adopt()
         self._opened.set()
         try:
             await self.flush()
@@ -330,21 +331,19 @@ class Meter:
         """
         await self._opened.wait()
         if self.journal is not None:
-            self._adopt()
+            await self._adopt()
         await self.flush()
 
-    def _adopt(self) -> None:
+    async def _adopt(self) -> None:
+        """Take in the journals of processes that are gone, read in a thread: one can hold
+        megabytes (4 MB of lines parse in about 75 ms), which would stall every call."""
         assert self.journal is not None
-        # A journal without its lock (its adopter died deleting it) is found again on every
-        # pass until it is written: its batches are held once, or spend() would count twice.
-        held = {batch.id for batch in self._unsent}
-        for orphan in self.journal.orphans():
-            if not orphan.segments:
-                orphan.release()
-                continue
-            for segment in orphan.segments:
-                if segment.batch_id not in held:
-                    self._unsent.append(_Batch(segment.batch_id, _read(segment), segment, orphan))
+        async with self._adopting:  # one pass at a time, so none takes a batch twice
+            # A journal without its lock (its adopter died deleting it) is found again on
+            # every pass until it is written: its batches are held once, or spent() would
+            # count them twice.
+            held = {batch.id for batch in self._unsent}
+            self._unsent += await asyncio.to_thread(_orphaned, self.journal, held)
 
     def start(self) -> None:
         if self.journal is not None:
@@ -382,7 +381,7 @@ class Meter:
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
             if self.journal is not None and time.monotonic() - adopted >= ADOPT_SECONDS:
                 adopted = time.monotonic()
-                self._adopt()
+                await self._adopt()
             try:
                 await self.flush()
                 if time.monotonic() - pruned >= PRUNE_SECONDS:
@@ -402,6 +401,25 @@ class Meter:
         self.journal.replace_open_segment(
             [bucket_line(key, totals) for key, totals in self._pending.items()]
         )
+
+
+def _orphaned(journal: Journal, held: set[str]) -> list[_Batch]:
+    """The batches of the journals of processes that are gone, but for those ``held``."""
+    found = []
+    for orphan in journal.orphans():
+        if not orphan.segments:
+            orphan.release()
+            continue
+        for segment in orphan.segments:
+            if segment.batch_id in held:
+                continue
+            try:
+                buckets = _read(segment)
+            except FileNotFoundError:  # a lock-less segment, written and deleted meanwhile
+                orphan.done(segment)
+                continue
+            found.append(_Batch(segment.batch_id, buckets, segment, orphan))
+    return found
 
 
 def _read(segment: Segment) -> dict[BucketKey, UsageCounters]:
