@@ -74,13 +74,16 @@ class Orphan:
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
-    """The complete lines of a segment; a torn last line (a machine crash) is left out."""
-    with path.open("rb") as file:
-        for line in file:
-            if line.endswith(b"\n"):
-                yield line
-            elif line.strip(b"\0 "):
-                logger.warning("usage journal %s ends in a torn line; it is skipped", path.name)
+    """The complete lines of a segment, without their newline; a torn last line (a machine
+    crash) is left out.
+
+    The file is read in one call. Read line by line in a thread, each buffer refill releases
+    and retakes the GIL so quickly that the event loop waiting for it never gets it: a 4 MB
+    segment held the loop for 40-140 ms, against the interpreter's 5 ms switch interval."""
+    *lines, torn = path.read_bytes().split(b"\n")
+    if torn.strip(b"\0 "):
+        logger.warning("usage journal %s ends in a torn line; it is skipped", path.name)
+    yield from lines
 
 
 class Journal:
