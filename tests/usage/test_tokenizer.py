@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import bpe_openai
 import pytest
 
+from keyplane.usage import tokenizer as tokenizer_module
 from keyplane.usage.tokenizer import (
     CL100K,
     O200K,
@@ -43,6 +45,58 @@ def test_counts_equal_the_encodings_own(model: str, encoding: str) -> None:
     expected = len(bpe_openai.get_encoding(encoding).encode_ordinary(TEXT))
     assert Tokenizer().count(model, TEXT) == expected
     assert Tokenizer().count(model, "") == 0
+
+
+# Texts whose pre-tokens meet at every kind of edge: contractions, runs of spaces and of
+# newlines, tabs, digits, punctuation before letters, scripts without spaces, emoji.
+_FRAGMENTS = (
+    "Don't rotate keys by hand; I'm sure they'll leak. ",
+    "def f(x):\n\treturn x**2  # 1234567\n\n",
+    "    indented   spaced\t\ttabs  \n  \n\n",
+    "東京の天気は晴れです。明日も晴れ。\n",
+    "Привет, мир! ",
+    "مرحبا بالعالم ",
+    "🙂🙂 ok 👍🏽\r\n",
+    "<|endoftext|> ",
+    "1,234,567.89 and 12345678901234 ",
+    "...!!!??? --- /// \\ ",
+    "naïve café, résumé. ",
+    "ALLCAPS MixedCase camelCaseWord ",
+    "end;\n/usr/bin\n/ok.\n",  # o200k_base's punctuation takes a "/" after its newlines
+)
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4"])
+@pytest.mark.parametrize("piece", [1, 7, 40, 333])
+def test_a_long_text_is_counted_in_pieces_to_the_same_total(
+    model: str, piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long text is counted in pieces, so that a thread counting it lets the event loop
+    run between them (the tokenizer holds the GIL while it counts: 1 MB took 20 ms). The
+    pieces are cut only where a pre-token ends, so the total is the whole text's count."""
+    generator = random.Random(piece)
+    texts = ["".join(generator.choice(_FRAGMENTS) for _ in range(120)) for _ in range(5)]
+    texts += ["x" * 500, " " * 500, "a " * 300, "\n" * 300 + "b", "東京" * 300]
+    whole = [Tokenizer().count(model, text) for text in texts]
+    monkeypatch.setattr(tokenizer_module, "PIECE_CHARS", piece)
+    tokenizer = Tokenizer()
+    tokenizer.count(model, "load")
+    backend = tokenizer._backends[encoding_for(model)]
+    pieces: list[list[int]] = []
+
+    class Watched:
+        def count(self, text: str) -> int:
+            pieces[-1].append(len(text))
+            return backend.count(text)
+
+    tokenizer._backends[encoding_for(model)] = Watched()
+    counts = []
+    for text in texts:
+        pieces.append([])
+        counts.append(tokenizer.count(model, text))
+    assert counts == whole
+    assert all(len(cut) > 1 for cut in pieces[:5])  # the mixed texts were cut
+    assert pieces[5] == [500]  # no place to cut: one piece
 
 
 def test_special_token_text_is_counted_as_ordinary_text() -> None:
