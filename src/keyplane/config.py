@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     login_failure_delay_seconds: float = Field(default=0.5, ge=0, le=10)
     # Argon2id cost of a password hash (RFC 9106's second recommendation by default).
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
-    argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    # At least 8 KiB for each of argon2-cffi's 4 lanes: less fails at the first hash.
+    argon2_memory_kib: int = Field(default=65536, ge=32, le=4 * 1024 * 1024)
 
     # Request bodies, refused with 413 past these sizes before they are read. The gateway's is
     # near OpenAI's own (images and files inline as base64); the rest take small JSON or forms.
