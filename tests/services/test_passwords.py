@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 import pytest
 from argon2 import PasswordHasher
+from pydantic import ValidationError
 
+from keyplane.config import Settings
 from keyplane.errors import RateLimitedError
 from keyplane.services import passwords as passwords_module
 from keyplane.services.passwords import Passwords
@@ -90,3 +92,9 @@ async def test_sign_ins_beyond_the_queue_are_refused_with_429_not_held_in_memory
         assert "sign-ins" in str(error)
     release.set()
     assert all(await asyncio.gather(*(c for c in calls if c not in refused)))
+
+
+def test_a_memory_cost_argon2_cannot_use_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="argon2_memory_kib"):
+        Settings(_env_file=None, argon2_memory_kib=16)
+    assert cheap().hasher.hash("correct horse battery")  # the least allowed does hash
