@@ -343,7 +343,8 @@ class Meter:
             # every pass until it is written: its batches are held once, or spent() would
             # count them twice.
             held = {batch.id for batch in self._unsent}
-            self._unsent += await asyncio.to_thread(_orphaned, self.journal, held)
+            found = await asyncio.to_thread(_orphaned, self.journal, held)
+            self._unsent.extend(found)
 
     def start(self) -> None:
         if self.journal is not None:
