@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     max_body_bytes_verify: int = Field(default=64 * 1024, ge=1024, le=1024 * _MIB)
     max_body_bytes_leaks: int = Field(default=1 * _MIB, ge=1024, le=1024 * _MIB)
     max_body_bytes_dashboard: int = Field(default=256 * 1024, ge=1024, le=1024 * _MIB)
+    # A whole (not streamed) answer from upstream longer than this is not relayed (502).
+    upstream_max_answer_bytes: int = Field(default=128 * _MIB, ge=64 * 1024, le=4096 * _MIB)
     # JSON request documents: nesting and how many values in all, checked after parsing.
     json_max_depth: int = Field(default=64, ge=4, le=512)
     json_max_values: int = Field(default=1_000_000, ge=1000, le=100_000_000)

@@ -22,7 +22,7 @@ from keyplane.limits import estimate
 from keyplane.testing import UpstreamProcess
 from keyplane.usage.prices import PriceTable
 from support.server import ServerProcess
-from support.usage_results import summed
+from support.usage_results import key_usage
 
 MODEL = "gpt-4o"  # o200k_base
 PROMPT = "Tell me a long story about a lighthouse keeper, the sea and a storm at night."
@@ -86,24 +86,6 @@ def responses_until(
                 into.append(event.delta)
             if number == events:
                 return
-
-
-def key_usage(server: ServerProcess, key_id: str, expected_requests: int) -> dict[str, Any]:
-    """The key's completions usage, summed over the days it spans, once ``expected_requests``
-    are flushed."""
-    deadline = time.monotonic() + 10
-    while True:
-        answer = httpx.get(
-            f"{server.url}/v1/organization/usage/completions",
-            params={"start_time": int(time.time()) - 3600, "api_key_ids": key_id},
-            headers={"Authorization": f"Bearer {server.admin_key}"},
-            timeout=10,
-        ).json()
-        result = summed(r for bucket in answer["data"] for r in bucket["results"])
-        if result.get("num_model_requests", 0) >= expected_requests:
-            return result
-        assert time.monotonic() < deadline, f"usage not flushed: {answer}"
-        time.sleep(0.1)
 
 
 SLOW = {"x-test-stream-delay-ms": "20"}  # a full answer takes MAX_TOKENS x 20 ms

@@ -1,5 +1,6 @@
 """Hostile request bodies against a real server: sizes are bounded before a body is read,
-callers are checked before their bodies are read, and JSON is bounded in depth and size."""
+callers are checked before their bodies are read, and JSON is bounded in depth and size; an
+upstream's answer is bounded too."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import openai
 import pytest
 
-from gateway.conftest import create_key, gateway_process
+from gateway.conftest import create_key, gateway_process, verify_key
 from keyplane.keys.format import generate_key
 from keyplane.testing import UpstreamProcess
 from keyplane.values.kinds import KeyKind
 from support.raw_http import connect, post_head, read_answer, rss_bytes
 from support.server import ServerProcess
+from support.usage_results import key_usage
 
 ADMIN_LIMIT = 64 * 1024
 GATEWAY_LIMIT = 2 * 1024 * 1024
+ANSWER_LIMIT = 64 * 1024
 MIB = 1024 * 1024
 
 
@@ -31,6 +35,7 @@ def bounded(
         upstream,
         KEYPLANE_MAX_BODY_BYTES_ADMIN=str(ADMIN_LIMIT),
         KEYPLANE_MAX_BODY_BYTES_GATEWAY=str(GATEWAY_LIMIT),
+        KEYPLANE_UPSTREAM_MAX_ANSWER_BYTES=str(ANSWER_LIMIT),
     )
     process.start()
     yield process
@@ -200,3 +205,28 @@ def test_if_an_allowed_model_name_is_10kb_then_the_admin_api_refuses_it(
     )
     assert response.status_code in (400, 422), response.text
     assert response.json()["error"]["param"].startswith("allowed_models")
+
+
+def test_if_upstreams_answer_is_over_the_limit_then_502_and_the_call_is_still_metered(
+    bounded: ServerProcess,
+) -> None:
+    key = create_key(bounded)
+    client = openai.OpenAI(base_url=f"{bounded.url}/v1", api_key=key, max_retries=0)
+    long_answer = {"x-test-usage": "completion=20000"}  # ~140 KB of text, over 64 KiB
+    with pytest.raises(openai.InternalServerError) as raised:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "write a lot"}],
+            extra_headers=long_answer,
+        )
+    assert raised.value.status_code == 502
+    assert raised.value.code == "upstream_answer_too_large"
+    assert "65,536 bytes" in raised.value.message
+    usage = key_usage(bounded, verify_key(bounded, key)["key_id"], 1)
+    assert usage["num_error_requests"] == 1  # it reached upstream: metered, as an estimate
+    assert usage["num_estimated_requests"] == 1
+    assert usage["input_tokens"] > 0
+    small = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert small.choices[0].message.content  # an answer within the limit is relayed

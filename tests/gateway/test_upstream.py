@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from pydantic import SecretStr
 
@@ -83,6 +86,31 @@ async def test_if_the_answer_breaks_off_then_502() -> None:
         with pytest.raises(BadGatewayError):
             await read_whole(response)
         await upstream.close()
+
+
+async def test_an_answer_longer_than_the_limit_is_cut_off_with_502_not_held_in_memory() -> None:
+    sent = 0
+
+    async def endless(writer: asyncio.StreamWriter, index: int) -> bool:
+        nonlocal sent
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+        with contextlib.suppress(ConnectionError):
+            while sent < 1 << 30:  # a gigabyte, unless the reader hangs up
+                writer.write(chunk)
+                await writer.drain()
+                sent += 0x4000
+        return False
+
+    async with serve(endless) as server:
+        upstream = await started(url(server))
+        response = await upstream.send("POST", "/images/generations", body=b"{}", headers={})
+        with pytest.raises(BadGatewayError) as raised:
+            await read_whole(response, limit=256 * 1024)
+        await upstream.close()
+    assert raised.value.code == "upstream_answer_too_large"
+    assert "262,144 bytes" in raised.value.message
+    assert sent < 16 * 1024 * 1024  # the connection was closed, so the upstream stopped
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
+
+import httpx
+
+from support.server import ServerProcess
 
 
 def summed(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -19,3 +24,21 @@ def summed(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
             else:
                 total.setdefault(name, value)
     return total
+
+
+def key_usage(server: ServerProcess, key_id: str, expected_requests: int) -> dict[str, Any]:
+    """The key's completions usage, summed over the days it spans, once ``expected_requests``
+    are flushed."""
+    deadline = time.monotonic() + 10
+    while True:
+        answer = httpx.get(
+            f"{server.url}/v1/organization/usage/completions",
+            params={"start_time": int(time.time()) - 3600, "api_key_ids": key_id},
+            headers={"Authorization": f"Bearer {server.admin_key}"},
+            timeout=10,
+        ).json()
+        result = summed(r for bucket in answer["data"] for r in bucket["results"])
+        if result.get("num_model_requests", 0) >= expected_requests:
+            return result
+        assert time.monotonic() < deadline, f"usage not flushed: {answer}"
+        time.sleep(0.1)

@@ -38,4 +38,5 @@ def build_gateway(runtime: Runtime) -> Gateway:
         kinds=TokenKinds(runtime.database, interval_seconds=settings.usage_flush_seconds),
         tracer=runtime.tracer,
         documents=DocumentLimits.of(settings),
+        max_answer_bytes=settings.upstream_max_answer_bytes,
     )

@@ -33,7 +33,12 @@ from keyplane.gateway.http1 import ClosedError, ReadTimeoutError, Response, Tran
 from keyplane.gateway.network import ClientAddress
 from keyplane.gateway.refusals import upstream_refusal
 from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
-from keyplane.gateway.upstream import UpstreamConnectError, UpstreamTimeoutError, read_whole
+from keyplane.gateway.upstream import (
+    MAX_ANSWER_BYTES,
+    UpstreamConnectError,
+    UpstreamTimeoutError,
+    read_whole,
+)
 from keyplane.gateway.upstreams import Target, Upstreams
 from keyplane.gateway.wire import (
     Incoming,
@@ -122,8 +127,10 @@ class Gateway:
         tokenizer: Tokenizer | None = None,
         kinds: TokenKinds | None = None,
         tracer: GatewayTracer | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.access = access
+        self.max_answer_bytes = max_answer_bytes
         self.upstreams = upstreams
         self.catalog = ModelCatalog(upstreams)
         self.meter = meter
@@ -259,7 +266,7 @@ class Gateway:
     async def _read(self, metered: _Metered, response: Response) -> bytes:
         """The whole answer; a failure while reading it is metered, then raised."""
         try:
-            return await read_whole(response)
+            return await read_whole(response, self.max_answer_bytes)
         except BadGatewayError:
             await self._record_estimate(metered, 502, "")
             raise

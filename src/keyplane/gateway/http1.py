@@ -10,6 +10,7 @@ the consumer lags. Errors, all raised to the caller of ``Pool.request`` or of a 
     ├── ConnectTimeoutError  no connection in time (also a ``TimeoutError``)
     ├── ReadTimeoutError     no bytes of the answer in time (also a ``TimeoutError``)
     ├── ProtocolError        a malformed answer, or the connection ended before it did
+    ├── TooLargeError        a whole answer read past its limit (the connection is closed)
     └── ClosedError          the response was closed by us while being read
 """
 
@@ -53,6 +54,10 @@ class ProtocolError(TransportError):
     """The answer was malformed, or the connection ended before it did."""
 
 
+class TooLargeError(TransportError):
+    """The answer was longer than the most the reader would hold."""
+
+
 class ClosedError(TransportError):
     """The response was closed while it was being read."""
 
@@ -90,10 +95,16 @@ class Response:
         """Body bytes received and not consumed yet."""
         return self._buffered
 
-    async def read(self) -> bytes:
-        """The whole body."""
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; past ``limit`` bytes, the connection is closed and
+        ``TooLargeError`` raised, so that an endless answer cannot fill the memory."""
         parts = []
+        size = 0
         async for chunk in self:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                self.close()
+                raise TooLargeError(f"The answer is longer than {limit} bytes.")
             parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 

@@ -23,11 +23,16 @@ from keyplane.gateway.http1 import (
     ConnectTimeoutError,
     ReadTimeoutError,
     Response,
+    TooLargeError,
     TransportError,
 )
 from keyplane.gateway.pool import Origin, Pool, PoolLimits
 
 logger = logging.getLogger(__name__)
+
+# The most of a whole (not streamed) answer the gateway holds: twice what ten of the largest
+# base64 images weigh, ``KEYPLANE_UPSTREAM_MAX_ANSWER_BYTES``.
+MAX_ANSWER_BYTES = 128 * 1024 * 1024
 
 MISSING_KEY = (
     "The gateway has no upstream API key. Set KEYPLANE_UPSTREAM_API_KEY (or OPENAI_API_KEY) "
@@ -146,17 +151,29 @@ class Upstream:
             raise unreachable_error(error) from None
 
 
-async def read_whole(response: Response) -> bytes:
-    """The whole answer, its connection released.
+async def read_whole(response: Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The whole answer, its connection released; at most ``limit`` bytes of it.
 
     Raises:
-        BadGatewayError: the connection broke off (502).
+        BadGatewayError: the connection broke off, or the answer is longer than ``limit``
+            (502; the connection is closed, so the upstream stops sending).
         UpstreamTimeoutError: the upstream stopped sending (504).
     """
     try:
-        return await response.read()
+        return await response.read(limit)
     except ReadTimeoutError:
         raise UpstreamTimeoutError(reached_upstream=True) from None
+    except TooLargeError:
+        logger.warning(
+            "an upstream answer was longer than %d bytes (KEYPLANE_UPSTREAM_MAX_ANSWER_BYTES); "
+            "it was not relayed",
+            limit,
+        )
+        raise BadGatewayError(
+            f"The upstream provider's answer was longer than the gateway relays "
+            f"({limit:,} bytes), so it was not relayed.",
+            code="upstream_answer_too_large",
+        ) from None
     except TransportError as error:
         raise unreachable_error(error) from None
     finally:
