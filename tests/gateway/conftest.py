@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
@@ -214,9 +214,16 @@ class LocalGateway:
         return value
 
 
+class Listening(Protocol):
+    """An upstream the gateway can forward to: the stand-in's process, or a scripted server."""
+
+    @property
+    def base_url(self) -> str: ...
+
+
 @asynccontextmanager
 async def local_gateway(
-    upstream: UpstreamProcess, database_url: str, data_dir: Path, clock: Clock, **settings: Any
+    upstream: Listening, database_url: str, data_dir: Path, clock: Clock, **settings: Any
 ) -> AsyncIterator[LocalGateway]:
     """A running in-process keyplane on ``database_url`` (already migrated), with ``clock``."""
     app = create_app(

@@ -7,16 +7,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from gateway.conftest import create_key, gateway_process, verify_key
+from gateway.conftest import create_key, gateway_process, local_gateway, verify_key
 from keyplane.keys.format import generate_key
 from keyplane.testing import UpstreamProcess
 from keyplane.values.kinds import KeyKind
+from support.clock import FakeClock
 from support.raw_http import connect, post_head, read_answer, rss_bytes
+from support.scripted_server import EndlessHead, serve
 from support.server import ServerProcess
 from support.usage_results import key_usage
 
@@ -230,3 +234,27 @@ def test_if_upstreams_answer_is_over_the_limit_then_502_and_the_call_is_still_me
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
     )
     assert small.choices[0].message.content  # an answer within the limit is relayed
+
+
+async def test_if_upstreams_answer_head_never_ends_then_502_and_the_call_is_still_metered(
+    local_database: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    endless = EndlessHead()
+    async with (
+        serve(endless) as server,
+        local_gateway(server, local_database, tmp_path / "data", clock) as kp,
+    ):
+        sdk = kp.sdk(await kp.create_key())
+        with pytest.raises(openai.InternalServerError) as raised:
+            await sdk.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hello there"}]
+            )
+        meter = kp.app.state.runtime.meter
+        since = clock() - timedelta(days=1)
+        calls = await meter.requests(since=since, project_id=kp.project_id, model="gpt-4o-mini")
+        spent = await meter.spent(since=since, project_id=kp.project_id)
+    assert raised.value.status_code == 502
+    assert raised.value.code == "upstream_answer_too_large"
+    assert endless.sent < 16 * MIB  # the gateway hung up: it did not hold the head
+    assert calls == 1  # it reached upstream: metered, with its prompt counted
+    assert spent > 0

@@ -9,8 +9,14 @@ import pytest
 from pydantic import SecretStr
 
 from keyplane.errors import BadGatewayError, UnavailableError
-from keyplane.gateway.upstream import Timeouts, Upstream, UpstreamTimeoutError, read_whole
-from support.scripted_server import Server, replying, serve
+from keyplane.gateway.upstream import (
+    Timeouts,
+    Upstream,
+    UpstreamAnswerTooLargeError,
+    UpstreamTimeoutError,
+    read_whole,
+)
+from support.scripted_server import EndlessHead, Server, replying, serve
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 PROVIDER_KEY = SecretStr("sk-provider-secret")
@@ -111,6 +117,31 @@ async def test_an_answer_longer_than_the_limit_is_cut_off_with_502_not_held_in_m
     assert raised.value.code == "upstream_answer_too_large"
     assert "262,144 bytes" in raised.value.message
     assert sent < 16 * 1024 * 1024  # the connection was closed, so the upstream stopped
+
+
+async def test_an_answer_head_longer_than_64_kib_is_cut_off_with_502_not_held_in_memory() -> None:
+    endless = EndlessHead()
+    async with serve(endless) as server:
+        upstream = await started(url(server))
+        with pytest.raises(UpstreamAnswerTooLargeError) as raised:
+            await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
+        await upstream.close()
+    assert raised.value.status == 502
+    assert raised.value.code == "upstream_answer_too_large"
+    assert "head was longer than the gateway relays (65,536 bytes)" in raised.value.message
+    assert endless.sent < 16 * 1024 * 1024  # the connection was closed, so the upstream stopped
+
+
+async def test_a_long_head_within_the_bound_arriving_with_its_body_in_one_read_is_relayed() -> None:
+    body = b"x" * (256 * 1024)
+    head = b"HTTP/1.1 200 OK\r\nx-long: " + b"h" * 60_000 + b"\r\n"
+    answer = head + b"Content-Length: %d\r\n\r\n" % len(body) + body  # one write
+
+    async with serve(replying(answer)) as server:
+        upstream = await started(url(server))
+        response = await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
+        assert await read_whole(response) == body
+        await upstream.close()
 
 
 @pytest.mark.parametrize(

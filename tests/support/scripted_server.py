@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +20,11 @@ class Server:
     port: int = 0
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        """As an OpenAI-compatible upstream's base URL."""
+        return f"http://127.0.0.1:{self.port}/v1"
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
@@ -69,3 +75,21 @@ def replying(*parts: bytes, keep: bool = True) -> Answer:
         return keep
 
     return answer
+
+
+class EndlessHead:
+    """An answer whose head never ends: header lines until the reader hangs up (a gigabyte at
+    most), counting what it ``sent``."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __call__(self, writer: asyncio.StreamWriter, index: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        line = b"x-junk: " + b"a" * 1000 + b"\r\n"
+        with contextlib.suppress(ConnectionError):
+            while self.sent < 1 << 30:
+                writer.write(line)
+                await writer.drain()
+                self.sent += len(line)
+        return False

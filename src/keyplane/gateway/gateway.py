@@ -35,6 +35,7 @@ from keyplane.gateway.refusals import upstream_refusal
 from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
 from keyplane.gateway.upstream import (
     MAX_ANSWER_BYTES,
+    UpstreamAnswerTooLargeError,
     UpstreamConnectError,
     UpstreamTimeoutError,
     read_whole,
@@ -188,6 +189,10 @@ class Gateway:
             await self._forward(endpoint, metered, admitted, incoming)
         except UpstreamTimeoutError as error:
             if error.reached_upstream and not metered.recorded:
+                await self._record_estimate(metered, error.status, "")
+            raise
+        except UpstreamAnswerTooLargeError as error:
+            if not metered.recorded:
                 await self._record_estimate(metered, error.status, "")
             raise
         finally:

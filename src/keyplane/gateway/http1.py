@@ -10,7 +10,8 @@ the consumer lags. Errors, all raised to the caller of ``Pool.request`` or of a 
     ├── ConnectTimeoutError  no connection in time (also a ``TimeoutError``)
     ├── ReadTimeoutError     no bytes of the answer in time (also a ``TimeoutError``)
     ├── ProtocolError        a malformed answer, or the connection ended before it did
-    ├── TooLargeError        a whole answer read past its limit (the connection is closed)
+    ├── TooLargeError        a head past ``MAX_HEAD_BYTES``, or a whole answer read past its
+    │                        limit (the connection is closed)
     └── ClosedError          the response was closed by us while being read
 """
 
@@ -27,6 +28,9 @@ import httptools
 # Reading from the socket pauses above this many unconsumed body bytes, and resumes once
 # the consumer has taken them: a slow client holds back the upstream, not keyplane's memory.
 HIGH_WATER = 256 * 1024
+# The most an answer's head (status line, headers, any interim 1xx answers before it) may
+# take. Providers send one or two kilobytes; the parser itself holds headers without bound.
+MAX_HEAD_BYTES = 64 * 1024
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -55,7 +59,7 @@ class ProtocolError(TransportError):
 
 
 class TooLargeError(TransportError):
-    """The answer was longer than the most the reader would hold."""
+    """The answer, or its head, was longer than the most the reader would hold."""
 
 
 class ClosedError(TransportError):
@@ -218,6 +222,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._response: Response | None = None
         self._headers: RawHeaders = []
+        self._head_bytes = 0  # of the answer whose head is not complete yet
         self._paused = False
         self._lost = False
 
@@ -231,6 +236,7 @@ class Connection(asyncio.Protocol):
         """Write a whole request; the answer comes into the returned response."""
         response = self._response = Response(self, read_timeout)
         self.exchanges += 1
+        self._head_bytes = 0
         if self._transport is None:  # lost between being opened and being used
             response._fail(ProtocolError("The upstream closed the connection."))
         else:
@@ -277,6 +283,15 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._lose(ProtocolError("The upstream sent a malformed answer."))
             self.abandon()
+            return
+        response = self._response
+        if response is not None and not response.status:  # still in the head
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._lose(
+                    TooLargeError(f"The answer's head is longer than {MAX_HEAD_BYTES} bytes.")
+                )
+                self.abandon()
 
     def eof_received(self) -> bool:
         return False  # let the transport close; connection_lost ends any answer

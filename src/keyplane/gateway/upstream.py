@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from keyplane.errors import BadGatewayError, GatewayTimeoutError, UnavailableError
 from keyplane.gateway.http1 import (
+    MAX_HEAD_BYTES,
     ConnectError,
     ConnectTimeoutError,
     ReadTimeoutError,
@@ -123,6 +124,8 @@ class Upstream:
         Raises:
             UnavailableError: no provider key is configured, or no usable base URL (503).
             BadGatewayError: the upstream could not be reached (502).
+            UpstreamAnswerTooLargeError: the answer's head was longer than ``MAX_HEAD_BYTES``
+                (502; it reached the provider).
             GatewayTimeoutError: it did not answer in time (504).
         """
         if self._authorization is None:
@@ -144,6 +147,8 @@ class Upstream:
             raise UpstreamTimeoutError(reached_upstream=False) from None
         except ReadTimeoutError:
             raise UpstreamTimeoutError(reached_upstream=True) from None
+        except TooLargeError:
+            raise _too_large("head", MAX_HEAD_BYTES, "") from None
         except ConnectError as error:
             unreachable_error(error)  # logged
             raise UpstreamConnectError("The upstream provider could not be reached.") from None
@@ -164,16 +169,7 @@ async def read_whole(response: Response, limit: int = MAX_ANSWER_BYTES) -> bytes
     except ReadTimeoutError:
         raise UpstreamTimeoutError(reached_upstream=True) from None
     except TooLargeError:
-        logger.warning(
-            "an upstream answer was longer than %d bytes (KEYPLANE_UPSTREAM_MAX_ANSWER_BYTES); "
-            "it was not relayed",
-            limit,
-        )
-        raise BadGatewayError(
-            f"The upstream provider's answer was longer than the gateway relays "
-            f"({limit:,} bytes), so it was not relayed.",
-            code="upstream_answer_too_large",
-        ) from None
+        raise _too_large("answer", limit, " (KEYPLANE_UPSTREAM_MAX_ANSWER_BYTES)") from None
     except TransportError as error:
         raise unreachable_error(error) from None
     finally:
@@ -182,6 +178,23 @@ async def read_whole(response: Response, limit: int = MAX_ANSWER_BYTES) -> bytes
 
 class UpstreamConnectError(BadGatewayError):
     """A 502 before anything was sent: no connection could be made, so a fallback may try."""
+
+
+class UpstreamAnswerTooLargeError(BadGatewayError):
+    """A 502 for an answer, or its head, longer than the gateway holds. The call got to the
+    provider, so it is metered."""
+
+    code = "upstream_answer_too_large"
+
+
+def _too_large(part: str, limit: int, setting: str) -> UpstreamAnswerTooLargeError:
+    logger.warning(
+        "an upstream %s was longer than %d bytes%s; it was not relayed", part, limit, setting
+    )
+    return UpstreamAnswerTooLargeError(
+        f"The upstream provider's {part} was longer than the gateway relays ({limit:,} bytes), "
+        "so it was not relayed."
+    )
 
 
 class UpstreamTimeoutError(GatewayTimeoutError):
