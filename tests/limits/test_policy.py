@@ -92,6 +92,35 @@ def test_headers_report_the_tightest_scope() -> None:
     assert headers[b"x-ratelimit-reset-tokens"] == b"500ms"
 
 
+@pytest.mark.parametrize(
+    "seconds", [-1.0, 0.0, 0.0004, 0.5, 1.0, 1.2, 59.5, 60.0, 61.3, 3599.5, 3600.0, 3600.5, 90061.0]
+)
+def test_a_reset_header_reads_as_its_duration_on_a_single_scope(seconds: float) -> None:
+    status = ScopeStatus(
+        "key:a",
+        requests_limit=10,
+        requests_remaining=3,
+        requests_reset=seconds,
+        tokens_limit=1000,
+        tokens_remaining=0,
+        tokens_reset=seconds,
+    )
+    headers = dict(ratelimit_headers([status]))
+    assert headers[b"x-ratelimit-reset-requests"] == duration(seconds).encode()
+    assert headers[b"x-ratelimit-reset-tokens"] == duration(seconds).encode()
+    assert headers[b"x-ratelimit-remaining-tokens"] == b"0"
+
+
+def test_a_scope_without_a_limit_of_a_kind_reports_none_of_it() -> None:
+    only_requests = ScopeStatus("key:a", requests_limit=10, requests_remaining=3, requests_reset=5)
+    assert [name for name, _ in ratelimit_headers([only_requests])] == [
+        b"x-ratelimit-limit-requests",
+        b"x-ratelimit-remaining-requests",
+        b"x-ratelimit-reset-requests",
+    ]
+    assert ratelimit_headers([ScopeStatus("key:a")]) == ()
+
+
 def test_token_estimate_covers_prompt_and_maximum_output() -> None:
     body = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 50, "n": 2}
     assert prompt_tokens(body) >= 100

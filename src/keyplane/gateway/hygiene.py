@@ -11,6 +11,7 @@ stream is not held back: only a chunk's tail that could begin the key waits for 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,9 @@ NOT_RELAYED = frozenset(
         b"set-cookie2",
     }
 )
+
+
+_name, _value = itemgetter(0), itemgetter(1)
 
 
 class ProviderHygiene:
@@ -57,10 +61,11 @@ class ProviderHygiene:
                     message["body"] = masker.feed(message.get("body", b""), final=not more)
             elif kind == "http.response.start":
                 # ASGI header names are lower-case; the gateway's are lowered as they come.
-                headers = [
-                    header for header in message.get("headers", ()) if header[0] not in NOT_RELAYED
-                ]
-                if secrets and masker.found(b"\n".join([value for _, value in headers])):
+                # Both passes are C (map, isdisjoint, join): this runs on every answer.
+                headers = list(message.get("headers", ()))
+                if not NOT_RELAYED.isdisjoint(map(_name, headers)):
+                    headers = [header for header in headers if header[0] not in NOT_RELAYED]
+                if secrets and masker.found(b"\n".join(map(_value, headers))):
                     headers = [(name, masker.whole(value)) for name, value in headers]
                 message["headers"] = headers
             await send(message)

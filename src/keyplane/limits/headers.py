@@ -33,33 +33,45 @@ _NAMES = {
 }
 
 
+_HOUR = 3600
+_RESETS = tuple(duration(n).encode() for n in range(_HOUR + 1))
+
+
 def ratelimit_headers(statuses: Sequence[ScopeStatus]) -> tuple[tuple[bytes, bytes], ...]:
     """The tightest of the scopes' request and token limits, as OpenAI reports them."""
-    req = tok = None  # the first scope with the fewest left, of each
-    for status in statuses:
-        if status.requests_limit is not None and (
-            req is None or (status.requests_remaining or 0) < (req.requests_remaining or 0)
-        ):
-            req = status
-        if status.tokens_limit is not None and (
-            tok is None or (status.tokens_remaining or 0) < (tok.tokens_remaining or 0)
-        ):
-            tok = status
+    req: ScopeStatus | None
+    tok: ScopeStatus | None
+    if len(statuses) == 1:  # one limited scope, the usual case: it is the tightest of each
+        req = tok = statuses[0]
+    else:
+        req = tok = None  # the first scope with the fewest left, of each
+        for status in statuses:
+            if status.requests_limit is not None and (
+                req is None or (status.requests_remaining or 0) < (req.requests_remaining or 0)
+            ):
+                req = status
+            if status.tokens_limit is not None and (
+                tok is None or (status.tokens_remaining or 0) < (tok.tokens_remaining or 0)
+            ):
+                tok = status
     headers: tuple[tuple[bytes, bytes], ...] = ()
-    if req is not None:
+    if req is not None and req.requests_limit is not None:
         limit, remaining, reset = req.requests_limit, req.requests_remaining, req.requests_reset
-        headers += _three("requests", limit, remaining, reset)
-    if tok is not None:
-        headers += _three("tokens", tok.tokens_limit, tok.tokens_remaining, tok.tokens_reset)
+        headers += _three(_NAMES["requests"], limit, remaining, reset)
+    if tok is not None and tok.tokens_limit is not None:
+        limit, remaining, reset = tok.tokens_limit, tok.tokens_remaining, tok.tokens_reset
+        headers += _three(_NAMES["tokens"], limit, remaining, reset)
     return headers
 
 
 def _three(
-    what: str, limit: int | None, remaining: int | None, reset: float
+    names: tuple[bytes, ...], limit: int, remaining: int | None, reset: float
 ) -> tuple[tuple[bytes, bytes], ...]:
-    limit_name, remaining_name, reset_name = _NAMES[what]
+    limit_name, remaining_name, reset_name = names
+    # Whole seconds within an hour, the usual answers, are made once.
+    reset_value = _RESETS[math.ceil(reset)] if 1 <= reset <= _HOUR else duration(reset).encode()
     return (
-        (limit_name, str(limit).encode()),
-        (remaining_name, str(remaining).encode()),
-        (reset_name, duration(reset).encode()),
+        (limit_name, b"%d" % limit),
+        (remaining_name, b"%d" % (remaining or 0)),
+        (reset_name, reset_value),
     )
