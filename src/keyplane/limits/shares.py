@@ -87,6 +87,21 @@ class Share:
     renewing: asyncio.Future[None] | None = None
     asked: bool = False  # whether the last renewal asked for a share (else it gave back)
     calls_in_flight: int = 0  # admitted from this share and not settled
+    # Which limits the scope has, fixed by its signature: read on every call, so flags here
+    # rather than a chain of attributes of the demand's limits each time.
+    rpm: bool = field(init=False)
+    tpm: bool = field(init=False)
+    parallel: bool = field(init=False)
+    budgeted: bool = field(init=False)  # a budget with a window
+    per_day: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        demand, rate = self.demand, self.demand.rate
+        self.rpm = rate is not None and rate.requests_per_minute is not None
+        self.tpm = rate is not None and rate.tokens_per_minute is not None
+        self.parallel = rate is not None and rate.max_parallel_requests is not None
+        self.budgeted = demand.budget is not None and demand.window is not None
+        self.per_day = demand.requests_per_day is not None
 
     @property
     def budget_free(self) -> int:
@@ -154,44 +169,36 @@ def _stale(share: Share, demand: Demand, slot: int) -> bool:
 
 
 def fits(share: Share, demand: Demand, slot: int) -> bool:
-    """Whether ``demand`` can be taken from ``share`` now, without asking Redis."""
+    """Whether ``demand`` (of ``share``'s signature) can be taken from ``share`` now, without
+    asking Redis."""
     if not share.active or share.renewing is not None or share.slot != slot:
         return False
-    rate = demand.rate
-    if rate is not None:
-        if rate.requests_per_minute is not None and share.requests < demand.requests:
-            return False
-        if rate.tokens_per_minute is not None and share.tokens < demand.tokens:
-            return False
-        if rate.max_parallel_requests is not None and (
-            share.parallel_held - share.parallel_in_use < 1
-        ):
-            return False
-    if (
-        demand.budget is not None
-        and demand.window is not None
-        and (share.budget_free < demand.cost)
-    ):
+    if share.rpm and share.requests < demand.requests:
         return False
-    return not (demand.requests_per_day is not None and share.day < demand.requests)
+    if share.tpm and share.tokens < demand.tokens:
+        return False
+    if share.parallel and share.parallel_held - share.parallel_in_use < 1:
+        return False
+    if share.budgeted and share.budget_free < demand.cost:
+        return False
+    return not (share.per_day and share.day < demand.requests)
 
 
 def take(share: Share, demand: Demand) -> ScopeStatus:
     """Take ``demand`` from ``share`` (``fits`` said it can) and say what is left."""
-    rate = demand.rate
     share.calls += 1
     share.calls_in_flight += 1
-    if rate is not None:
-        if rate.requests_per_minute is not None:
-            share.requests -= demand.requests
-        if rate.tokens_per_minute is not None:
-            share.tokens -= demand.tokens
-        if rate.max_parallel_requests is not None:
-            share.parallel_in_use += 1
-            share.peak = max(share.peak, share.parallel_in_use)
-    if demand.budget is not None and demand.window is not None:
+    if share.rpm:
+        share.requests -= demand.requests
+    if share.tpm:
+        share.tokens -= demand.tokens
+    if share.parallel:
+        share.parallel_in_use += 1
+        if share.parallel_in_use > share.peak:
+            share.peak = share.parallel_in_use
+    if share.budgeted:
         share.budget_in_flight += demand.cost
-    if demand.requests_per_day is not None:
+    if share.per_day:
         share.day -= demand.requests
     return local_status(share)
 
@@ -228,14 +235,15 @@ def give_back(
     now_slot = slot_of(now)
     for share, demand in zip(ticket.shares, demands, strict=True):
         share.calls_in_flight -= 1
-        rate = demand.rate
-        if rate is not None and rate.max_parallel_requests is not None:
-            share.parallel_in_use = max(share.parallel_in_use - 1, 0)
-        if rate is not None and rate.tokens_per_minute is not None:
+        if share.parallel and share.parallel_in_use > 0:
+            share.parallel_in_use -= 1
+        if share.tpm:
             ups = share.true_ups
             ups[ticket.admitted_slot] = ups.get(ticket.admitted_slot, 0) - demand.tokens
             ups[now_slot] = ups.get(now_slot, 0) + tokens
-        if demand.budget is not None and demand.window is not None:
+        if share.budgeted:
+            assert demand.budget is not None
+            assert demand.window is not None
             share.budget_in_flight = max(share.budget_in_flight - demand.cost, 0)
             share.unsettled_spend += cost
             if not demand.budget.alert_thresholds:
