@@ -26,6 +26,7 @@ from keyplane.services.bootstrap import bootstrap
 from keyplane.testing import UpstreamProcess, start_upstream_process
 from keyplane.usage.prices import PriceTable
 from support.server import ServerProcess, server_env
+from support.usage_results import admin_json
 
 UPSTREAM_KEY = "sk-test-upstream-7Hq2"
 
@@ -167,16 +168,12 @@ def metered_cost(server: ServerProcess, project_id: str, expected: int) -> int:
     """The project's cost from ``/v1/organization/costs``, waiting for the meter to flush."""
     deadline = time.monotonic() + 5
     while True:
-        response = httpx.get(
-            f"{server.url}/v1/organization/costs",
-            params={"start_time": int(time.time()) - 86400, "project_ids": project_id},
-            headers={"Authorization": f"Bearer {server.admin_key}"},
-            timeout=10,
+        answer = admin_json(
+            server, "costs", start_time=int(time.time()) - 86400, project_ids=project_id
         )
-        assert response.status_code == 200, response.text
         total: int = sum(
             result["amount"]["value_micro_usd"]
-            for bucket in response.json()["data"]
+            for bucket in answer["data"]
             for result in bucket["results"]
         )
         if total >= expected or time.monotonic() > deadline:

@@ -26,17 +26,26 @@ def summed(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
+def admin_json(server: ServerProcess, path: str, **params: Any) -> Any:
+    """A read of the admin API (``path`` under ``/v1/organization``) as the server's admin."""
+    response = httpx.get(
+        f"{server.url}/v1/organization/{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {server.admin_key}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def key_usage(server: ServerProcess, key_id: str, expected_requests: int) -> dict[str, Any]:
     """The key's completions usage, summed over the days it spans, once ``expected_requests``
     are flushed."""
     deadline = time.monotonic() + 10
     while True:
-        answer = httpx.get(
-            f"{server.url}/v1/organization/usage/completions",
-            params={"start_time": int(time.time()) - 3600, "api_key_ids": key_id},
-            headers={"Authorization": f"Bearer {server.admin_key}"},
-            timeout=10,
-        ).json()
+        answer = admin_json(
+            server, "usage/completions", start_time=int(time.time()) - 3600, api_key_ids=key_id
+        )
         result = summed(r for bucket in answer["data"] for r in bucket["results"])
         if result.get("num_model_requests", 0) >= expected_requests:
             return result
