@@ -20,7 +20,7 @@ from keyplane.testing import UpstreamProcess
 from keyplane.values.kinds import KeyKind
 from support.clock import FakeClock
 from support.raw_http import connect, post_head, read_answer, rss_bytes
-from support.scripted_server import EndlessHead, serve
+from support.scripted_server import Answer, EndlessHead, replying, serve
 from support.server import ServerProcess
 from support.usage_results import key_usage
 
@@ -236,13 +236,14 @@ def test_if_upstreams_answer_is_over_the_limit_then_502_and_the_call_is_still_me
     assert small.choices[0].message.content  # an answer within the limit is relayed
 
 
-async def test_if_upstreams_answer_head_never_ends_then_502_and_the_call_is_still_metered(
-    local_database: str, tmp_path: Path, clock: FakeClock
-) -> None:
-    endless = EndlessHead()
+async def metered_502(
+    answer: Answer, local_database: str, data_dir: Path, clock: FakeClock
+) -> tuple[openai.InternalServerError, int, int]:
+    """One chat call through an in-process gateway whose upstream writes ``answer``: the
+    error it raised, and the project's calls and spend the meter then holds."""
     async with (
-        serve(endless) as server,
-        local_gateway(server, local_database, tmp_path / "data", clock) as kp,
+        serve(answer) as server,
+        local_gateway(server, local_database, data_dir, clock) as kp,
     ):
         sdk = kp.sdk(await kp.create_key())
         with pytest.raises(openai.InternalServerError) as raised:
@@ -253,8 +254,29 @@ async def test_if_upstreams_answer_head_never_ends_then_502_and_the_call_is_stil
         since = clock() - timedelta(days=1)
         calls = await meter.requests(since=since, project_id=kp.project_id, model="gpt-4o-mini")
         spent = await meter.spent(since=since, project_id=kp.project_id)
-    assert raised.value.status_code == 502
-    assert raised.value.code == "upstream_answer_too_large"
+    return raised.value, calls, spent
+
+
+async def test_if_upstreams_answer_head_never_ends_then_502_and_the_call_is_still_metered(
+    local_database: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    endless = EndlessHead()
+    error, calls, spent = await metered_502(endless, local_database, tmp_path / "data", clock)
+    assert error.status_code == 502
+    assert error.code == "upstream_answer_too_large"
     assert endless.sent < 16 * MIB  # the gateway hung up: it did not hold the head
     assert calls == 1  # it reached upstream: metered, with its prompt counted
+    assert spent > 0
+
+
+async def test_if_upstream_hangs_up_after_reading_the_call_then_502_and_the_call_is_metered(
+    local_database: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    # As a provider's load balancer may, after the model ran: the call may be billed.
+    error, calls, spent = await metered_502(
+        replying(keep=False), local_database, tmp_path / "data", clock
+    )
+    assert error.status_code == 502
+    assert error.code == "upstream_broke_off"
+    assert calls == 1
     assert spent > 0

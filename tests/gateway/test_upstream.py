@@ -12,6 +12,7 @@ from keyplane.errors import BadGatewayError, UnavailableError
 from keyplane.gateway.upstream import (
     Timeouts,
     Upstream,
+    UpstreamAnswerError,
     UpstreamAnswerTooLargeError,
     UpstreamTimeoutError,
     read_whole,
@@ -117,6 +118,17 @@ async def test_an_answer_longer_than_the_limit_is_cut_off_with_502_not_held_in_m
     assert raised.value.code == "upstream_answer_too_large"
     assert "262,144 bytes" in raised.value.message
     assert sent < 16 * 1024 * 1024  # the connection was closed, so the upstream stopped
+
+
+async def test_if_the_upstream_hangs_up_after_reading_the_call_then_502_that_reached_it() -> None:
+    async with serve(replying(keep=False)) as server:
+        upstream = await started(url(server))
+        with pytest.raises(UpstreamAnswerError) as raised:
+            await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
+        await upstream.close()
+    assert len(server.requests) == 1  # it read the call
+    assert raised.value.status == 502
+    assert raised.value.code == "upstream_broke_off"
 
 
 async def test_an_answer_head_longer_than_64_kib_is_cut_off_with_502_not_held_in_memory() -> None:

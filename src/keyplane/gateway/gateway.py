@@ -35,7 +35,7 @@ from keyplane.gateway.refusals import upstream_refusal
 from keyplane.gateway.streams import StreamParser, StreamRelay, answer_text, parser_for
 from keyplane.gateway.upstream import (
     MAX_ANSWER_BYTES,
-    UpstreamAnswerTooLargeError,
+    UpstreamAnswerError,
     UpstreamConnectError,
     UpstreamTimeoutError,
     read_whole,
@@ -191,7 +191,7 @@ class Gateway:
             if error.reached_upstream and not metered.recorded:
                 await self._record_estimate(metered, error.status, "")
             raise
-        except UpstreamAnswerTooLargeError as error:
+        except UpstreamAnswerError as error:  # it got the call, then broke off or overflowed
             if not metered.recorded:
                 await self._record_estimate(metered, error.status, "")
             raise

@@ -237,8 +237,8 @@ class Connection(asyncio.Protocol):
         response = self._response = Response(self, read_timeout)
         self.exchanges += 1
         self._head_bytes = 0
-        if self._transport is None:  # lost between being opened and being used
-            response._fail(ProtocolError("The upstream closed the connection."))
+        if self._transport is None:  # lost between being opened and being used: not sent
+            response._fail(ConnectError("The connection was lost before the request was sent."))
         else:
             self._transport.write(data)
         return response

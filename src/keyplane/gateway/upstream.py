@@ -22,6 +22,7 @@ from keyplane.gateway.http1 import (
     MAX_HEAD_BYTES,
     ConnectError,
     ConnectTimeoutError,
+    ProtocolError,
     ReadTimeoutError,
     Response,
     TooLargeError,
@@ -124,8 +125,9 @@ class Upstream:
         Raises:
             UnavailableError: no provider key is configured, or no usable base URL (503).
             BadGatewayError: the upstream could not be reached (502).
-            UpstreamAnswerTooLargeError: the answer's head was longer than ``MAX_HEAD_BYTES``
-                (502; it reached the provider).
+            UpstreamAnswerError: the call was sent, and the connection then broke off or
+                the answer's head was malformed or longer than ``MAX_HEAD_BYTES`` (502; it
+                reached the provider).
             GatewayTimeoutError: it did not answer in time (504).
         """
         if self._authorization is None:
@@ -149,6 +151,12 @@ class Upstream:
             raise UpstreamTimeoutError(reached_upstream=True) from None
         except TooLargeError:
             raise _too_large("head", MAX_HEAD_BYTES, "") from None
+        except ProtocolError as error:  # after the request was sent: it may have run
+            logger.warning("upstream call broke off: %s", error)
+            raise UpstreamAnswerError(
+                "The upstream provider broke off the call before answering.",
+                code="upstream_broke_off",
+            ) from None
         except ConnectError as error:
             unreachable_error(error)  # logged
             raise UpstreamConnectError("The upstream provider could not be reached.") from None
@@ -180,9 +188,14 @@ class UpstreamConnectError(BadGatewayError):
     """A 502 before anything was sent: no connection could be made, so a fallback may try."""
 
 
-class UpstreamAnswerTooLargeError(BadGatewayError):
-    """A 502 for an answer, or its head, longer than the gateway holds. The call got to the
-    provider, so it is metered."""
+class UpstreamAnswerError(BadGatewayError):
+    """A 502 for a call that got to the provider, whose answer cannot be relayed: it broke
+    off before its head, or was malformed, or too large. The provider may have run the call,
+    so it is metered (with its prompt counted)."""
+
+
+class UpstreamAnswerTooLargeError(UpstreamAnswerError):
+    """A 502 for an answer, or its head, longer than the gateway holds."""
 
     code = "upstream_answer_too_large"
 
