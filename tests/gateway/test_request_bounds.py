@@ -4,6 +4,7 @@ upstream's answer is bounded too."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -280,3 +281,29 @@ async def test_if_upstream_hangs_up_after_reading_the_call_then_502_and_the_call
     assert error.code == "upstream_broke_off"
     assert calls == 1
     assert spent > 0
+
+
+async def test_the_model_list_is_bounded_by_the_same_answer_limit(
+    local_database: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    models = {
+        "object": "list",
+        "data": [{"id": f"m{n:06}", "object": "model"} for n in range(3000)],
+    }
+    body = json.dumps(models).encode()  # about 100 KB, over 64 KiB
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    async with (
+        serve(replying(answer)) as server,
+        local_gateway(
+            server,
+            local_database,
+            tmp_path / "data",
+            clock,
+            upstream_max_answer_bytes=ANSWER_LIMIT,
+        ) as kp,
+    ):
+        sdk = kp.sdk(await kp.create_key())
+        with pytest.raises(openai.InternalServerError) as raised:
+            await sdk.models.list()
+    assert raised.value.status_code == 502
+    assert raised.value.code == "upstream_answer_too_large"

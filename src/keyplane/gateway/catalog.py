@@ -22,7 +22,7 @@ import orjson
 from keyplane.errors import BadGatewayError, KeyplaneError
 from keyplane.gateway.access import Grant
 from keyplane.gateway.http1 import RawHeaders
-from keyplane.gateway.upstream import read_whole
+from keyplane.gateway.upstream import MAX_ANSWER_BYTES, read_whole
 from keyplane.gateway.upstreams import Target, Upstreams, model_not_found
 from keyplane.upstreams.spec import Provider
 
@@ -53,8 +53,9 @@ def _from_anthropic(item: dict[str, Any]) -> dict[str, Any]:
 class ModelCatalog:
     """Answers the model endpoints for a grant."""
 
-    def __init__(self, upstreams: Upstreams) -> None:
+    def __init__(self, upstreams: Upstreams, max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         self.upstreams = upstreams
+        self.max_answer_bytes = max_answer_bytes
 
     async def answer(self, grant: Grant, model: str | None, headers: Mapping[str, str]) -> Answer:
         if model is not None and not grant.allows_model(model):
@@ -76,7 +77,7 @@ class ModelCatalog:
         client = self.upstreams.targets[0].client
         path = "/models" if model is None else "/models/" + quote(model, safe="")
         response = await client.send("GET", path, body=None, headers=headers)
-        content = await read_whole(response)
+        content = await read_whole(response, self.max_answer_bytes)
         if model is None and response.status == 200 and grant.narrows_models:
             content = _only_allowed(content, grant)
         return response.status, response.raw_headers, content
@@ -113,7 +114,7 @@ class ModelCatalog:
         path = "/v1/models?limit=1000" if anthropic else "/models"
         extra = {"anthropic-version": target.spec.anthropic_version} if anthropic else {}
         response = await target.client.send("GET", path, body=None, headers={**headers, **extra})
-        content = await read_whole(response)
+        content = await read_whole(response, self.max_answer_bytes)
         listing = _loads(content)
         if response.status != 200 or not isinstance(listing, dict):
             status = response.status

@@ -133,7 +133,7 @@ class Gateway:
         self.access = access
         self.max_answer_bytes = max_answer_bytes
         self.upstreams = upstreams
-        self.catalog = ModelCatalog(upstreams)
+        self.catalog = ModelCatalog(upstreams, max_answer_bytes)
         self.meter = meter
         self.prices = prices
         self.last_used = last_used
