@@ -4,12 +4,15 @@ upstream's answer is bounded too."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -237,14 +240,14 @@ def test_if_upstreams_answer_is_over_the_limit_then_502_and_the_call_is_still_me
     assert small.choices[0].message.content  # an answer within the limit is relayed
 
 
-async def metered_502(
-    answer: Answer, local_database: str, data_dir: Path, clock: FakeClock
+async def metered_failure(
+    answer: Answer, local_database: str, data_dir: Path, clock: FakeClock, **settings: Any
 ) -> tuple[openai.InternalServerError, int, int]:
     """One chat call through an in-process gateway whose upstream writes ``answer``: the
     error it raised, and the project's calls and spend the meter then holds."""
     async with (
         serve(answer) as server,
-        local_gateway(server, local_database, data_dir, clock) as kp,
+        local_gateway(server, local_database, data_dir, clock, **settings) as kp,
     ):
         sdk = kp.sdk(await kp.create_key())
         with pytest.raises(openai.InternalServerError) as raised:
@@ -262,7 +265,7 @@ async def test_if_upstreams_answer_head_never_ends_then_502_and_the_call_is_stil
     local_database: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     endless = EndlessHead()
-    error, calls, spent = await metered_502(endless, local_database, tmp_path / "data", clock)
+    error, calls, spent = await metered_failure(endless, local_database, tmp_path / "data", clock)
     assert error.status_code == 502
     assert error.code == "upstream_answer_too_large"
     assert endless.sent < 16 * MIB  # the gateway hung up: it did not hold the head
@@ -274,7 +277,7 @@ async def test_if_upstream_hangs_up_after_reading_the_call_then_502_and_the_call
     local_database: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     # As a provider's load balancer may, after the model ran: the call may be billed.
-    error, calls, spent = await metered_502(
+    error, calls, spent = await metered_failure(
         replying(keep=False), local_database, tmp_path / "data", clock
     )
     assert error.status_code == 502
@@ -307,3 +310,25 @@ async def test_the_model_list_is_bounded_by_the_same_answer_limit(
             await sdk.models.list()
     assert raised.value.status_code == 502
     assert raised.value.code == "upstream_answer_too_large"
+
+
+async def test_if_upstreams_whole_answer_trickles_in_then_504_at_the_read_timeout_and_metered(
+    local_database: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    async def trickling(writer: asyncio.StreamWriter, index: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):  # 50 s in all, a byte well within each read's timeout
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        return False
+
+    started = time.monotonic()
+    error, calls, spent = await metered_failure(
+        trickling, local_database, tmp_path / "data", clock, upstream_read_timeout_seconds=0.5
+    )
+    assert error.status_code == 504
+    assert time.monotonic() - started < 20
+    assert calls == 1
+    assert spent > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import pytest
 from pydantic import SecretStr
@@ -74,6 +75,45 @@ async def test_if_no_answer_in_time_then_504_that_reached_upstream() -> None:
         await upstream.close()
     assert raised.value.status == 504
     assert raised.value.reached_upstream
+
+
+async def test_a_whole_answer_that_trickles_in_is_cut_off_at_the_read_timeout() -> None:
+    async def trickling(writer: asyncio.StreamWriter, index: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):  # a byte every 50 ms: 50 s in all, each within the timeout
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        return False
+
+    async with serve(trickling) as server:
+        upstream = await started(url(server), read=0.5)
+        response = await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
+        started_at = time.monotonic()
+        with pytest.raises(UpstreamTimeoutError) as raised:
+            await read_whole(response)
+        took = time.monotonic() - started_at
+        await upstream.close()
+    assert raised.value.reached_upstream
+    assert 0.4 < took < 2
+
+
+async def test_a_stream_may_take_longer_than_the_read_timeout_in_all() -> None:
+    async def streaming(writer: asyncio.StreamWriter, index: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        for _ in range(10):  # a second in all, each byte within the 0.5 s timeout
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        return False
+
+    async with serve(streaming) as server:
+        upstream = await started(url(server), read=0.5)
+        response = await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
+        received = b"".join([chunk async for chunk in response])
+        await upstream.close()
+    assert received == b"x" * 10
 
 
 async def test_if_no_connection_in_time_then_504_that_did_not_reach_upstream() -> None:

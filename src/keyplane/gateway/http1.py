@@ -36,6 +36,7 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 _NOTHING = "The upstream sent nothing in time."
 _NO_ANSWER = "The upstream sent no answer in time."
+_SLOW_BODY = "The upstream did not send the whole answer within the read timeout."
 
 
 class TransportError(Exception):
@@ -73,6 +74,7 @@ class Response:
         "_buffered",
         "_chunks",
         "_connection",
+        "_deadline",
         "_done",
         "_error",
         "_loop",
@@ -88,6 +90,7 @@ class Response:
         self._connection: Connection | None = connection
         self._loop = connection.loop
         self._read_timeout = read_timeout
+        self._deadline: float | None = None  # for the whole body, when ``read``
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._done = False
@@ -100,8 +103,12 @@ class Response:
         return self._buffered
 
     async def read(self, limit: int | None = None) -> bytes:
-        """The whole body; past ``limit`` bytes, the connection is closed and
-        ``TooLargeError`` raised, so that an endless answer cannot fill the memory."""
+        """The whole body, within the read timeout in all (not only between bytes: a trickle
+        would hold the call and its connection without end); past ``limit`` bytes, the
+        connection is closed and ``TooLargeError`` raised, so that an endless answer cannot
+        fill the memory."""
+        if not self._done:
+            self._deadline = self._loop.time() + self._read_timeout
         parts = []
         size = 0
         async for chunk in self:
@@ -122,7 +129,11 @@ class Response:
                 raise self._error
             if self._done:
                 raise StopAsyncIteration
-            await self._wait()
+            deadline = self._deadline
+            if deadline is None:
+                await self._wait()
+            else:
+                await self._wait(max(deadline - self._loop.time(), 0.0), _SLOW_BODY)
         chunks = self._chunks
         chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
