@@ -86,7 +86,7 @@ async def test_key_of_another_organisation_is_not_found(
         project = Project(organization_id=other.id, name="theirs")
         session.add(project)
         await issue_admin_key(
-            session, organization_id=other.id, name="x", actor=SYSTEM, brand="kp", clock=clock
+            session, organization_id=other.id, name="x", actor=SYSTEM, brand="kp", now=clock()
         )
     theirs = await services.keys.create(
         organization_id=other.id, project_id=project.id, spec=KeySpec(name="t"), actor=SYSTEM

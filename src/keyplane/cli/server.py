@@ -64,7 +64,7 @@ async def _break_glass(database: Database, result: Bootstrap, *, brand: str) -> 
             name="Recovery admin key",
             actor=actor,
             brand=brand,
-            clock=system_clock,
+            now=system_clock(),
         )
     return Bootstrap(result.organization_id, result.project_id, issued.plaintext)
 

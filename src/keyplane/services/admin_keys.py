@@ -34,9 +34,12 @@ class AdminKeyService:
         name: str,
         actor: Actor,
         expires_at: datetime | None = None,
+        now: datetime | None = None,
     ) -> IssuedKey:
-        """A new admin key; past ``expires_at`` it is refused like any expired key."""
-        expires_at = policy.clean_expiry(expires_at, now=self.clock())
+        """A new admin key, made ``now`` (the instant ``expires_at`` was counted from, if it
+        was); past ``expires_at`` it is refused like any expired key."""
+        now = now or self.clock()
+        expires_at = policy.clean_expiry(expires_at, now=now)
         async with self.db.session() as session, session.begin():
             return await issue_admin_key(
                 session,
@@ -44,7 +47,7 @@ class AdminKeyService:
                 name=name,
                 actor=actor,
                 brand=self.brand,
-                clock=self.clock,
+                now=now,
                 expires_at=expires_at,
             )
 
@@ -92,11 +95,10 @@ async def issue_admin_key(
     name: str,
     actor: Actor,
     brand: str,
-    clock: Clock,
+    now: datetime,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
-    """Create an admin key in the caller's transaction."""
-    now = clock()
+    """Create an admin key in the caller's transaction, made ``now``."""
     key = ApiKey(
         organization_id=organization_id,
         project_id=None,

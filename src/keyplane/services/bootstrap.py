@@ -64,7 +64,7 @@ async def bootstrap(database: Database, *, brand: str, clock: Clock = system_clo
                 name="Bootstrap admin key",
                 actor=SYSTEM,
                 brand=brand,
-                clock=clock,
+                now=now,
             )
     except IntegrityError:
         again = await current_instance(database)

@@ -52,8 +52,11 @@ class ServiceAccountService:
         actor: Actor,
         with_key: bool = True,
         key_expires_at: datetime | None = None,
+        now: datetime | None = None,
     ) -> CreatedServiceAccount:
-        now = self.clock()
+        """The account, made ``now`` (the instant ``key_expires_at`` was counted from, if it
+        was), and its first key unless not ``with_key``."""
+        now = now or self.clock()
         async with self.db.session() as session, session.begin():
             project = await get_project(
                 session, organization_id=organization_id, project_id=project_id
@@ -90,8 +93,9 @@ class ServiceAccountService:
         service_account_id: str,
         spec: KeySpec,
         actor: Actor,
+        now: datetime | None = None,
     ) -> IssuedKey:
-        now = self.clock()
+        now = now or self.clock()
         async with self.db.session() as session, session.begin():
             account = await _live(session, organization_id, project_id, service_account_id)
             return await self._issue(session, account, spec, actor=actor, now=now)

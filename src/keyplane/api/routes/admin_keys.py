@@ -63,6 +63,7 @@ async def create_admin_key(
         name=body.name,
         actor=principal.actor,
         expires_at=expires_at,
+        now=now,  # expires_in_seconds counts from the key's creation, to the second
     )
     owners = await owners_of(database, [issued.key])
     view = AdminKeyOut.of(issued.key, owners=owners)

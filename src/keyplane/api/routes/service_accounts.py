@@ -115,6 +115,7 @@ async def create_service_account(
         actor=principal.actor,
         with_key=not body.create_service_account_only,
         key_expires_at=_expiry(now, body.expires_in_seconds),
+        now=now,  # a lifetime counts from the key's creation, to the second
     )
     shown = ServiceAccountOut.of(created.account).model_dump()
     key = None if created.key is None else ServiceAccountKeyOut.of(created.key)
@@ -196,6 +197,7 @@ async def create_service_account_key(
             expires_at=_expiry(now, body.expires_in_seconds),
         ),
         actor=principal.actor,
+        now=now,
     )
     return ServiceAccountKeyOut.of(issued)
 
