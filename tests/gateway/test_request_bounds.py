@@ -4,8 +4,6 @@ upstream's answer is bounded too."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import threading
 import time
@@ -24,7 +22,7 @@ from keyplane.testing import UpstreamProcess
 from keyplane.values.kinds import KeyKind
 from support.clock import FakeClock
 from support.raw_http import connect, post_head, read_answer, rss_bytes
-from support.scripted_server import Answer, EndlessHead, replying, serve
+from support.scripted_server import Answer, EndlessHead, replying, serve, trickling
 from support.server import ServerProcess
 from support.usage_results import key_usage
 
@@ -315,18 +313,13 @@ async def test_the_model_list_is_bounded_by_the_same_answer_limit(
 async def test_if_upstreams_whole_answer_trickles_in_then_504_at_the_read_timeout_and_metered(
     local_database: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    async def trickling(writer: asyncio.StreamWriter, index: int) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        with contextlib.suppress(ConnectionError):
-            for _ in range(1000):  # 50 s in all, a byte well within each read's timeout
-                writer.write(b"x")
-                await writer.drain()
-                await asyncio.sleep(0.05)
-        return False
-
     started = time.monotonic()
     error, calls, spent = await metered_failure(
-        trickling, local_database, tmp_path / "data", clock, upstream_read_timeout_seconds=0.5
+        trickling(1000, every=0.05),  # 50 s in all, a byte well within each read's timeout
+        local_database,
+        tmp_path / "data",
+        clock,
+        upstream_read_timeout_seconds=0.5,
     )
     assert error.status_code == 504
     assert time.monotonic() - started < 20

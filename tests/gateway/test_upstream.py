@@ -18,7 +18,7 @@ from keyplane.gateway.upstream import (
     UpstreamTimeoutError,
     read_whole,
 )
-from support.scripted_server import EndlessHead, Server, replying, serve
+from support.scripted_server import EndlessHead, Server, replying, serve, trickling
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 PROVIDER_KEY = SecretStr("sk-provider-secret")
@@ -78,16 +78,8 @@ async def test_if_no_answer_in_time_then_504_that_reached_upstream() -> None:
 
 
 async def test_a_whole_answer_that_trickles_in_is_cut_off_at_the_read_timeout() -> None:
-    async def trickling(writer: asyncio.StreamWriter, index: int) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        with contextlib.suppress(ConnectionError):
-            for _ in range(1000):  # a byte every 50 ms: 50 s in all, each within the timeout
-                writer.write(b"x")
-                await writer.drain()
-                await asyncio.sleep(0.05)
-        return False
-
-    async with serve(trickling) as server:
+    # A byte every 50 ms: 50 s in all, each within the 0.5 s timeout.
+    async with serve(trickling(1000, every=0.05)) as server:
         upstream = await started(url(server), read=0.5)
         response = await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
         started_at = time.monotonic()
@@ -100,15 +92,8 @@ async def test_a_whole_answer_that_trickles_in_is_cut_off_at_the_read_timeout() 
 
 
 async def test_a_stream_may_take_longer_than_the_read_timeout_in_all() -> None:
-    async def streaming(writer: asyncio.StreamWriter, index: int) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
-        for _ in range(10):  # a second in all, each byte within the 0.5 s timeout
-            writer.write(b"x")
-            await writer.drain()
-            await asyncio.sleep(0.1)
-        return False
-
-    async with serve(streaming) as server:
+    # A second in all, each byte within the 0.5 s timeout.
+    async with serve(trickling(10, every=0.1)) as server:
         upstream = await started(url(server), read=0.5)
         response = await upstream.send("POST", "/chat/completions", body=b"{}", headers={})
         received = b"".join([chunk async for chunk in response])

@@ -77,6 +77,22 @@ def replying(*parts: bytes, keep: bool = True) -> Answer:
     return answer
 
 
+def trickling(length: int, every: float) -> Answer:
+    """A 200 whose ``length`` body bytes come one at a time, ``every`` seconds apart, until
+    the reader hangs up; the connection is not kept."""
+
+    async def answer(writer: asyncio.StreamWriter, index: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(length):
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(every)
+        return False
+
+    return answer
+
+
 class EndlessHead:
     """An answer whose head never ends: header lines until the reader hangs up (a gigabyte at
     most), counting what it ``sent``."""
